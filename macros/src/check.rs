@@ -1,0 +1,457 @@
+//! Validation: [`crate::ast`] to [`crate::model`]. Every mistake is collected with its span,
+//! so that the user sees all of them at once; code generation only sees valid input.
+
+use crate::ast::{Args, Call, Entry, RawNetwork, Value};
+use crate::model::{Activation, Layer, Network};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use std::collections::HashSet;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Lit, UnOp};
+
+/// Largest number of weights one layer may have (2^28): above this the weights could not be
+/// held in memory in any sensible program, and compiling them would take forever.
+pub const MAX_LAYER_WEIGHTS: usize = 1 << 28;
+
+const LAYER_KINDS: &[&str] = &["dense"];
+const ACTIVATIONS: &[&str] = &[
+    "identity",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "gelu",
+    "silu",
+    "softmax",
+];
+
+/// Collects errors, as serde_derive's `Ctxt` does.
+#[derive(Default)]
+pub struct Errors {
+    errors: Vec<syn::Error>,
+}
+
+impl Errors {
+    pub fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, message));
+    }
+
+    pub fn push_error(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    /// All errors combined into one, or `None` if there were none.
+    pub fn into_error(self) -> Option<syn::Error> {
+        let mut iter = self.errors.into_iter();
+        let mut first = iter.next()?;
+        for error in iter {
+            first.combine(error);
+        }
+        Some(first)
+    }
+}
+
+/// Validates one network. Returns the model, or every error found.
+pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
+    let mut errors = Errors::default();
+    for error in raw.errors {
+        errors.push_error(error);
+    }
+    let options = check_options(&raw.attrs, &mut errors);
+    let attrs = raw
+        .attrs
+        .into_iter()
+        .filter(|a| !a.path().is_ident("network"))
+        .collect();
+
+    let mut input: Option<usize> = None;
+    let mut saw_input = false;
+    let mut layers: Vec<Layer> = Vec::new();
+    let mut layer_spans: Vec<(Span, bool)> = Vec::new(); // (activation span, is softmax)
+    let mut names: HashSet<String> = HashSet::new();
+    let mut fan_in = 0usize;
+    let mut first_entry = true;
+
+    for Entry { name, value } in raw.entries {
+        let is_first = std::mem::replace(&mut first_entry, false);
+        let key = name.unraw().to_string();
+        if key == "input" {
+            if saw_input {
+                errors.push(name.span(), "duplicate `input` entry; a network has one input");
+                continue;
+            }
+            saw_input = true;
+            if !is_first {
+                errors.push(name.span(), "`input` must be the first entry, before the layers");
+            }
+            input = check_input(&value, &mut errors);
+            fan_in = input.unwrap_or(0);
+            continue;
+        }
+        if !names.insert(key.clone()) {
+            errors.push(
+                name.span(),
+                format!("duplicate layer name `{key}`; every layer needs its own name"),
+            );
+        }
+        let Value::Layer { kind, activation } = value else {
+            if let Value::Literal(lit) = &value {
+                errors.push(
+                    lit.span(),
+                    format!("expected a layer such as `dense(32) -> relu` for `{key}`, not a literal"),
+                );
+            }
+            continue;
+        };
+        let width = check_layer_kind(&kind, &mut errors);
+        let (activation, act_span) = match &activation {
+            None => (Some(Activation::Identity), kind.ident.span()),
+            Some((_, call)) => (check_activation(call, &mut errors), call.ident.span()),
+        };
+        if let Some(width) = width {
+            if fan_in > 0 && width.checked_mul(fan_in).is_none_or(|w| w > MAX_LAYER_WEIGHTS) {
+                errors.push(
+                    kind.args.as_ref().map_or(kind.ident.span(), |a| a.span),
+                    format!(
+                        "layer `{key}` would have {width} x {fan_in} weights, more than the limit of 2^28 \
+                         ({MAX_LAYER_WEIGHTS}); use a smaller width"
+                    ),
+                );
+            }
+        }
+        if let (Some(width), Some(activation)) = (width, activation) {
+            if activation == Activation::Softmax && width == 1 {
+                errors.push(
+                    act_span,
+                    "`softmax` over a single output is always 1; use `sigmoid` for one output",
+                );
+            }
+            layer_spans.push((act_span, activation == Activation::Softmax));
+            layers.push(Layer {
+                name,
+                fan_in,
+                width,
+                activation,
+            });
+            fan_in = width;
+        } else {
+            // Keep later layers' fan-in meaningful: an invalid layer is skipped.
+            layer_spans.push((act_span, matches!(activation, Some(Activation::Softmax))));
+        }
+    }
+
+    if let Some((_, rest)) = layer_spans.split_last() {
+        for (span, softmax) in rest {
+            if *softmax {
+                errors.push(
+                    *span,
+                    "`softmax` is only allowed on the last layer; use `relu`, `tanh` or another \
+                     element-wise activation here",
+                );
+            }
+        }
+    } else {
+        errors.push(
+            raw.brace_span,
+            format!(
+                "network `{}` has no layers; add one such as `output: dense(10) -> softmax`",
+                raw.ident
+            ),
+        );
+    }
+    if !saw_input {
+        errors.push(
+            raw.ident.span(),
+            format!(
+                "network `{}` has no `input`; start the definition with `input: <number of features>,`",
+                raw.ident
+            ),
+        );
+    }
+
+    match errors.into_error() {
+        Some(error) => Err(error),
+        None => Ok(Network {
+            attrs,
+            vis: raw.vis,
+            ident: raw.ident,
+            scalar: options.scalar,
+            krate: options.krate,
+            input: input.unwrap_or(0),
+            layers,
+        }),
+    }
+}
+
+struct Options {
+    scalar: Ident,
+    krate: TokenStream,
+}
+
+fn check_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Options {
+    let mut scalar = None;
+    let mut krate = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("network")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("scalar") {
+                let value: Expr = meta.value()?.parse()?;
+                if scalar.is_some() {
+                    errors.push(meta.path.span(), "duplicate option `scalar`");
+                }
+                match &value {
+                    Expr::Path(p) if p.path.is_ident("f32") || p.path.is_ident("f64") => {
+                        scalar = p.path.get_ident().cloned();
+                    }
+                    other => errors.push(
+                        other.span(),
+                        format!(
+                            "unsupported scalar type `{}`; write `scalar = f32` or `scalar = f64`",
+                            other.to_token_stream()
+                        ),
+                    ),
+                }
+                Ok(())
+            } else if meta.path.is_ident("crate") {
+                let path: syn::Path = meta.value()?.parse()?;
+                if krate.is_some() {
+                    errors.push(meta.path.span(), "duplicate option `crate`");
+                }
+                krate = Some(path.into_token_stream());
+                Ok(())
+            } else {
+                let name = meta.path.to_token_stream().to_string().replace(' ', "");
+                errors.push(
+                    meta.path.span(),
+                    format!("unknown option `{name}`; the options are `scalar = f32|f64` and `crate = path`"),
+                );
+                if meta.input.peek(syn::Token![=]) {
+                    let _: Expr = meta.value()?.parse()?;
+                }
+                Ok(())
+            }
+        });
+        if let Err(error) = result {
+            errors.push_error(error);
+        }
+    }
+    Options {
+        scalar: scalar.unwrap_or_else(|| Ident::new("f32", Span::call_site())),
+        krate: krate.unwrap_or_else(|| quote!(::retroprop)),
+    }
+}
+
+fn check_input(value: &Value, errors: &mut Errors) -> Option<usize> {
+    match value {
+        Value::Literal(Lit::Int(int)) => match int.base10_parse::<usize>() {
+            Ok(0) => {
+                errors.push(
+                    int.span(),
+                    "`input` must be at least 1: the number of features per sample",
+                );
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(int.span(), "`input` is too large");
+                None
+            }
+        },
+        Value::Literal(lit) => {
+            errors.push(
+                lit.span(),
+                "`input` takes the number of features as a whole number, as in `input: 64`",
+            );
+            None
+        }
+        Value::Layer { kind, .. } => {
+            errors.push(
+                kind.ident.span(),
+                "`input` takes the number of features, as in `input: 64`, not a layer",
+            );
+            None
+        }
+    }
+}
+
+/// Checks `dense(n)`; returns the width.
+fn check_layer_kind(call: &Call, errors: &mut Errors) -> Option<usize> {
+    let kind = call.ident.unraw().to_string();
+    if !LAYER_KINDS.contains(&kind.as_str()) {
+        let hint = match suggest(&kind, LAYER_KINDS.iter().copied().chain(ACTIVATIONS.iter().copied())) {
+            Some(s) if LAYER_KINDS.contains(&s) => format!("; did you mean `{s}`?"),
+            Some(s) => format!("; `{s}` is an activation: write `dense(n) -> {s}`"),
+            None => format!("; the layer kinds are {}", list(LAYER_KINDS)),
+        };
+        errors.push(call.ident.span(), format!("unknown layer kind `{kind}`{hint}"));
+        return None;
+    }
+    let Some(args) = &call.args else {
+        errors.push(call.ident.span(), "`dense` needs a width, as in `dense(32)`");
+        return None;
+    };
+    match args.values.as_slice() {
+        [] => {
+            errors.push(args.span, "`dense` needs a width, as in `dense(32)`");
+            None
+        }
+        [width] => check_width(width, errors),
+        [_, extra, ..] => {
+            errors.push(extra.span(), "`dense` takes one argument, its width, as in `dense(32)`");
+            None
+        }
+    }
+}
+
+fn check_width(expr: &Expr, errors: &mut Errors) -> Option<usize> {
+    let span = expr.span();
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<usize>() {
+            Ok(0) => {
+                errors.push(span, "a layer's width must be at least 1");
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(span, "this width is too large");
+                None
+            }
+        },
+        _ => {
+            errors.push(
+                span,
+                "a layer's width must be a positive whole number literal, as in `dense(32)`",
+            );
+            None
+        }
+    }
+}
+
+fn check_activation(call: &Call, errors: &mut Errors) -> Option<Activation> {
+    let name = call.ident.unraw().to_string();
+    let span = call.ident.span();
+    let no_args = |errors: &mut Errors, activation: Activation| match &call.args {
+        Some(args) => {
+            errors.push(args.span, format!("`{name}` takes no arguments; write `{name}`"));
+            None
+        }
+        None => Some(activation),
+    };
+    match name.as_str() {
+        "identity" => no_args(errors, Activation::Identity),
+        "relu" => no_args(errors, Activation::Relu),
+        "sigmoid" => no_args(errors, Activation::Sigmoid),
+        "tanh" => no_args(errors, Activation::Tanh),
+        "softplus" => no_args(errors, Activation::Softplus),
+        "gelu" => no_args(errors, Activation::Gelu),
+        "silu" => no_args(errors, Activation::Silu),
+        "softmax" => no_args(errors, Activation::Softmax),
+        "leaky_relu" => optional_number(&name, call.args.as_ref(), 0.01, errors).map(Activation::LeakyRelu),
+        "elu" => optional_number(&name, call.args.as_ref(), 1.0, errors).map(Activation::Elu),
+        _ => {
+            let hint = match suggest(&name, ACTIVATIONS.iter().copied()) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => format!("; the activations are {}", list(ACTIVATIONS)),
+            };
+            errors.push(span, format!("unknown activation `{name}`{hint}"));
+            None
+        }
+    }
+}
+
+/// The optional numeric parameter of `leaky_relu(a)` and `elu(a)`.
+fn optional_number(name: &str, args: Option<&Args>, default: f64, errors: &mut Errors) -> Option<f64> {
+    let Some(args) = args else {
+        return Some(default);
+    };
+    match args.values.as_slice() {
+        [] => {
+            errors.push(
+                args.span,
+                format!("`{name}()` needs a number, as in `{name}({default:?})`, or no parentheses for the default"),
+            );
+            None
+        }
+        [value] => match number(value) {
+            Some(v) if v.is_finite() => Some(v),
+            _ => {
+                errors.push(
+                    value.span(),
+                    format!("`{name}` takes a number literal, as in `{name}({default:?})`"),
+                );
+                None
+            }
+        },
+        [_, extra, ..] => {
+            errors.push(
+                extra.span(),
+                format!("`{name}` takes one argument, as in `{name}({default:?})`"),
+            );
+            None
+        }
+    }
+}
+
+/// The value of a numeric literal, possibly negated.
+fn number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>().ok(),
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => number(&u.expr).map(|v| -v),
+        Expr::Paren(p) => number(&p.expr),
+        _ => None,
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .map(|c| (edit_distance(&word.to_lowercase(), c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, with an adjacent transposition counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_near_misses_only() {
+        assert_eq!(suggest("rleu", ACTIVATIONS.iter().copied()), Some("relu"));
+        assert_eq!(suggest("sigmiod", ACTIVATIONS.iter().copied()), Some("sigmoid"));
+        assert_eq!(suggest("leaky_rel", ACTIVATIONS.iter().copied()), Some("leaky_relu"));
+        assert_eq!(suggest("Tanh", ACTIVATIONS.iter().copied()), Some("tanh"));
+        assert_eq!(suggest("convolution", ACTIVATIONS.iter().copied()), None);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("abc", "acb"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
+    }
+}

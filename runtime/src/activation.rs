@@ -1,0 +1,277 @@
+//! Activation functions and their derivatives, in one place.
+//!
+//! Generated code calls [`Activation::forward`] and [`Activation::backward`] on whole
+//! batches (column-major slices, one sample per column). The scalar functions are public so
+//! that tests and users can check them directly.
+
+use crate::real::{c, Real};
+use nalgebra::SVector;
+
+/// An activation function, as written after `->` in a `network!` definition.
+///
+/// Every variant but [`Softmax`](Activation::Softmax) acts element by element; softmax
+/// normalizes each sample (column).
+///
+/// ```
+/// use retroprop_runtime::activation::Activation;
+/// let pre = [-1.0_f32, 0.5];
+/// let mut act = [0.0_f32; 2];
+/// Activation::Relu.forward(&pre, &mut act, 2);
+/// assert_eq!(act, [0.0, 0.5]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation<T> {
+    /// `a = z` (also a bare `dense(n)`).
+    Identity,
+    /// `a = max(z, 0)`.
+    Relu,
+    /// `a = z` for `z > 0`, else `slope * z`.
+    LeakyRelu(T),
+    /// `a = z` for `z > 0`, else `alpha * (exp(z) - 1)`.
+    Elu(T),
+    /// `a = 1 / (1 + exp(-z))`, computed without overflow.
+    Sigmoid,
+    /// `a = tanh(z)`.
+    Tanh,
+    /// `a = ln(1 + exp(z))`, computed as `max(z, 0) + ln(1 + exp(-|z|))`.
+    Softplus,
+    /// GELU, tanh approximation: `0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))`.
+    Gelu,
+    /// SiLU (swish): `a = z * sigmoid(z)`.
+    Silu,
+    /// Softmax over each sample's outputs, with the maximum subtracted first.
+    Softmax,
+}
+
+impl<T: Real> Activation<T> {
+    /// The name used in `network!` definitions (`"leaky_relu"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Elu(_) => "elu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softplus => "softplus",
+            Activation::Gelu => "gelu",
+            Activation::Silu => "silu",
+            Activation::Softmax => "softmax",
+        }
+    }
+
+    /// The activation of one pre-activation value. Softmax is not element-wise; for it this
+    /// returns `z` unchanged (use [`forward`](Self::forward) with the whole sample).
+    #[inline]
+    pub fn value(self, z: T) -> T {
+        match self {
+            Activation::Identity | Activation::Softmax => z,
+            Activation::Relu => relu(z),
+            Activation::LeakyRelu(slope) => leaky_relu(z, slope),
+            Activation::Elu(alpha) => elu(z, alpha),
+            Activation::Sigmoid => sigmoid(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Softplus => softplus(z),
+            Activation::Gelu => gelu(z),
+            Activation::Silu => silu(z),
+        }
+    }
+
+    /// `da/dz` for one element, given the pre-activation `z` and the activation `a`.
+    /// Softmax has no element-wise derivative; for it this returns one.
+    #[inline]
+    pub fn derivative(self, z: T, a: T) -> T {
+        let zero = T::zero();
+        let one = T::one();
+        match self {
+            Activation::Identity | Activation::Softmax => one,
+            Activation::Relu => {
+                if z > zero {
+                    one
+                } else {
+                    zero
+                }
+            }
+            Activation::LeakyRelu(slope) => {
+                if z > zero {
+                    one
+                } else {
+                    slope
+                }
+            }
+            Activation::Elu(alpha) => {
+                if z > zero {
+                    one
+                } else {
+                    alpha * z.exp()
+                }
+            }
+            Activation::Sigmoid => a * (one - a),
+            Activation::Tanh => one - a * a,
+            Activation::Softplus => sigmoid(z),
+            Activation::Gelu => gelu_derivative(z),
+            Activation::Silu => {
+                let s = sigmoid(z);
+                s + z * s * (one - s)
+            }
+        }
+    }
+
+    /// Applies the activation to `pre` (`rows` values per sample) and writes the result into
+    /// the first `pre.len()` values of `act`, which it returns.
+    ///
+    /// `act` may be longer than `pre` (a workspace buffer sized for the largest batch); if it
+    /// is shorter, only `act.len()` values are written.
+    pub fn forward<'a>(self, pre: &[T], act: &'a mut [T], rows: usize) -> &'a [T] {
+        let len = pre.len().min(act.len());
+        let act = &mut act[..len];
+        match self {
+            Activation::Softmax => {
+                for (z, a) in pre.chunks(rows.max(1)).zip(act.chunks_mut(rows.max(1))) {
+                    softmax_into(z, a);
+                }
+            }
+            Activation::Identity => act.copy_from_slice(&pre[..len]),
+            _ => {
+                for (a, &z) in act.iter_mut().zip(pre) {
+                    *a = self.value(z);
+                }
+            }
+        }
+        act
+    }
+
+    /// Turns `grad`, the loss gradient with respect to this layer's activation, into the
+    /// gradient with respect to its pre-activation, in place (the chain rule through the
+    /// activation), and returns it.
+    pub fn backward<'a>(self, pre: &[T], act: &[T], grad: &'a mut [T], rows: usize) -> &'a mut [T] {
+        match self {
+            Activation::Identity => {}
+            Activation::Softmax => {
+                for (a, g) in act.chunks(rows.max(1)).zip(grad.chunks_mut(rows.max(1))) {
+                    let dot = a.iter().zip(g.iter()).fold(T::zero(), |s, (&a, &g)| s + a * g);
+                    for (g, &a) in g.iter_mut().zip(a) {
+                        *g = a * (*g - dot);
+                    }
+                }
+            }
+            _ => {
+                for ((g, &z), &a) in grad.iter_mut().zip(pre).zip(act) {
+                    *g *= self.derivative(z, a);
+                }
+            }
+        }
+        grad
+    }
+
+    /// Applies the activation to one sample held in a static vector.
+    pub fn forward_vector<const N: usize>(self, pre: SVector<T, N>) -> SVector<T, N> {
+        let mut act = pre;
+        self.forward(pre.as_slice(), act.as_mut_slice(), N);
+        act
+    }
+}
+
+/// `max(z, 0)`.
+#[inline]
+pub fn relu<T: Real>(z: T) -> T {
+    if z > T::zero() {
+        z
+    } else {
+        T::zero()
+    }
+}
+
+/// `z` for `z > 0`, else `slope * z`.
+#[inline]
+pub fn leaky_relu<T: Real>(z: T, slope: T) -> T {
+    if z > T::zero() {
+        z
+    } else {
+        slope * z
+    }
+}
+
+/// `z` for `z > 0`, else `alpha * (exp(z) - 1)` (with `exp_m1` for accuracy near zero).
+#[inline]
+pub fn elu<T: Real>(z: T, alpha: T) -> T {
+    if z > T::zero() {
+        z
+    } else {
+        alpha * z.exp_m1()
+    }
+}
+
+/// The logistic function, without overflow for large `|z|`.
+#[inline]
+pub fn sigmoid<T: Real>(z: T) -> T {
+    let one = T::one();
+    if z >= T::zero() {
+        one / (one + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (one + e)
+    }
+}
+
+/// `ln(1 + exp(z))`, as `max(z, 0) + ln(1 + exp(-|z|))`.
+#[inline]
+pub fn softplus<T: Real>(z: T) -> T {
+    relu(z) + (-z.abs()).exp().ln_1p()
+}
+
+const GELU_K: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
+const GELU_C: f64 = 0.044_715;
+
+/// GELU, tanh approximation (PyTorch's `approximate='tanh'`).
+#[inline]
+pub fn gelu<T: Real>(z: T) -> T {
+    let inner = c::<T>(GELU_K) * (z + c::<T>(GELU_C) * z * z * z);
+    c::<T>(0.5) * z * (T::one() + inner.tanh())
+}
+
+/// Derivative of [`gelu`]; finite for every finite `z`.
+#[inline]
+pub fn gelu_derivative<T: Real>(z: T) -> T {
+    let half = c::<T>(0.5);
+    let one = T::one();
+    let inner = c::<T>(GELU_K) * (z + c::<T>(GELU_C) * z * z * z);
+    let t = inner.tanh();
+    let sech2 = one - t * t;
+    if sech2 == T::zero() {
+        return half * (one + t);
+    }
+    half * (one + t) + half * z * sech2 * c::<T>(GELU_K) * (one + c::<T>(3.0 * GELU_C) * z * z)
+}
+
+/// SiLU: `z * sigmoid(z)`.
+#[inline]
+pub fn silu<T: Real>(z: T) -> T {
+    z * sigmoid(z)
+}
+
+/// Softmax of one sample, with the maximum subtracted for stability.
+pub fn softmax_into<T: Real>(pre: &[T], act: &mut [T]) {
+    let max = pre
+        .iter()
+        .copied()
+        .fold(T::NEG_INFINITY, |m, z| if z > m { z } else { m });
+    let mut sum = T::zero();
+    for (a, &z) in act.iter_mut().zip(pre) {
+        *a = (z - max).exp();
+        sum += *a;
+    }
+    for a in act.iter_mut() {
+        *a /= sum;
+    }
+}
+
+/// `ln(sum(exp(z)))` of one sample, computed stably.
+pub fn log_sum_exp<T: Real>(pre: &[T]) -> T {
+    let max = pre
+        .iter()
+        .copied()
+        .fold(T::NEG_INFINITY, |m, z| if z > m { z } else { m });
+    let sum = pre.iter().fold(T::zero(), |s, &z| s + (z - max).exp());
+    max + sum.ln()
+}

@@ -1,0 +1,104 @@
+//! Error types of the runtime core.
+
+/// A batch, sample or buffer whose size does not fit the network.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShapeError {
+    /// An input slice whose length is not what the network takes.
+    #[error("input has {actual} values, but the network takes {expected} features per sample")]
+    InputLength {
+        /// Values the network expects per sample.
+        expected: usize,
+        /// Values that were given.
+        actual: usize,
+    },
+    /// A batch whose value count is not a whole number of samples.
+    #[error("{what} has {len} values, which is not a whole number of samples of {per_sample} values")]
+    Ragged {
+        /// Which buffer (`"input"` or `"target"`).
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// Values per sample.
+        per_sample: usize,
+    },
+    /// Inputs and targets for different numbers of samples.
+    #[error("the batch has {inputs} input samples but {targets} target samples")]
+    SampleCountMismatch {
+        /// Samples in the input.
+        inputs: usize,
+        /// Samples in the target.
+        targets: usize,
+    },
+    /// A batch with no samples.
+    #[error("the batch is empty")]
+    EmptyBatch,
+    /// A batch larger than the workspace was created for.
+    #[error(
+        "the batch has {len} samples but the workspace holds at most {capacity}; create it with a larger `max_batch`"
+    )]
+    BatchTooLarge {
+        /// Samples in the batch.
+        len: usize,
+        /// The workspace's capacity.
+        capacity: usize,
+    },
+    /// Features or targets of a different width than the network's.
+    #[error("the data has {actual} {what} per sample, but the network has {expected}")]
+    Width {
+        /// `"inputs"` or `"outputs"`.
+        what: &'static str,
+        /// The network's width.
+        expected: usize,
+        /// The data's width.
+        actual: usize,
+    },
+}
+
+/// Why an optimizer step could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptimError {
+    /// Parameters and gradients (or the optimizer's state) describe different tensors.
+    #[error("tensor {index} (`{name}`) has {params} parameters but {other} {what}")]
+    Mismatch {
+        /// Index of the tensor.
+        index: usize,
+        /// Its name.
+        name: &'static str,
+        /// Its parameter count.
+        params: usize,
+        /// The other count.
+        other: usize,
+        /// What the other count belongs to (`"gradients"` or `"optimizer state values"`).
+        what: &'static str,
+    },
+    /// The parameter and gradient structs list different numbers of tensors.
+    #[error("the network has {params} tensors but the gradients have {grads}")]
+    TensorCount {
+        /// Tensors in the network.
+        params: usize,
+        /// Tensors in the gradients.
+        grads: usize,
+    },
+}
+
+/// Why a training step failed. The network's weights are unchanged when this is returned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The batch did not fit the network or the workspace.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The optimizer could not step.
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    /// The loss or a gradient was NaN or infinite; the update was not applied.
+    #[error("the {what} is not finite ({value}); the update was not applied")]
+    NonFinite {
+        /// `"loss"` or `"gradient norm"`.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+}
