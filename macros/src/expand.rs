@@ -94,10 +94,10 @@ pub fn expand(net: &Network) -> TokenStream {
         let (w, b) = (&n.weight, &n.bias);
         let (rows, cols) = (lit(layer.width), lit(layer.fan_in));
         let wdoc = format!(
-            "Weights of layer `{}`: {} outputs x {} inputs.",
+            " Weights of layer `{}`: {} outputs x {} inputs.",
             n.text, layer.width, layer.fan_in
         );
-        let bdoc = format!("Biases of layer `{}`.", n.text);
+        let bdoc = format!(" Biases of layer `{}`.", n.text);
         fields.push(quote! {
             #[doc = #wdoc]
             pub #w: #p::Box<#nalgebra::SMatrix<#t, #rows, #cols>>,
@@ -124,7 +124,7 @@ pub fn expand(net: &Network) -> TokenStream {
             (quote!(XavierUniform), "Xavier (Glorot) uniform")
         };
         let doc = format!(
-            "Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
+            " Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
             n.text,
             layer.activation.name()
         );
@@ -141,15 +141,15 @@ pub fn expand(net: &Network) -> TokenStream {
     let mut single = Vec::new();
     for (layer, n) in net.layers.iter().zip(&names) {
         let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
-        let doc_pre = format!("Layer `{}`: pre-activation `z = W x + b`.", n.text);
-        let doc_act = format!("Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
+        let doc_pre = format!(" Layer `{}`: pre-activation `z = W x + b`.", n.text);
+        let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
         let activation = activation_expr(&p, t, layer.activation);
         single.push(quote_spanned! {layer.name.span()=>
             #[doc = #doc_pre]
             let #pre = #p::dense_vector(&self.#w, &self.#b, #prev);
         });
         single.push(if layer.activation == Activation::Identity {
-            let doc = format!("Layer `{}`: identity activation, `a = z`.", n.text);
+            let doc = format!(" Layer `{}`: identity activation, `a = z`.", n.text);
             quote!(#[doc = #doc] let #act = #pre;)
         } else {
             quote!(#[doc = #doc_act] let #act = #activation.forward_vector(#pre);)
@@ -163,8 +163,8 @@ pub fn expand(net: &Network) -> TokenStream {
     let mut prev = quote!(x);
     for (layer, n) in net.layers.iter().zip(&names) {
         let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
-        let doc_pre = format!("Layer `{}`: pre-activation `z = W x + b` for every sample.", n.text);
-        let doc_act = format!("Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
+        let doc_pre = format!(" Layer `{}`: pre-activation `z = W x + b` for every sample.", n.text);
+        let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
         let activation = activation_expr(&p, t, layer.activation);
         let width = lit(layer.width);
         batch_forward.push(quote_spanned! {layer.name.span()=>
@@ -172,7 +172,7 @@ pub fn expand(net: &Network) -> TokenStream {
             let #pre = #p::dense_forward(&self.#w, &self.#b, #prev, &mut ws.#pre, n);
         });
         batch_forward.push(if layer.activation == Activation::Identity {
-            let doc = format!("Layer `{}`: identity activation, `a = z`.", n.text);
+            let doc = format!(" Layer `{}`: identity activation, `a = z`.", n.text);
             quote!(#[doc = #doc] let #act: &[#t] = #pre;)
         } else {
             quote!(#[doc = #doc_act] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
@@ -191,7 +191,7 @@ pub fn expand(net: &Network) -> TokenStream {
     // ---- backward pass ----
     let mut backward = Vec::new();
     let loss_doc = format!(
-        "Loss: its mean over the batch, and its gradient with respect to layer `{}`'s pre-activation.",
+        " Loss: its mean over the batch, and its gradient with respect to layer `{}`'s pre-activation.",
         out_names.text
     );
     backward.push(quote! {
@@ -203,10 +203,10 @@ pub fn expand(net: &Network) -> TokenStream {
         let (w, b, delta) = (&n.weight, &n.bias, &n.delta);
         if i != last {
             let doc = if layer.activation == Activation::Identity {
-                format!("Layer `{}`: identity activation, so `dz = da`.", n.text)
+                format!(" Layer `{}`: identity activation, so `dz = da`.", n.text)
             } else {
                 format!(
-                    "Layer `{}`: delta `dz = da * {}'(z)` (the chain rule through the activation).",
+                    " Layer `{}`: delta `dz = da * {}'(z)` (the chain rule through the activation).",
                     n.text,
                     layer.activation.name()
                 )
@@ -227,10 +227,10 @@ pub fn expand(net: &Network) -> TokenStream {
             (quote!(#act), format!("layer `{}`'s activation", names[i - 1].text))
         };
         let doc_w = format!(
-            "Layer `{}`: weight gradient `dW = dz a^T`, summed over the batch (`a`: {below_text}).",
+            " Layer `{}`: weight gradient `dW = dz a^T`, summed over the batch (`a`: {below_text}).",
             n.text
         );
-        let doc_b = format!("Layer `{}`: bias gradient `db = dz`, summed over the batch.", n.text);
+        let doc_b = format!(" Layer `{}`: bias gradient `db = dz`, summed over the batch.", n.text);
         backward.push(quote_spanned! {layer.name.span()=>
             #[doc = #doc_w]
             #p::weight_gradient(&mut grads.#w, #delta, #below, n);
@@ -242,7 +242,7 @@ pub fn expand(net: &Network) -> TokenStream {
             let grad = &below.grad;
             let below_delta = &below.delta;
             let doc = format!(
-                "Layer `{}`: gradient with respect to {below_text}, `da = W^T dz`.",
+                " Layer `{}`: gradient with respect to {below_text}, `da = W^T dz`.",
                 n.text
             );
             backward.push(quote! {
@@ -267,10 +267,10 @@ pub fn expand(net: &Network) -> TokenStream {
     }
 
     let struct_doc_grads = format!(
-        "Gradients of the loss with respect to every parameter of [`{name_text}`]: the same fields, names and shapes."
+        " Gradients of the loss with respect to every parameter of [`{name_text}`]: the same fields, names and shapes."
     );
     let struct_doc_ws = format!(
-        "Buffers for batched passes of [`{name_text}`]: per-layer pre-activations, activations and deltas for up \
+        " Buffers for batched passes of [`{name_text}`]: per-layer pre-activations, activations and deltas for up \
          to a maximum number of samples. Create one with [`{name_text}::workspace`] and reuse it: passes that \
          write into it allocate nothing."
     );
@@ -338,7 +338,7 @@ pub fn expand(net: &Network) -> TokenStream {
             /// Runs one sample given as a slice of `INPUT` values (inference mode).
             ///
             /// # Errors
-            /// [`ShapeError::InputLength`](#krate::ShapeError::InputLength) if the slice does
+            /// `ShapeError::InputLength` if the slice does
             /// not hold exactly `INPUT` values.
             pub fn forward_slice(&self, x: &[#t]) -> ::core::result::Result<#nalgebra::SVector<#t, #output>, #p::ShapeError> {
                 #p::check_input_len(x.len(), #input)?;
@@ -367,7 +367,7 @@ pub fn expand(net: &Network) -> TokenStream {
             /// nothing; returns a view of the outputs inside the workspace.
             ///
             /// # Errors
-            /// [`ShapeError`](#krate::ShapeError) for an empty batch or one larger than the workspace.
+            /// `ShapeError` for an empty batch or one larger than the workspace.
             pub fn forward_batch_with<'w, C, S>(
                 &self,
                 x: &#nalgebra::Matrix<#t, #nalgebra::Const<#input>, C, S>,
@@ -383,11 +383,11 @@ pub fn expand(net: &Network) -> TokenStream {
 
             /// Computes the gradients of the mean loss over a batch (one sample per column) into
             /// `grads` and returns the mean loss. Allocates a workspace; use
-            /// [`Network::gradients_into`](#krate::Network::gradients_into) with a reused one in
+            /// `Network::gradients_into` with a reused one in
             /// a training loop.
             ///
             /// # Errors
-            /// [`TrainError`](#krate::TrainError) if inputs and targets do not fit.
+            /// `TrainError` if inputs and targets do not fit.
             pub fn gradients<C, S, C2, S2, L>(
                 &self,
                 x: &#nalgebra::Matrix<#t, #nalgebra::Const<#input>, C, S>,
@@ -412,7 +412,7 @@ pub fn expand(net: &Network) -> TokenStream {
             /// its state.
             ///
             /// # Errors
-            /// [`TrainError`](#krate::TrainError) if the loss or gradients are not finite; the
+            /// `TrainError` if the loss or gradients are not finite; the
             /// weights are unchanged then.
             pub fn train_step<L, O>(
                 &mut self,
@@ -433,7 +433,7 @@ pub fn expand(net: &Network) -> TokenStream {
             /// loss, then the optimizer's update. Returns the loss before the update.
             ///
             /// # Errors
-            /// [`TrainError`](#krate::TrainError) if the batch does not fit or the loss or
+            /// `TrainError` if the batch does not fit or the loss or
             /// gradients are not finite; the weights are unchanged then.
             pub fn train_batch<C, S, C2, S2, L, O>(
                 &mut self,

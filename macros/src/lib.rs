@@ -39,3 +39,6 @@ fn expand_network(input: TokenStream) -> TokenStream {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -223,7 +223,7 @@ fn samples_in(what: &'static str, len: usize, width: usize) -> Result<usize, Dat
     if width == 0 {
         return Err(DataError::ZeroWidth { what });
     }
-    if len % width != 0 {
+    if !len.is_multiple_of(width) {
         return Err(DataError::Ragged { what, len, width });
     }
     Ok(len / width)

@@ -170,7 +170,7 @@ pub fn batch_len(
     capacity: usize,
 ) -> Result<usize, ShapeError> {
     let n = input_len(x_len, inputs, capacity)?;
-    if target_len % outputs != 0 {
+    if !target_len.is_multiple_of(outputs) {
         return Err(ShapeError::Ragged {
             what: "target",
             len: target_len,
@@ -192,7 +192,7 @@ pub fn batch_len(
 /// # Errors
 /// [`ShapeError`] naming what does not fit.
 pub fn input_len(x_len: usize, inputs: usize, capacity: usize) -> Result<usize, ShapeError> {
-    if x_len % inputs != 0 {
+    if !x_len.is_multiple_of(inputs) {
         return Err(ShapeError::Ragged {
             what: "input",
             len: x_len,

@@ -1,0 +1,138 @@
+//! In-process tests of the expansion: snapshots of the generated code, and the shape of the
+//! errors.
+
+use crate::expand_network;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The expansion of `input`, formatted as a Rust file.
+fn pretty(input: TokenStream) -> String {
+    let tokens = expand_network(input);
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(error) => panic!("expansion is not a valid file: {error}\n{tokens}"),
+    }
+}
+
+/// The messages of the `compile_error!`s in an expansion.
+fn errors(input: TokenStream) -> Vec<String> {
+    let file: syn::File = match syn::parse2(expand_network(input)) {
+        Ok(file) => file,
+        Err(error) => panic!("expansion is not a valid file: {error}"),
+    };
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Macro(m) if m.mac.path.segments.last().is_some_and(|s| s.ident == "compile_error") => {
+                let lit: syn::LitStr = m.mac.parse_body().ok()?;
+                Some(lit.value())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn snapshot_xor() {
+    insta::assert_snapshot!(pretty(quote! {
+        /// Learns XOR.
+        #[network(scalar = f64)]
+        pub struct Xor {
+            input: 2,
+            hidden: dense(8) -> tanh,
+            output: dense(1) -> sigmoid,
+        }
+    }));
+}
+
+#[test]
+fn snapshot_digits_classifier() {
+    insta::assert_snapshot!(pretty(quote! {
+        /// Classifies 8x8 digit images.
+        pub struct DigitNet {
+            input: 64,
+            hidden: dense(32) -> relu,
+            output: dense(10) -> softmax,
+        }
+    }));
+}
+
+#[test]
+fn snapshot_deep_regressor_with_options() {
+    insta::assert_snapshot!(pretty(quote! {
+        #[derive(Default)]
+        #[network(crate = ::my_retroprop)]
+        pub(crate) struct Regressor {
+            input: 3,
+            first: dense(4) -> leaky_relu(0.2),
+            second: dense(4) -> elu,
+            third: dense(2) -> gelu,
+            out: dense(1),
+        }
+    }));
+}
+
+#[test]
+fn several_networks_in_one_block() {
+    let text = pretty(quote! {
+        struct A { input: 1, out: dense(1) }
+        struct B { input: 2, out: dense(3) -> softmax }
+    });
+    assert!(text.contains("struct A {"));
+    assert!(text.contains("struct B {"));
+    assert!(text.contains("struct BWorkspace"));
+}
+
+#[test]
+fn every_error_in_a_definition_is_reported_at_once() {
+    let found = errors(quote! {
+        #[network(scalar = f16, speed = 11)]
+        struct Bad {
+            input: 0,
+            a: dense(0) -> rleu,
+            a: dense(3) -> softmax,
+            b: conv(3),
+            c: dense(2.5) -> leaky_relu(1, 2),
+        }
+    });
+    let expected = [
+        "unsupported scalar type `f16`",
+        "unknown option `speed`",
+        "`input` must be at least 1",
+        "a layer's width must be at least 1",
+        "did you mean `relu`?",
+        "duplicate layer name `a`",
+        "unknown layer kind `conv`",
+        "a layer's width must be a positive whole number",
+        "`leaky_relu` takes one argument",
+        "`softmax` is only allowed on the last layer",
+    ];
+    for message in expected {
+        assert!(
+            found.iter().any(|f| f.contains(message)),
+            "missing error containing {message:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+}
+
+#[test]
+fn a_definition_with_errors_still_emits_a_stand_in_struct() {
+    let text = pretty(quote! {
+        /// Docs stay.
+        pub struct Broken { input: 2, out: dense(0) }
+    });
+    assert!(text.contains("pub struct Broken;"), "{text}");
+    assert!(text.contains("compile_error!"), "{text}");
+}
+
+#[test]
+fn empty_and_garbage_input_is_an_error_not_a_panic() {
+    assert!(!errors(quote! {}).is_empty());
+    assert!(!errors(quote! { fn main() {} }).is_empty());
+    assert!(!errors(quote! { struct }).is_empty());
+    assert!(!errors(quote! { struct X }).is_empty());
+    assert!(!errors(quote! { struct X { input: 2 out: dense(1) } }).is_empty());
+    assert!(!errors(quote! { struct X { input: 2, out: dense(1) - > relu } }).is_empty());
+    assert!(!errors(quote! { struct X { input: 2,, out: dense(1) } }).is_empty());
+}

@@ -1,0 +1,255 @@
+//! Finite-difference gradient checks in f64 for every activation, every loss and depths 1-4
+//! (relative error below 1e-6, relative to `max(|analytic|, |numeric|, 1e-3)`), and f32 networks against the same networks in f64.
+
+mod common;
+
+use common::values;
+use retroprop::prelude::*;
+use retroprop::train::evaluate_loss;
+
+retroprop::network! {
+    // Each element-wise activation in a hidden layer.
+    #[network(scalar = f64)] struct HiddenIdentity { input: 3, h: dense(4) -> identity, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenRelu { input: 3, h: dense(4) -> relu, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenLeaky { input: 3, h: dense(4) -> leaky_relu, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenLeakyParam { input: 3, h: dense(4) -> leaky_relu(0.3), out: dense(2) }
+    #[network(scalar = f64)] struct HiddenElu { input: 3, h: dense(4) -> elu, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenEluParam { input: 3, h: dense(4) -> elu(0.7), out: dense(2) }
+    #[network(scalar = f64)] struct HiddenSigmoid { input: 3, h: dense(4) -> sigmoid, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenTanh { input: 3, h: dense(4) -> tanh, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenSoftplus { input: 3, h: dense(4) -> softplus, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenGelu { input: 3, h: dense(4) -> gelu, out: dense(2) }
+    #[network(scalar = f64)] struct HiddenSilu { input: 3, h: dense(4) -> silu, out: dense(2) }
+
+    // Each activation on the output layer (the general chain rule, softmax's Jacobian).
+    #[network(scalar = f64)] struct OutRelu { input: 3, h: dense(4) -> tanh, out: dense(3) -> relu }
+    #[network(scalar = f64)] struct OutLeaky { input: 3, h: dense(4) -> tanh, out: dense(3) -> leaky_relu(0.1) }
+    #[network(scalar = f64)] struct OutElu { input: 3, h: dense(4) -> tanh, out: dense(3) -> elu }
+    #[network(scalar = f64)] struct OutSigmoid { input: 3, h: dense(4) -> tanh, out: dense(3) -> sigmoid }
+    #[network(scalar = f64)] struct OutTanh { input: 3, h: dense(4) -> tanh, out: dense(3) -> tanh }
+    #[network(scalar = f64)] struct OutSoftplus { input: 3, h: dense(4) -> tanh, out: dense(3) -> softplus }
+    #[network(scalar = f64)] struct OutGelu { input: 3, h: dense(4) -> tanh, out: dense(3) -> gelu }
+    #[network(scalar = f64)] struct OutSilu { input: 3, h: dense(4) -> tanh, out: dense(3) -> silu }
+    #[network(scalar = f64)] struct OutSoftmax { input: 3, h: dense(4) -> tanh, out: dense(3) -> softmax }
+    #[network(scalar = f64)] struct OutIdentity { input: 3, h: dense(4) -> tanh, out: dense(3) }
+
+    // Depths 1 to 4.
+    #[network(scalar = f64)] struct Depth1 { input: 5, out: dense(3) -> softmax }
+    #[network(scalar = f64)] struct Depth2 { input: 5, a: dense(7) -> relu, out: dense(3) -> softmax }
+    #[network(scalar = f64)] struct Depth3 { input: 5, a: dense(7) -> gelu, b: dense(6) -> tanh, out: dense(2) -> sigmoid }
+    #[network(scalar = f64)] struct Depth4 {
+        input: 5,
+        a: dense(8) -> silu,
+        b: dense(3) -> elu,
+        c: dense(6) -> softplus,
+        out: dense(4),
+    }
+}
+
+retroprop::network! {
+    struct Small32 { input: 5, a: dense(7) -> gelu, b: dense(6) -> tanh, out: dense(4) -> softmax }
+    #[network(scalar = f64)]
+    struct Small64 { input: 5, a: dense(7) -> gelu, b: dense(6) -> tanh, out: dense(4) -> softmax }
+}
+
+const SAMPLES: usize = 5;
+const STEP: f64 = 1e-6;
+
+/// Targets suited to a loss: one-hot or soft distributions for cross-entropy, values in
+/// (0, 1) for binary cross-entropy, anything for regression losses.
+fn targets(outputs: usize, seed: u64, kind: Target) -> Vec<f64> {
+    let raw = values(seed, outputs * SAMPLES, 1.0);
+    match kind {
+        Target::Regression => raw,
+        Target::Probabilities => raw.iter().map(|v| 0.5 + 0.45 * v).collect(),
+        Target::Distribution => raw
+            .chunks(outputs)
+            .flat_map(|col| {
+                let e: Vec<f64> = col.iter().map(|v| v.exp()).collect();
+                let s: f64 = e.iter().sum();
+                e.into_iter().map(move |v| v / s)
+            })
+            .collect(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    Regression,
+    Probabilities,
+    Distribution,
+}
+
+/// Checks every parameter's analytic gradient against a central difference; returns the
+/// largest relative error found.
+fn gradient_check<N: Network<Scalar = f64>>(loss: &dyn Loss<f64>, kind: Target, seed: u64) -> f64 {
+    let mut net = N::seeded(seed);
+    // Non-zero biases so that every term of the chain rule is exercised.
+    for i in 0..N::TENSORS.len() {
+        if N::TENSORS[i].kind == retroprop::TensorKind::Bias {
+            let len = net.tensor(i).len();
+            net.tensor_mut(i)
+                .copy_from_slice(&values(seed + 100 + i as u64, len, 0.3));
+        }
+    }
+    let x = values(seed + 1, N::INPUT * SAMPLES, 1.5);
+    let y = targets(N::OUTPUT, seed + 2, kind);
+    let mut ws = N::workspace(SAMPLES);
+    let mut grads = N::zeroed_gradients();
+    let mut ctx = Context::training(seed);
+    net.gradients_into(&x, &y, loss, &mut ctx, &mut ws, &mut grads)
+        .expect("gradients");
+    let mut worst: f64 = 0.0;
+    for t in 0..N::TENSORS.len() {
+        for k in 0..net.tensor(t).len() {
+            let original = net.tensor(t)[k];
+            net.tensor_mut(t)[k] = original + STEP;
+            let plus = evaluate_loss(&net, &x, &y, loss, &mut ws).expect("loss");
+            net.tensor_mut(t)[k] = original - STEP;
+            let minus = evaluate_loss(&net, &x, &y, loss, &mut ws).expect("loss");
+            net.tensor_mut(t)[k] = original;
+            let numeric = (plus - minus) / (2.0 * STEP);
+            let analytic = grads.tensor(t)[k];
+            // Relative error, with a floor of 1e-3: below it the central difference's
+            // round-off (about 1e-10 for losses of order one) dominates.
+            let error = (numeric - analytic).abs() / numeric.abs().max(analytic.abs()).max(1e-3);
+            assert!(
+                error < 1e-6,
+                "{}: d/d{}[{k}] analytic {analytic} numeric {numeric} (relative error {error})",
+                N::NAME,
+                N::TENSORS[t].name
+            );
+            worst = worst.max(error);
+        }
+    }
+    worst
+}
+
+fn mse() -> MeanSquaredError {
+    MeanSquaredError
+}
+
+#[test]
+fn every_hidden_activation() {
+    for seed in [1, 2, 3] {
+        gradient_check::<HiddenIdentity>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenRelu>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenLeaky>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenLeakyParam>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenElu>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenEluParam>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenSigmoid>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenTanh>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenSoftplus>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenGelu>(&mse(), Target::Regression, seed);
+        gradient_check::<HiddenSilu>(&mse(), Target::Regression, seed);
+    }
+}
+
+#[test]
+fn every_output_activation() {
+    for seed in [4, 5] {
+        gradient_check::<OutRelu>(&mse(), Target::Regression, seed);
+        gradient_check::<OutLeaky>(&mse(), Target::Regression, seed);
+        gradient_check::<OutElu>(&mse(), Target::Regression, seed);
+        gradient_check::<OutSigmoid>(&mse(), Target::Regression, seed);
+        gradient_check::<OutTanh>(&mse(), Target::Regression, seed);
+        gradient_check::<OutSoftplus>(&mse(), Target::Regression, seed);
+        gradient_check::<OutGelu>(&mse(), Target::Regression, seed);
+        gradient_check::<OutSilu>(&mse(), Target::Regression, seed);
+        gradient_check::<OutSoftmax>(&mse(), Target::Regression, seed);
+        gradient_check::<OutIdentity>(&mse(), Target::Regression, seed);
+    }
+}
+
+#[test]
+fn every_loss() {
+    for seed in [6, 7] {
+        gradient_check::<OutIdentity>(&MeanSquaredError, Target::Regression, seed);
+        gradient_check::<OutIdentity>(&MeanAbsoluteError, Target::Regression, seed);
+        gradient_check::<OutIdentity>(&Huber { delta: 0.3 }, Target::Regression, seed);
+        gradient_check::<OutIdentity>(&Huber::default(), Target::Regression, seed);
+        // Fused forms.
+        gradient_check::<OutSigmoid>(&BinaryCrossEntropy, Target::Probabilities, seed);
+        gradient_check::<OutSoftmax>(&CrossEntropy, Target::Distribution, seed);
+        // General forms: the activation's chain rule.
+        gradient_check::<OutSoftmax>(&BinaryCrossEntropy, Target::Probabilities, seed);
+        gradient_check::<OutSigmoid>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<OutSoftmax>(&MeanAbsoluteError, Target::Regression, seed);
+    }
+}
+
+#[test]
+fn depths_one_to_four() {
+    for seed in [8, 9] {
+        gradient_check::<Depth1>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<Depth2>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<Depth3>(&BinaryCrossEntropy, Target::Probabilities, seed);
+        gradient_check::<Depth4>(&Huber::default(), Target::Regression, seed);
+        gradient_check::<Depth4>(&MeanSquaredError, Target::Regression, seed);
+    }
+}
+
+#[test]
+fn a_wrong_gradient_is_caught() {
+    // The check itself must be able to fail: a loss whose gradient is off by 1% in one place.
+    struct Skewed;
+    impl Loss<f64> for Skewed {
+        fn loss(&self, output: &retroprop::loss::Output<'_, f64>, target: &[f64]) -> f64 {
+            MeanSquaredError.loss(output, target)
+        }
+        fn loss_and_grad(&self, output: &retroprop::loss::Output<'_, f64>, target: &[f64], grad: &mut [f64]) -> f64 {
+            let value = MeanSquaredError.loss_and_grad(output, target, grad);
+            grad[0] *= 1.01;
+            value
+        }
+    }
+    let result = std::panic::catch_unwind(|| gradient_check::<OutIdentity>(&Skewed, Target::Regression, 1));
+    assert!(result.is_err(), "a 1% gradient error went unnoticed");
+}
+
+#[test]
+fn f32_network_agrees_with_f64() {
+    for seed in [10, 11, 12] {
+        let net64 = Small64::seeded(seed);
+        let mut net32 = Small32::zeroed();
+        for i in 0..Small64::TENSORS.len() {
+            for (d, s) in net32.tensor_mut(i).iter_mut().zip(net64.tensor(i)) {
+                *d = *s as f32;
+            }
+        }
+        let x64 = values(seed, 5 * 8, 1.0);
+        let y64 = targets(4, seed + 1, Target::Distribution);
+        let y64: Vec<f64> = y64
+            .into_iter()
+            .chain(targets(4, seed + 2, Target::Distribution))
+            .take(4 * 8)
+            .collect();
+        let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+        let y32: Vec<f32> = y64.iter().map(|&v| v as f32).collect();
+        let mut g64 = Small64::zeroed_gradients();
+        let mut g32 = Small32::zeroed_gradients();
+        let (mut w64, mut w32) = (Small64::workspace(8), Small32::workspace(8));
+        let mut ctx = Context::training(0);
+        let l64 = net64
+            .gradients_into(&x64, &y64, &CrossEntropy, &mut ctx, &mut w64, &mut g64)
+            .expect("f64");
+        let l32 = net32
+            .gradients_into(&x32, &y32, &CrossEntropy, &mut ctx, &mut w32, &mut g32)
+            .expect("f32");
+        assert!(
+            (f64::from(l32) - l64).abs() < 1e-5 * l64.abs().max(1.0),
+            "loss {l32} vs {l64}"
+        );
+        let scale = g64.global_norm();
+        for i in 0..Small64::TENSORS.len() {
+            for (a, b) in g32.tensor(i).iter().zip(g64.tensor(i)) {
+                assert!(
+                    (f64::from(*a) - b).abs() < 1e-5 * scale,
+                    "{}: {a} vs {b}",
+                    Small64::TENSORS[i].name
+                );
+            }
+        }
+    }
+}
