@@ -170,8 +170,8 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
         )));
     };
     if !input.is_empty() {
-        let message = if input.peek(Token![-]) || input.peek(Token![>]) {
-            "expected `->` between the layer and its activation"
+        let message = if input.peek(Token![-]) || input.peek(Token![>]) || input.peek(Ident) {
+            "expected `->` between the layer and its activation, as in `dense(32) -> relu`"
         } else {
             "unexpected tokens after the entry; separate entries with commas"
         };

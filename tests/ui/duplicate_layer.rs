@@ -1,0 +1,10 @@
+retroprop::network! {
+    struct Net {
+        input: 4,
+        hidden: dense(8) -> relu,
+        hidden: dense(8) -> relu,
+        output: dense(2) -> softmax,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+retroprop::network! {
+    struct Net {
+        input: 4,
+        hidden dense(8) -> relu,
+        output: dense(2) -> softmax,
+    }
+}
+
+fn main() {}

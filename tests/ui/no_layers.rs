@@ -1,0 +1,7 @@
+retroprop::network! {
+    struct Net {
+        input: 4,
+    }
+}
+
+fn main() {}
