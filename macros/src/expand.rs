@@ -94,7 +94,7 @@ pub fn expand(net: &Network) -> TokenStream {
         let (w, b) = (&n.weight, &n.bias);
         let (rows, cols) = (lit(layer.width), lit(layer.fan_in));
         let wdoc = format!(
-            " Weights of layer `{}`: {} outputs x {} inputs.",
+            " Weights of layer `{}`: {} x {} (outputs x inputs).",
             n.text, layer.width, layer.fan_in
         );
         let bdoc = format!(" Biases of layer `{}`.", n.text);
