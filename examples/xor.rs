@@ -2,8 +2,9 @@
 //!
 //! Run with `cargo run --release --example xor`.
 
-use retroprop::nalgebra::{matrix, vector, Matrix1x4, Matrix2x4};
+use retroprop::nalgebra::{Matrix1x4, Matrix2x4};
 use retroprop::prelude::*;
+use retroprop::{matrix, vector};
 
 retroprop::network! {
     /// A 2-8-1 network for XOR.

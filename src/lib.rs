@@ -13,9 +13,25 @@
 //! }
 //!
 //! use retroprop::prelude::*;
-//! let net = Xor::seeded(42);
-//! let y = net.forward(&retroprop::nalgebra::vector![1.0, 0.0]);
-//! assert!(y[0] > 0.0 && y[0] < 1.0);
+//! use retroprop::{matrix, vector};
+//!
+//! # fn main() -> Result<(), TrainError> {
+//! let mut net = Xor::seeded(42);
+//! let mut session = Session::<Xor>::new(4, 0); // buffers for batches of up to 4 samples
+//! let mut sgd = Sgd::new(0.5).with_momentum(0.9);
+//! let x = matrix![0.0, 0.0, 1.0, 1.0;
+//!                 0.0, 1.0, 0.0, 1.0]; // one sample per column
+//! let y = matrix![0.0, 1.0, 1.0, 0.0];
+//! let first = net.train_batch(&x, &y, &BinaryCrossEntropy, &mut sgd, &mut session)?;
+//! for _ in 0..300 {
+//!     net.train_batch(&x, &y, &BinaryCrossEntropy, &mut sgd, &mut session)?;
+//! }
+//! let last = net.train_batch(&x, &y, &BinaryCrossEntropy, &mut sgd, &mut session)?;
+//! assert!(last < first);
+//! let p = net.forward(&vector![1.0, 0.0]);
+//! assert!(p[0] > 0.5);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! See the README for the definition language, the generated code and the runtime.
@@ -31,6 +47,37 @@ pub use retroprop_runtime::{
     ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
 };
 
+/// A static column vector (`SVector`) from its elements, as nalgebra's `vector!`, but usable
+/// without a direct dependency on nalgebra.
+///
+/// ```
+/// let v = retroprop::vector![1.0, 2.0, 3.0];
+/// assert_eq!(v, retroprop::nalgebra::Vector3::new(1.0, 2.0, 3.0));
+/// ```
+#[macro_export]
+macro_rules! vector {
+    ($($x:expr),* $(,)?) => {
+        $crate::__private::vector_from_array([$($x),*])
+    };
+}
+
+/// A static matrix (`SMatrix`) written row by row, rows separated by `;`, as nalgebra's
+/// `matrix!`, but usable without a direct dependency on nalgebra. For a batch, each column
+/// is one sample.
+///
+/// ```
+/// let m = retroprop::matrix![1.0, 2.0, 3.0;
+///                            4.0, 5.0, 6.0];
+/// assert_eq!(m.shape(), (2, 3));
+/// assert_eq!(m[(1, 0)], 4.0);
+/// ```
+#[macro_export]
+macro_rules! matrix {
+    ($($($x:expr),+ $(,)?);+ $(;)?) => {
+        $crate::__private::matrix_from_rows([$([$($x),+]),+])
+    };
+}
+
 /// What a typical training program needs: `use retroprop::prelude::*;`.
 pub mod prelude {
     pub use crate::data::{argmax_columns, one_hot, Batch, DataError, Dataset};
@@ -44,4 +91,16 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use retroprop_runtime::__private::*;
+
+    /// Backs [`vector!`](crate::vector).
+    pub fn vector_from_array<T: nalgebra::Scalar, const N: usize>(values: [T; N]) -> nalgebra::SVector<T, N> {
+        nalgebra::SVector::from(values)
+    }
+
+    /// Backs [`matrix!`](crate::matrix): rows in, a column-major static matrix out.
+    pub fn matrix_from_rows<T: nalgebra::Scalar, const R: usize, const C: usize>(
+        rows: [[T; C]; R],
+    ) -> nalgebra::SMatrix<T, R, C> {
+        nalgebra::SMatrix::from_fn(|r, c| rows[r][c].clone())
+    }
 }

@@ -1,8 +1,9 @@
 //! The generated API: constants, construction, inference entry points, training entry points
 //! and their errors.
 
-use retroprop::nalgebra::{matrix, vector, OMatrix, SVector};
+use retroprop::nalgebra::{OMatrix, SVector};
 use retroprop::prelude::*;
+use retroprop::{matrix, vector};
 
 retroprop::network! {
     /// A small classifier.

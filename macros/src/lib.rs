@@ -1,9 +1,9 @@
 //! The `network!` procedural macro of [retroprop](https://docs.rs/retroprop).
 //!
 //! Use it through the facade crate: `retroprop::network! { ... }`. The crate is organized
-//! as thiserror-impl and serde_derive are: [`parse`] turns tokens into a small syntax tree
-//! ([`ast`]), [`check`] validates it into a [`model`] collecting every error with its span,
-//! and [`expand`] generates code from valid input only.
+//! as thiserror-impl and serde_derive are: `parse` turns tokens into a small syntax tree
+//! (`ast`), `check` validates it into a `model` collecting every error with its span,
+//! and `expand` generates code from valid input only.
 
 #![forbid(unsafe_code)]
 

@@ -53,20 +53,8 @@ impl Context {
 /// for batches up to a maximum size, the gradients and the context. Create it once; steps
 /// then allocate nothing.
 ///
-/// ```
-/// retroprop::network! {
-///     struct Tiny { input: 2, out: dense(1) -> sigmoid }
-/// }
-/// use retroprop::prelude::*;
-/// let mut net = Tiny::seeded(1);
-/// let mut session = Session::<Tiny>::new(4, 1);
-/// let mut sgd = Sgd::new(0.5);
-/// let x = retroprop::nalgebra::vector![1.0, 0.0];
-/// let y = retroprop::nalgebra::vector![1.0];
-/// let first = net.train_step(&x, &y, &BinaryCrossEntropy, &mut sgd, &mut session).unwrap();
-/// let second = net.train_step(&x, &y, &BinaryCrossEntropy, &mut sgd, &mut session).unwrap();
-/// assert!(second < first);
-/// ```
+/// Generated networks take a session in `train_step` and `train_batch`; see the `retroprop`
+/// crate's documentation for a complete example.
 pub struct Session<N: Network> {
     /// Per-layer buffers.
     pub workspace: N::Workspace,

@@ -20,7 +20,7 @@ retroprop::network! {
 
 fn main() {
     let net = Everything::seeded(1);
-    let y = net.forward(&retroprop::nalgebra::vector![0.5, -1.0, 2.0]);
+    let y = net.forward(&retroprop::vector![0.5, -1.0, 2.0]);
     assert!((y.sum() - 1.0).abs() < 1e-5);
     assert_eq!(Everything::TENSORS_LEN, 26);
 }

@@ -9,6 +9,6 @@ facade::network! {
 }
 
 fn main() {
-    let y = Renamed::seeded(1).forward(&facade::nalgebra::vector![1.0, 2.0]);
+    let y = Renamed::seeded(1).forward(&facade::vector![1.0, 2.0]);
     assert!((y.sum() - 1.0).abs() < 1e-6);
 }

@@ -11,9 +11,9 @@ retroprop::network! {
 }
 
 fn main() {
-    let a: f32 = Single::seeded(1).forward(&retroprop::nalgebra::vector![1.0, 2.0])[0];
-    let b: f64 = Double::seeded(1).forward(&retroprop::nalgebra::vector![1.0, 2.0])[0];
-    let c: f32 = Default32::seeded(1).forward(&retroprop::nalgebra::vector![1.0, 2.0])[0];
+    let a: f32 = Single::seeded(1).forward(&retroprop::vector![1.0, 2.0])[0];
+    let b: f64 = Double::seeded(1).forward(&retroprop::vector![1.0, 2.0])[0];
+    let c: f32 = Default32::seeded(1).forward(&retroprop::vector![1.0, 2.0])[0];
     assert!(a > 0.0 && b > 0.0 && c > 0.0);
     let _: Sgd<f64> = Sgd::new(0.1);
 }

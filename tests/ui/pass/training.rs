@@ -1,4 +1,4 @@
-use retroprop::nalgebra::{matrix, vector};
+use retroprop::{matrix, vector};
 use retroprop::prelude::*;
 
 retroprop::network! {
