@@ -88,6 +88,11 @@ pub mod prelude {
     pub use crate::{Network, Parameters, Real, ShapeError, TrainError};
 }
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use retroprop_runtime::__private::*;

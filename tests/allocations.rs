@@ -1,0 +1,68 @@
+//! Training steps allocate nothing once the session and the optimizer state exist: checked
+//! with a counting global allocator (this test binary only).
+
+use retroprop::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates every call to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+retroprop::network! {
+    struct Net { input: 16, hidden: dense(12) -> gelu, output: dense(4) -> softmax }
+}
+
+#[test]
+fn training_steps_allocate_nothing_after_the_first() {
+    let mut net = Net::seeded(0);
+    let mut session = Session::<Net>::new(8, 0);
+    let mut sgd = Sgd::new(0.05).with_momentum(0.9).with_nesterov(true);
+    let x: Vec<f32> = (0..16 * 8).map(|i| (i % 7) as f32 / 7.0).collect();
+    let y = one_hot::<f32>(&[0, 1, 2, 3, 0, 1, 2, 3], 4).expect("labels");
+    let sample = retroprop::nalgebra::SVector::<f32, 16>::from_column_slice(&x[..16]);
+    let target = retroprop::nalgebra::SVector::<f32, 4>::from_column_slice(&y[..4]);
+    // The first step creates the optimizer's momentum buffers.
+    session.step(&mut net, &x, &y, &CrossEntropy, &mut sgd).expect("step");
+
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        session
+            .step(&mut net, &x, &y, &CrossEntropy, &mut sgd)
+            .expect("batched step");
+        session
+            .step(&mut net, &x[..16 * 3], &y[..4 * 3], &CrossEntropy, &mut sgd)
+            .expect("partial batch");
+        net.train_step(&sample, &target, &CrossEntropy, &mut sgd, &mut session)
+            .expect("single step");
+        let output = net.forward_into(&x, &mut session.workspace).expect("forward");
+        assert_eq!(output.act.len(), 32);
+        let single = net.forward(&sample);
+        assert!(single.sum() > 0.99);
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "training steps allocated {} times", after - before);
+}
