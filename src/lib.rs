@@ -43,8 +43,8 @@ pub use retroprop_macros::network;
 
 pub use nalgebra;
 pub use retroprop_runtime::{
-    activation, data, error, init, kernels, loss, network, optim, real, train, Network, OptimError, Parameters, Real,
-    ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
+    activation, data, dropout, error, fit, init, io, kernels, loss, metrics, network, optim, real, schedule, train,
+    Network, OptimError, Parameters, Real, ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
 };
 
 /// A static column vector (`SVector`) from its elements, as nalgebra's `vector!`, but usable
@@ -81,10 +81,16 @@ macro_rules! matrix {
 /// What a typical training program needs: `use retroprop::prelude::*;`.
 pub mod prelude {
     pub use crate::data::{argmax_columns, one_hot, Batch, DataError, Dataset};
-    pub use crate::loss::{BinaryCrossEntropy, CrossEntropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError};
+    pub use crate::fit::{Control, EarlyStopping, EpochRecord, History, Progress, Trainer};
+    pub use crate::loss::{
+        BinaryCrossEntropy, CrossEntropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, WeightedBinaryCrossEntropy,
+        WeightedCrossEntropy,
+    };
+    pub use crate::metrics::{ConfusionMatrix, Metric};
     pub use crate::network;
-    pub use crate::optim::{Optimizer, Sgd};
-    pub use crate::train::{Context, Session};
+    pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::schedule::{ReduceOnPlateau, Schedule};
+    pub use crate::train::{Context, Regularization, Session};
     pub use crate::{Network, Parameters, Real, ShapeError, TrainError};
 }
 

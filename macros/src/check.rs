@@ -2,7 +2,7 @@
 //! so that the user sees all of them at once; code generation only sees valid input.
 
 use crate::ast::{Args, Call, Entry, RawNetwork, Value};
-use crate::model::{Activation, Layer, Network};
+use crate::model::{Activation, Layer, LayerKind, Network};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use std::collections::HashSet;
@@ -14,7 +14,7 @@ use syn::{Expr, Ident, Lit, UnOp};
 /// held in memory in any sensible program, and compiling them would take forever.
 pub const MAX_LAYER_WEIGHTS: usize = 1 << 28;
 
-const LAYER_KINDS: &[&str] = &["dense"];
+const LAYER_KINDS: &[&str] = &["dense", "dropout"];
 const ACTIVATIONS: &[&str] = &[
     "identity",
     "relu",
@@ -70,7 +70,7 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
     let mut input: Option<usize> = None;
     let mut saw_input = false;
     let mut layers: Vec<Layer> = Vec::new();
-    let mut layer_spans: Vec<(Span, bool)> = Vec::new(); // (activation span, is softmax)
+    let mut layer_spans: Vec<LayerSpan> = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
     let mut fan_in = 0usize;
     let mut first_entry = true;
@@ -106,6 +106,33 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
             }
             continue;
         };
+        if kind.ident.unraw() == "dropout" {
+            let p = check_dropout(&kind, &mut errors);
+            if let Some((arrow, call)) = &activation {
+                errors.push(
+                    *arrow,
+                    format!(
+                        "a dropout layer takes no activation; remove `-> {}` or put it on the layer before",
+                        call.ident
+                    ),
+                );
+            }
+            layer_spans.push(LayerSpan {
+                span: kind.ident.span(),
+                softmax: false,
+                dropout: true,
+            });
+            if let Some(p) = p {
+                layers.push(Layer {
+                    name,
+                    kind: LayerKind::Dropout(p),
+                    fan_in,
+                    width: fan_in,
+                    activation: Activation::Identity,
+                });
+            }
+            continue;
+        }
         let width = check_layer_kind(&kind, &mut errors);
         let (activation, act_span) = match &activation {
             None => (Some(Activation::Identity), kind.ident.span()),
@@ -129,9 +156,14 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
                     "`softmax` over a single output is always 1; use `sigmoid` for one output",
                 );
             }
-            layer_spans.push((act_span, activation == Activation::Softmax));
+            layer_spans.push(LayerSpan {
+                span: act_span,
+                softmax: activation == Activation::Softmax,
+                dropout: false,
+            });
             layers.push(Layer {
                 name,
+                kind: LayerKind::Dense,
                 fan_in,
                 width,
                 activation,
@@ -139,15 +171,25 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
             fan_in = width;
         } else {
             // Keep later layers' fan-in meaningful: an invalid layer is skipped.
-            layer_spans.push((act_span, matches!(activation, Some(Activation::Softmax))));
+            layer_spans.push(LayerSpan {
+                span: act_span,
+                softmax: matches!(activation, Some(Activation::Softmax)),
+                dropout: false,
+            });
         }
     }
 
-    if let Some((_, rest)) = layer_spans.split_last() {
-        for (span, softmax) in rest {
-            if *softmax {
+    if let Some((last, rest)) = layer_spans.split_last() {
+        if last.dropout {
+            errors.push(
+                last.span,
+                "a dropout layer cannot be the last layer; the last layer gives the outputs and must be `dense`",
+            );
+        }
+        for layer in rest {
+            if layer.softmax {
                 errors.push(
-                    *span,
+                    layer.span,
                     "`softmax` is only allowed on the last layer; use `relu`, `tanh` or another \
                      element-wise activation here",
                 );
@@ -183,6 +225,52 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
             input: input.unwrap_or(0),
             layers,
         }),
+    }
+}
+
+/// Where a layer is, for the checks that need the whole list.
+struct LayerSpan {
+    /// The activation's span (the kind's for dropout).
+    span: Span,
+    softmax: bool,
+    dropout: bool,
+}
+
+/// Checks `dropout(p)`; returns `p`.
+fn check_dropout(call: &Call, errors: &mut Errors) -> Option<f64> {
+    let Some(args) = &call.args else {
+        errors.push(
+            call.ident.span(),
+            "`dropout` needs a drop probability, as in `dropout(0.2)`",
+        );
+        return None;
+    };
+    match args.values.as_slice() {
+        [] => {
+            errors.push(args.span, "`dropout` needs a drop probability, as in `dropout(0.2)`");
+            None
+        }
+        [value] => match number(value) {
+            Some(p) if (0.0..1.0).contains(&p) => Some(p),
+            Some(p) => {
+                errors.push(
+                    value.span(),
+                    format!("the drop probability must be in [0, 1), not {p}; write e.g. `dropout(0.2)`"),
+                );
+                None
+            }
+            None => {
+                errors.push(
+                    value.span(),
+                    "`dropout` takes a number literal in [0, 1), as in `dropout(0.2)`",
+                );
+                None
+            }
+        },
+        [_, extra, ..] => {
+            errors.push(extra.span(), "`dropout` takes one argument, the drop probability");
+            None
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! fields, one `let` per step, a doc line per layer block, fully qualified paths. The math
 //! lives in small runtime kernels; this module writes the wiring and the chain rule.
 
-use crate::model::{Activation, Layer, Network};
+use crate::model::{Activation, Layer, LayerKind, Network};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
@@ -20,6 +20,7 @@ struct Names {
     act: Ident,
     grad: Ident,
     delta: Ident,
+    mask: Ident,
 }
 
 impl Names {
@@ -33,6 +34,7 @@ impl Names {
             act: format_ident!("{}_act", n),
             grad: format_ident!("{}_grad", n),
             delta: format_ident!("{}_delta", n),
+            mask: format_ident!("{}_mask", n),
         }
     }
 }
@@ -90,7 +92,8 @@ pub fn expand(net: &Network) -> TokenStream {
     let mut tensors = Vec::new();
     let mut tensor_ref = Vec::new();
     let mut tensor_mut = Vec::new();
-    for (index, (layer, n)) in net.layers.iter().zip(&names).enumerate() {
+    let mut index = 0;
+    for (layer, n) in net.layers.iter().zip(&names).filter(|(l, _)| l.is_dense()) {
         let (w, b) = (&n.weight, &n.bias);
         let (rows, cols) = (lit(layer.width), lit(layer.fan_in));
         let wdoc = format!(
@@ -111,36 +114,48 @@ pub fn expand(net: &Network) -> TokenStream {
             #p::TensorSpec { name: #wname, layer: #lname, rows: #rows, cols: #cols, kind: #p::TensorKind::Weight },
             #p::TensorSpec { name: #bname, layer: #lname, rows: #rows, cols: 1, kind: #p::TensorKind::Bias },
         });
-        let (wi, bi) = (lit(2 * index), lit(2 * index + 1));
+        let (wi, bi) = (lit(index), lit(index + 1));
+        index += 2;
         tensor_ref.push(quote!(#wi => self.#w.as_slice(), #bi => self.#b.as_slice(),));
         tensor_mut.push(quote!(#wi => self.#w.as_mut_slice(), #bi => self.#b.as_mut_slice(),));
     }
 
     // ---- initialization ----
-    let init = net.layers.iter().zip(&names).map(|(layer, n)| {
-        let (scheme, label) = if layer.activation.relu_family() {
-            (quote!(HeUniform), "He uniform")
-        } else {
-            (quote!(XavierUniform), "Xavier (Glorot) uniform")
-        };
-        let doc = format!(
-            " Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
-            n.text,
-            layer.activation.name()
-        );
-        let w = &n.weight;
-        let (fan_in, fan_out) = (lit(layer.fan_in), lit(layer.width));
-        quote! {
-            #[doc = #doc]
-            #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
-        }
-    });
+    let init = net
+        .layers
+        .iter()
+        .zip(&names)
+        .filter(|(l, _)| l.is_dense())
+        .map(|(layer, n)| {
+            let (scheme, label) = if layer.activation.relu_family() {
+                (quote!(HeUniform), "He uniform")
+            } else {
+                (quote!(XavierUniform), "Xavier (Glorot) uniform")
+            };
+            let doc = format!(
+                " Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
+                n.text,
+                layer.activation.name()
+            );
+            let w = &n.weight;
+            let (fan_in, fan_out) = (lit(layer.fan_in), lit(layer.width));
+            quote! {
+                #[doc = #doc]
+                #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
+            }
+        });
 
     // ---- forward pass for one sample ----
     let mut prev = quote!(x);
     let mut single = Vec::new();
     for (layer, n) in net.layers.iter().zip(&names) {
         let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
+        if !layer.is_dense() {
+            let doc = format!(" Layer `{}`: dropout is inactive in inference, `a = x`.", n.text);
+            single.push(quote!(#[doc = #doc] let #act = *#prev;));
+            prev = quote!(&#act);
+            continue;
+        }
         let doc_pre = format!(" Layer `{}`: pre-activation `z = W x + b`.", n.text);
         let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
         let activation = activation_expr(&p, t, layer.activation);
@@ -159,26 +174,48 @@ pub fn expand(net: &Network) -> TokenStream {
     let last_act = &names[last].act;
 
     // ---- forward pass over a batch, into the workspace ----
-    let mut batch_forward = Vec::new();
-    let mut prev = quote!(x);
-    for (layer, n) in net.layers.iter().zip(&names) {
-        let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
-        let doc_pre = format!(" Layer `{}`: pre-activation `z = W x + b` for every sample.", n.text);
-        let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
-        let activation = activation_expr(&p, t, layer.activation);
-        let width = lit(layer.width);
-        batch_forward.push(quote_spanned! {layer.name.span()=>
-            #[doc = #doc_pre]
-            let #pre = #p::dense_forward(&self.#w, &self.#b, #prev, &mut ws.#pre, n);
-        });
-        batch_forward.push(if layer.activation == Activation::Identity {
-            let doc = format!(" Layer `{}`: identity activation, `a = z`.", n.text);
-            quote!(#[doc = #doc] let #act: &[#t] = #pre;)
-        } else {
-            quote!(#[doc = #doc_act] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
-        });
-        prev = quote!(#act);
-    }
+    let batch_forward = |training: bool| -> Vec<TokenStream> {
+        let mut steps = Vec::new();
+        let mut prev = quote!(x);
+        for (layer, n) in net.layers.iter().zip(&names) {
+            let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
+            if let LayerKind::Dropout(rate) = layer.kind {
+                if training {
+                    let doc = format!(
+                        " Layer `{}`: dropout: in training mode each value is zeroed with probability {rate:?} \
+                         and the others scaled by 1 / (1 - {rate:?}); the mask is kept for the backward pass.",
+                        n.text
+                    );
+                    let mask = &n.mask;
+                    let rate = Literal::f64_unsuffixed(rate);
+                    steps.push(quote!(#[doc = #doc] let #act = #p::dropout_forward(#rate, #prev, &mut ws.#mask, &mut ws.#act, ctx);));
+                } else {
+                    let doc = format!(" Layer `{}`: dropout is inactive in inference, `a = x`.", n.text);
+                    steps.push(quote!(#[doc = #doc] let #act: &[#t] = #prev;));
+                }
+                prev = quote!(#act);
+                continue;
+            }
+            let doc_pre = format!(" Layer `{}`: pre-activation `z = W x + b` for every sample.", n.text);
+            let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
+            let activation = activation_expr(&p, t, layer.activation);
+            let width = lit(layer.width);
+            steps.push(quote_spanned! {layer.name.span()=>
+                #[doc = #doc_pre]
+                let #pre = #p::dense_forward(&self.#w, &self.#b, #prev, &mut ws.#pre, n);
+            });
+            steps.push(if layer.activation == Activation::Identity {
+                let doc = format!(" Layer `{}`: identity activation, `a = z`.", n.text);
+                quote!(#[doc = #doc] let #act: &[#t] = #pre;)
+            } else {
+                quote!(#[doc = #doc_act] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
+            });
+            prev = quote!(#act);
+        }
+        steps
+    };
+    let inference_forward = batch_forward(false);
+    let training_forward = batch_forward(true);
     let out_layer = &net.layers[last];
     let out_names = &names[last];
     let (out_pre, out_act, out_delta) = (&out_names.pre, &out_names.act, &out_names.delta);
@@ -198,9 +235,32 @@ pub fn expand(net: &Network) -> TokenStream {
         #[doc = #loss_doc]
         let (loss_value, #out_delta) = #p::loss_and_delta(loss, &#output_value, target, &mut ws.#out_delta);
     });
+    // Whether a layer below `i` has weights, so that the gradient must flow past layer `i`.
+    let weights_below = |i: usize| net.layers[..i].iter().any(Layer::is_dense);
     for i in (0..net.layers.len()).rev() {
         let (layer, n) = (&net.layers[i], &names[i]);
-        let (w, b, delta) = (&n.weight, &n.bias, &n.delta);
+        if !weights_below(i) && !layer.is_dense() {
+            continue;
+        }
+        let (w, b, delta, grad) = (&n.weight, &n.bias, &n.delta, &n.grad);
+        if !layer.is_dense() {
+            let mask = &n.mask;
+            let doc = format!(
+                " Layer `{}`: dropout: the gradient passes through the same mask, `dx = da * mask`.",
+                n.text
+            );
+            backward.push(quote!(#[doc = #doc] let #delta = #p::dropout_backward(&ws.#mask, #grad);));
+            if weights_below(i) {
+                let below = &names[i - 1];
+                let below_grad = &below.grad;
+                let doc = format!(
+                    " Layer `{}`: that is the gradient with respect to layer `{}`'s activation.",
+                    n.text, below.text
+                );
+                backward.push(quote!(#[doc = #doc] let #below_grad = #delta;));
+            }
+            continue;
+        }
         if i != last {
             let doc = if layer.activation == Activation::Identity {
                 format!(" Layer `{}`: identity activation, so `dz = da`.", n.text)
@@ -211,7 +271,7 @@ pub fn expand(net: &Network) -> TokenStream {
                     layer.activation.name()
                 )
             };
-            let (grad, pre, act) = (&n.grad, &n.pre, &n.act);
+            let (pre, act) = (&n.pre, &n.act);
             let activation = activation_expr(&p, t, layer.activation);
             let width = lit(layer.width);
             backward.push(if layer.activation == Activation::Identity {
@@ -237,9 +297,9 @@ pub fn expand(net: &Network) -> TokenStream {
             #[doc = #doc_b]
             #p::bias_gradient(&mut grads.#b, #delta, n);
         });
-        if i > 0 {
+        if weights_below(i) {
             let below = &names[i - 1];
-            let grad = &below.grad;
+            let below_grad = &below.grad;
             let below_delta = &below.delta;
             let doc = format!(
                 " Layer `{}`: gradient with respect to {below_text}, `da = W^T dz`.",
@@ -247,10 +307,16 @@ pub fn expand(net: &Network) -> TokenStream {
             );
             backward.push(quote! {
                 #[doc = #doc]
-                let #grad = #p::input_gradient(&self.#w, #delta, &mut ws.#below_delta, n);
+                let #below_grad = #p::input_gradient(&self.#w, #delta, &mut ws.#below_delta, n);
             });
         }
     }
+
+    let ctx = if net.has_dropout() {
+        format_ident!("ctx")
+    } else {
+        format_ident!("_ctx")
+    };
 
     // ---- workspace ----
     let mut ws_fields = Vec::new();
@@ -258,6 +324,16 @@ pub fn expand(net: &Network) -> TokenStream {
     for (layer, n) in net.layers.iter().zip(&names) {
         let (pre, act, delta) = (&n.pre, &n.act, &n.delta);
         let width = lit(layer.width);
+        if !layer.is_dense() {
+            let mask = &n.mask;
+            ws_fields.push(quote!(#act: #p::Vec<#t>, #mask: #p::Vec<#t>, #delta: #p::Vec<#t>,));
+            ws_init.push(quote! {
+                #act: #p::vec_of(#width, max_batch),
+                #mask: #p::vec_of(#width, max_batch),
+                #delta: #p::vec_of(#width, max_batch),
+            });
+            continue;
+        }
         ws_fields.push(quote!(#pre: #p::Vec<#t>, #act: #p::Vec<#t>, #delta: #p::Vec<#t>,));
         ws_init.push(quote! {
             #pre: #p::vec_of(#width, max_batch),
@@ -579,7 +655,7 @@ pub fn expand(net: &Network) -> TokenStream {
                 ws: &'w mut #ws_name,
             ) -> ::core::result::Result<#p::Output<'w, #t>, #p::ShapeError> {
                 let n = #p::input_len(x.len(), #input, ws.capacity)?;
-                #(#batch_forward)*
+                #(#inference_forward)*
                 ::core::result::Result::Ok(#output_value)
             }
 
@@ -589,12 +665,12 @@ pub fn expand(net: &Network) -> TokenStream {
                 x: &[#t],
                 target: &[#t],
                 loss: &L,
-                _ctx: &mut #p::Context,
+                #ctx: &mut #p::Context,
                 ws: &mut #ws_name,
                 grads: &mut #grads_name,
             ) -> ::core::result::Result<#t, #p::TrainError> {
                 let n = #p::batch_len(x.len(), target.len(), #input, #output, ws.capacity)?;
-                #(#batch_forward)*
+                #(#training_forward)*
                 #(#backward)*
                 ::core::result::Result::Ok(loss_value)
             }

@@ -18,14 +18,32 @@ pub struct Network {
     pub layers: Vec<Layer>,
 }
 
-/// A dense layer.
+/// A layer.
 pub struct Layer {
     pub name: Ident,
+    pub kind: LayerKind,
     /// Inputs (the previous layer's width, or the network's input).
     pub fan_in: usize,
-    /// Outputs.
+    /// Outputs (the same as `fan_in` for dropout).
     pub width: usize,
+    /// The activation (`Identity` for dropout).
     pub activation: Activation,
+}
+
+/// What a layer does.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum LayerKind {
+    /// `W x + b`, then the activation.
+    Dense,
+    /// Inverted dropout with this drop probability, active in training only.
+    Dropout(f64),
+}
+
+impl Layer {
+    /// Whether the layer has weights.
+    pub fn is_dense(&self) -> bool {
+        self.kind == LayerKind::Dense
+    }
 }
 
 /// An activation and its parameter.
@@ -83,6 +101,11 @@ impl Activation {
 }
 
 impl Network {
+    /// Whether any layer is a dropout layer (the training pass then uses the context).
+    pub fn has_dropout(&self) -> bool {
+        self.layers.iter().any(|l| !l.is_dense())
+    }
+
     /// Output width.
     pub fn output(&self) -> usize {
         self.layers.last().map_or(self.input, |l| l.width)
@@ -90,18 +113,23 @@ impl Network {
 
     /// Total parameter count.
     pub fn parameters(&self) -> usize {
-        self.layers.iter().map(|l| l.width * l.fan_in + l.width).sum()
+        self.layers
+            .iter()
+            .filter(|l| l.is_dense())
+            .map(|l| l.width * l.fan_in + l.width)
+            .sum()
     }
 
     /// The definition in normalized syntax.
     pub fn definition(&self) -> String {
         let mut text = format!("input: {}", self.input);
         for layer in &self.layers {
-            text.push_str(&format!(
-                ", {}: dense({})",
-                syn::ext::IdentExt::unraw(&layer.name),
-                layer.width
-            ));
+            let name = syn::ext::IdentExt::unraw(&layer.name);
+            if let LayerKind::Dropout(p) = layer.kind {
+                text.push_str(&format!(", {name}: dropout({p:?})"));
+                continue;
+            }
+            text.push_str(&format!(", {name}: dense({})", layer.width));
             if layer.activation != Activation::Identity {
                 text.push_str(&format!(" -> {}", layer.activation.written()));
             }

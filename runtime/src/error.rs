@@ -96,9 +96,31 @@ pub enum TrainError {
     /// The loss or a gradient was NaN or infinite; the update was not applied.
     #[error("the {what} is not finite ({value}); the update was not applied")]
     NonFinite {
-        /// `"loss"` or `"gradient norm"`.
+        /// `"loss"`, `"gradient norm"` or `"updated weights"`.
         what: &'static str,
         /// The offending value.
         value: f64,
     },
+    /// Training diverged: a step in `fit` found a non-finite loss, gradient or weight. The
+    /// network keeps the weights from before that step.
+    #[error("training diverged at epoch {epoch}, batch {batch}: the {what} is not finite ({value}); the network keeps its last good weights")]
+    Diverged {
+        /// Epoch (from 1).
+        epoch: usize,
+        /// Batch within the epoch (from 1).
+        batch: usize,
+        /// What was not finite.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// `fit` was given a data set with no samples.
+    #[error("the {what} set is empty")]
+    EmptyDataset {
+        /// `"training"` or `"validation"`.
+        what: &'static str,
+    },
+    /// An invalid training configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }

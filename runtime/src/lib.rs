@@ -8,13 +8,18 @@
 
 pub mod activation;
 pub mod data;
+pub mod dropout;
 pub mod error;
+pub mod fit;
 pub mod init;
+pub mod io;
 pub mod kernels;
 pub mod loss;
+pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod real;
+pub mod schedule;
 pub mod train;
 
 pub use error::{OptimError, ShapeError, TrainError};
@@ -25,6 +30,7 @@ pub use real::Real;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::activation::Activation;
+    pub use crate::dropout::{dropout_backward, dropout_forward};
     pub use crate::init::{seeded_rng, Init};
     pub use crate::kernels::{bias_gradient, dense_forward, dense_vector, input_gradient, weight_gradient};
     pub use crate::loss::{Loss, Output};

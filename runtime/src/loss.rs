@@ -267,3 +267,198 @@ impl<T: Real> Loss<T> for CrossEntropy {
         self.loss(output, target)
     }
 }
+
+/// Categorical cross-entropy with a weight per class, for imbalanced data (PyTorch's
+/// `CrossEntropyLoss(weight=...)` with class-index targets).
+///
+/// The loss is `sum_n sum_c w_c y_nc (lse_n - z_nc) / sum_n sum_c w_c y_nc`: for one-hot
+/// targets, each sample's loss weighted by its class's weight, divided by the total weight of
+/// the batch. A class without a weight (the vector is shorter than the output) has weight 1.
+/// After an activation other than softmax the activation is taken as the probabilities, as
+/// for [`CrossEntropy`].
+///
+/// ```
+/// use retroprop_runtime::loss::WeightedCrossEntropy;
+/// let loss = WeightedCrossEntropy::new(vec![1.0_f32, 4.0]);
+/// assert_eq!(loss.weights, [1.0, 4.0]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedCrossEntropy<T> {
+    /// Weight of each class.
+    pub weights: Vec<T>,
+}
+
+impl<T: Real> WeightedCrossEntropy<T> {
+    /// Cross-entropy with these class weights.
+    pub fn new(weights: Vec<T>) -> Self {
+        WeightedCrossEntropy { weights }
+    }
+
+    /// Weights inversely proportional to class frequency (`n / (classes * count_c)`, as
+    /// scikit-learn's `class_weight='balanced'`), from class indices. A class that does not
+    /// occur gets weight 1.
+    pub fn balanced(labels: &[usize], classes: usize) -> Self {
+        let mut counts = vec![0usize; classes];
+        for &label in labels {
+            if let Some(c) = counts.get_mut(label) {
+                *c += 1;
+            }
+        }
+        let n = labels.len() as f64;
+        let weights = counts
+            .iter()
+            .map(|&c| {
+                if c == 0 {
+                    T::cast(1.0)
+                } else {
+                    T::cast(n / (classes as f64 * c as f64))
+                }
+            })
+            .collect();
+        WeightedCrossEntropy { weights }
+    }
+
+    fn weight(&self, class: usize) -> T {
+        self.weights.get(class).copied().unwrap_or_else(|| T::cast(1.0))
+    }
+
+    /// Total weight of the batch's targets.
+    fn total_weight(&self, target: &[T], rows: usize) -> T {
+        let mut total = T::cast(0.0);
+        for col in target.chunks(rows) {
+            for (c, &y) in col.iter().enumerate() {
+                total += self.weight(c) * y;
+            }
+        }
+        total
+    }
+}
+
+impl<T: Real> Loss<T> for WeightedCrossEntropy<T> {
+    fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
+        let rows = output.rows.max(1);
+        let mut sum = T::cast(0.0);
+        if output.activation == Activation::Softmax {
+            for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
+                let lse = log_sum_exp(z);
+                for (c, (&z, &y)) in z.iter().zip(y).enumerate() {
+                    if y != T::cast(0.0) {
+                        sum += self.weight(c) * y * (lse - z);
+                    }
+                }
+            }
+        } else {
+            let floor = c::<T>(-100.0);
+            for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
+                if y != T::cast(0.0) {
+                    sum -= self.weight(i % rows) * y * a.ln().max(floor);
+                }
+            }
+        }
+        let total = self.total_weight(target, rows);
+        if total == T::cast(0.0) {
+            T::cast(0.0)
+        } else {
+            sum / total
+        }
+    }
+
+    fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
+        let rows = output.rows.max(1);
+        let total = self.total_weight(target, rows);
+        let scale = if total == T::cast(0.0) {
+            T::cast(0.0)
+        } else {
+            T::one() / total
+        };
+        if output.activation == Activation::Softmax {
+            for ((a, y), g) in output
+                .act
+                .chunks(rows)
+                .zip(target.chunks(rows))
+                .zip(grad.chunks_mut(rows))
+            {
+                let sample_weight = y
+                    .iter()
+                    .enumerate()
+                    .fold(T::cast(0.0), |s, (c, &y)| s + self.weight(c) * y);
+                for (c, ((g, &a), &y)) in g.iter_mut().zip(a).zip(y).enumerate() {
+                    *g = scale * (a * sample_weight - self.weight(c) * y);
+                }
+            }
+        } else {
+            let eps = c::<T>(1e-12);
+            for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
+                *g = -scale * self.weight(i % rows) * y / a.max(eps);
+            }
+            through_activation(output, grad);
+        }
+        self.loss(output, target)
+    }
+}
+
+/// Binary cross-entropy with a weight on the positive examples of each output, for
+/// imbalanced data (PyTorch's `BCEWithLogitsLoss(pos_weight=...)`), averaged over every
+/// element: `-(p_c y log a + (1 - y) log(1 - a))`. After `sigmoid` it is computed from the
+/// logits and stays finite for any logit. An output without a weight has weight 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedBinaryCrossEntropy<T> {
+    /// Weight of positive examples, per output.
+    pub pos_weight: Vec<T>,
+}
+
+impl<T: Real> WeightedBinaryCrossEntropy<T> {
+    /// Binary cross-entropy with these positive weights.
+    pub fn new(pos_weight: Vec<T>) -> Self {
+        WeightedBinaryCrossEntropy { pos_weight }
+    }
+
+    fn weight(&self, output: usize) -> T {
+        self.pos_weight.get(output).copied().unwrap_or_else(|| T::cast(1.0))
+    }
+}
+
+impl<T: Real> Loss<T> for WeightedBinaryCrossEntropy<T> {
+    fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
+        let rows = output.rows.max(1);
+        let one = T::one();
+        let zero = T::cast(0.0);
+        let mut sum = zero;
+        if output.activation == Activation::Sigmoid {
+            for (i, (&z, &y)) in output.pre.iter().zip(target).enumerate() {
+                let l = one + (self.weight(i % rows) - one) * y;
+                // softplus(-z) = -log(sigmoid(z)), computed stably.
+                let softplus_neg = (if -z > zero { -z } else { zero }) + (-z.abs()).exp().ln_1p();
+                sum += (one - y) * z + l * softplus_neg;
+            }
+        } else {
+            let floor = c::<T>(-100.0);
+            for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
+                let log_a = a.ln().max(floor);
+                let log_1ma = (one - a).ln().max(floor);
+                sum -= self.weight(i % rows) * y * log_a + (one - y) * log_1ma;
+            }
+        }
+        sum / mean_divisor::<T>(output.act.len())
+    }
+
+    fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
+        let rows = output.rows.max(1);
+        let one = T::one();
+        let scale = one / mean_divisor::<T>(output.act.len());
+        if output.activation == Activation::Sigmoid {
+            for (i, ((g, &z), &y)) in grad.iter_mut().zip(output.pre).zip(target).enumerate() {
+                let l = one + (self.weight(i % rows) - one) * y;
+                *g = scale * ((one - y) - l * (one - sigmoid(z)));
+            }
+        } else {
+            let eps = c::<T>(1e-12);
+            for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
+                let pw = self.weight(i % rows);
+                *g = scale * (-(pw * y) / a.max(eps) + (one - y) / (one - a).max(eps));
+            }
+            through_activation(output, grad);
+        }
+        self.loss(output, target)
+    }
+}

@@ -4,7 +4,7 @@
 use crate::error::{ShapeError, TrainError};
 use crate::init::{seeded_rng, SeededRng};
 use crate::loss::{Loss, Output};
-use crate::network::{Network, Parameters, Workspace};
+use crate::network::{Network, Parameters, TensorKind, Workspace};
 use crate::optim::Optimizer;
 use crate::real::Real;
 
@@ -49,6 +49,116 @@ impl Context {
     }
 }
 
+/// Penalties and gradient clipping applied by [`Session::step`].
+///
+/// The penalties are Keras-style terms on the weights only (never on biases), added to the
+/// loss and to its gradient: `l1 * sum(|w|) + l2 * sum(w^2)`. They are reported separately
+/// from the data loss ([`Session::last_penalty`]). Clipping follows PyTorch:
+/// `clip_grad_value_` clamps each gradient value to `[-v, v]`; `clip_grad_norm_` scales all
+/// gradients by `max_norm / (norm + 1e-6)` when their global norm exceeds `max_norm`
+/// (value clipping is applied first when both are set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Regularization<T> {
+    /// L1 penalty factor on weights (0 for none).
+    pub l1: T,
+    /// L2 penalty factor on weights (0 for none).
+    pub l2: T,
+    /// Clip the global gradient norm to this value.
+    pub clip_norm: Option<T>,
+    /// Clamp every gradient value to `[-v, v]`.
+    pub clip_value: Option<T>,
+}
+
+impl<T: Real> Default for Regularization<T> {
+    fn default() -> Self {
+        Regularization {
+            l1: T::cast(0.0),
+            l2: T::cast(0.0),
+            clip_norm: None,
+            clip_value: None,
+        }
+    }
+}
+
+impl<T: Real> Regularization<T> {
+    /// Whether the settings change nothing.
+    pub fn is_none(&self) -> bool {
+        self.l1 == T::cast(0.0) && self.l2 == T::cast(0.0) && self.clip_norm.is_none() && self.clip_value.is_none()
+    }
+
+    /// The penalty of `params`' weights, computed in `f64`.
+    pub fn penalty<P: Parameters<Scalar = T> + ?Sized>(&self, params: &P) -> f64 {
+        let (l1, l2) = (self.l1.to_f64(), self.l2.to_f64());
+        if l1 == 0.0 && l2 == 0.0 {
+            return 0.0;
+        }
+        let mut total = 0.0;
+        for (index, spec) in P::TENSORS.iter().enumerate() {
+            if spec.kind == TensorKind::Weight {
+                for &w in params.tensor(index) {
+                    let w = w.to_f64();
+                    total += l1 * w.abs() + l2 * w * w;
+                }
+            }
+        }
+        total
+    }
+
+    /// Adds the penalty's gradient to `grads`.
+    pub fn add_penalty_gradient<P, G>(&self, params: &P, grads: &mut G)
+    where
+        P: Parameters<Scalar = T> + ?Sized,
+        G: Parameters<Scalar = T> + ?Sized,
+    {
+        let zero = T::cast(0.0);
+        if self.l1 == zero && self.l2 == zero {
+            return;
+        }
+        let two_l2 = self.l2 + self.l2;
+        for (index, spec) in P::TENSORS.iter().enumerate() {
+            if spec.kind == TensorKind::Weight {
+                for (g, &w) in grads.tensor_mut(index).iter_mut().zip(params.tensor(index)) {
+                    let sign = if w > zero {
+                        T::cast(1.0)
+                    } else if w < zero {
+                        T::cast(-1.0)
+                    } else {
+                        zero
+                    };
+                    *g += self.l1 * sign + two_l2 * w;
+                }
+            }
+        }
+    }
+
+    /// Applies value and norm clipping to `grads`, given their global norm.
+    pub fn clip<G: Parameters<Scalar = T> + ?Sized>(&self, grads: &mut G, norm: f64) {
+        if let Some(limit) = self.clip_value {
+            for index in 0..G::TENSORS.len() {
+                for g in grads.tensor_mut(index) {
+                    *g = g.clamp(-limit, limit);
+                }
+            }
+        }
+        if let Some(max_norm) = self.clip_norm {
+            let norm = if self.clip_value.is_some() {
+                grads.global_norm()
+            } else {
+                norm
+            };
+            let coefficient = max_norm.to_f64() / (norm + 1e-6);
+            if coefficient < 1.0 {
+                let c = T::cast(coefficient);
+                for index in 0..G::TENSORS.len() {
+                    for g in grads.tensor_mut(index) {
+                        *g *= c;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Everything a training step writes besides the network and the optimizer: the workspace
 /// for batches up to a maximum size, the gradients and the context. Create it once; steps
 /// then allocate nothing.
@@ -58,10 +168,16 @@ impl Context {
 pub struct Session<N: Network> {
     /// Per-layer buffers.
     pub workspace: N::Workspace,
-    /// Gradients of the last step.
+    /// Gradients of the last step (after penalties and clipping).
     pub gradients: N::Gradients,
     /// Training context.
     pub context: Context,
+    /// Penalties and clipping applied at every step.
+    pub regularization: Regularization<N::Scalar>,
+    keep_last_good: bool,
+    last_good: Option<N>,
+    last_penalty: f64,
+    last_grad_norm: f64,
 }
 
 impl<N: Network> Session<N> {
@@ -72,7 +188,26 @@ impl<N: Network> Session<N> {
             workspace: N::workspace(max_batch),
             gradients: N::zeroed_gradients(),
             context: Context::training(seed),
+            regularization: Regularization::default(),
+            keep_last_good: false,
+            last_good: None,
+            last_penalty: 0.0,
+            last_grad_norm: 0.0,
         }
+    }
+
+    /// Sets the penalties and clipping.
+    pub fn with_regularization(mut self, regularization: Regularization<N::Scalar>) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// Keeps a copy of the weights before each update and puts it back if the update leaves
+    /// a non-finite weight (an overflow), so that no NaN or infinity is ever left in the
+    /// network. Costs one copy of the parameters per step; `fit` turns it on.
+    pub fn with_last_good_guard(mut self, on: bool) -> Self {
+        self.keep_last_good = on;
+        self
     }
 
     /// The largest batch the session holds.
@@ -80,9 +215,20 @@ impl<N: Network> Session<N> {
         self.workspace.capacity()
     }
 
+    /// The regularization penalty of the last step (not included in the returned loss).
+    pub fn last_penalty(&self) -> f64 {
+        self.last_penalty
+    }
+
+    /// The global gradient norm of the last step, before clipping.
+    pub fn last_grad_norm(&self) -> f64 {
+        self.last_grad_norm
+    }
+
     /// One step on a batch (column-major slices): computes the gradients of the mean loss,
-    /// checks that loss and gradient norm are finite, and lets the optimizer update `net`.
-    /// Returns the mean loss before the update.
+    /// adds the penalties' gradients, checks that loss and gradient norm are finite, clips,
+    /// and lets the optimizer update `net`. Returns the mean data loss before the update
+    /// (the penalty is in [`last_penalty`](Self::last_penalty)).
     ///
     /// # Errors
     /// [`TrainError`] for a batch that does not fit, a non-finite loss or gradient, or an
@@ -113,15 +259,46 @@ impl<N: Network> Session<N> {
                 value: value.to_f64(),
             });
         }
+        let regularize = !self.regularization.is_none();
+        if regularize {
+            self.last_penalty = self.regularization.penalty(net);
+            self.regularization.add_penalty_gradient(net, &mut self.gradients);
+        }
         let norm = self.gradients.global_norm();
+        self.last_grad_norm = norm;
         if !norm.is_finite() {
             return Err(TrainError::NonFinite {
                 what: "gradient norm",
                 value: norm,
             });
         }
+        if regularize {
+            self.regularization.clip(&mut self.gradients, norm);
+        }
+        if self.keep_last_good {
+            match &mut self.last_good {
+                Some(copy) => copy_parameters(net, copy),
+                None => self.last_good = Some(net.clone()),
+            }
+        }
         optimizer.step(net, &self.gradients)?;
+        if self.keep_last_good && !net.is_finite() {
+            if let Some(copy) = &self.last_good {
+                copy_parameters(copy, net);
+            }
+            return Err(TrainError::NonFinite {
+                what: "updated weights",
+                value: f64::INFINITY,
+            });
+        }
         Ok(value)
+    }
+}
+
+/// Copies every tensor of `from` into `to` (same network type).
+pub fn copy_parameters<P: Parameters>(from: &P, to: &mut P) {
+    for index in 0..P::TENSORS.len() {
+        to.tensor_mut(index).copy_from_slice(from.tensor(index));
     }
 }
 

@@ -42,7 +42,15 @@ def forward(layers, params, x):
     return z, a
 
 
+CLASS_WEIGHTS = [0.5, 2.0, 1.0, 3.0]
+POS_WEIGHT = [2.0, 0.5, 4.0]
+
+
 def loss_value(kind, last_act, z, a, y):
+    if kind == "weighted_ce":
+        return F.cross_entropy(z, y.argmax(dim=1), weight=torch.tensor(CLASS_WEIGHTS[: y.shape[1]]))
+    if kind == "pos_weight_bce":
+        return F.binary_cross_entropy_with_logits(z, y, pos_weight=torch.tensor(POS_WEIGHT[: y.shape[1]]))
     if kind == "mse":
         return F.mse_loss(a, y)
     if kind == "mae":
@@ -100,6 +108,64 @@ def make_case(name, inputs, layers, n, losses, target_kind, seed):
     }
 
 
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
+
+
+def trajectory(case, optimizer, settings, steps, loss_kind):
+    layers = [(l["name"], l["width"], l["activation"]) for l in case["layers"]]
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in case["params"].items()}
+    x = torch.tensor(case["x"])
+    y = torch.tensor(case["y"])
+    opt = OPTIMIZERS[optimizer](list(params.values()), **settings)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        z, a = forward(layers, params, x)
+        loss = loss_value(loss_kind, layers[-1][2], z, a, y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return {
+        "case": case["name"],
+        "optimizer": optimizer,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "loss": loss_kind,
+        "steps": steps,
+        "losses": losses,
+        "params": {k: v.detach().tolist() for k, v in params.items()},
+    }
+
+
+def schedule_values(name, make, epochs=30, base_lr=0.1):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = make(opt)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return {"name": name, "base_lr": base_lr, "lrs": lrs}
+
+
+def plateau_values(name, settings, metrics, base_lr=1.0):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **settings)
+    lrs = []
+    for m in metrics:
+        opt.step()
+        sched.step(m)
+        lrs.append(opt.param_groups[0]["lr"])
+    return {"name": name, "settings": settings, "metrics": metrics, "base_lr": base_lr, "lrs": lrs}
+
+
 def sgd_trajectory(case, settings, steps, loss_kind):
     layers = [(l["name"], l["width"], l["activation"]) for l in case["layers"]]
     params = {k: torch.tensor(v, requires_grad=True) for k, v in case["params"].items()}
@@ -125,14 +191,16 @@ def sgd_trajectory(case, settings, steps, loss_kind):
 
 def main():
     cases = [
-        make_case("tanh_softmax", 3, [("h1", 5, "tanh"), ("out", 4, "softmax")], 6, ["ce", "mse"], "one_hot", 1),
+        make_case(
+            "tanh_softmax", 3, [("h1", 5, "tanh"), ("out", 4, "softmax")], 6, ["ce", "mse", "weighted_ce"], "one_hot", 1
+        ),
         make_case("soft_targets", 4, [("h1", 6, "relu"), ("out", 3, "softmax")], 5, ["ce"], "soft", 2),
         make_case(
             "relu_gelu_sigmoid",
             4,
             [("h1", 6, "relu"), ("h2", 5, "gelu"), ("out", 3, "sigmoid")],
             5,
-            ["bce", "mse"],
+            ["bce", "mse", "pos_weight_bce"],
             "binary",
             3,
         ),
@@ -165,11 +233,73 @@ def main():
             **sgd_trajectory(by_name["deep_regression"], {"lr": 0.05, "momentum": 0.8, "nesterov": True}, 5, "mse"),
         },
     ]
+    tanh = by_name["tanh_softmax"]
+    optimizers = [
+        trajectory(tanh, "rmsprop", {"lr": 0.01}, 10, "ce"),
+        trajectory(tanh, "rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-6}, 10, "ce"),
+        trajectory(tanh, "rmsprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.01}, 10, "ce"),
+        trajectory(tanh, "adagrad", {"lr": 0.1}, 10, "ce"),
+        trajectory(
+            tanh,
+            "adagrad",
+            {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-8},
+            10,
+            "ce",
+        ),
+        trajectory(tanh, "adam", {"lr": 0.01}, 10, "ce"),
+        trajectory(tanh, "adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.01, "amsgrad": True}, 10, "ce"),
+        trajectory(tanh, "adamw", {"lr": 0.01}, 10, "ce"),
+        trajectory(tanh, "adamw", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True, "eps": 1e-6}, 10, "ce"),
+        trajectory(by_name["deep_regression"], "adam", {"lr": 0.05}, 10, "huber"),
+    ]
+    lr_scheduler = torch.optim.lr_scheduler
+    schedules = [
+        schedule_values("step", lambda o: lr_scheduler.StepLR(o, step_size=7, gamma=0.5)),
+        schedule_values("exponential", lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9)),
+        schedule_values("cosine", lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001)),
+        schedule_values(
+            "warmup_cosine",
+            lambda o: lr_scheduler.SequentialLR(
+                o,
+                [
+                    lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=5),
+                    lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+                ],
+                milestones=[5],
+            ),
+        ),
+        schedule_values(
+            "warmup_step",
+            lambda o: lr_scheduler.SequentialLR(
+                o,
+                [
+                    lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=4),
+                    lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+                ],
+                milestones=[4],
+            ),
+        ),
+    ]
+    falling_then_flat = [1.0, 0.9, 0.8, 0.8, 0.8, 0.8, 0.79995, 0.8, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
+    plateaus = [
+        plateau_values("defaults", {}, [1.0 - 0.01 * i for i in range(5)] + [0.95] * 20),
+        plateau_values(
+            "patience_cooldown_min_lr",
+            {"factor": 0.5, "patience": 2, "cooldown": 1, "min_lr": 0.2},
+            falling_then_flat,
+        ),
+        plateau_values("max_mode", {"mode": "max", "patience": 1, "factor": 0.5}, [0.1, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3]),
+    ]
     out = {
         "generator": "tests/reference/make_reference.py",
         "torch_version": torch.__version__,
+        "class_weights": CLASS_WEIGHTS,
+        "pos_weight": POS_WEIGHT,
         "cases": cases,
         "sgd": trajectories,
+        "optimizers": optimizers,
+        "schedules": schedules,
+        "plateaus": plateaus,
     }
     path = pathlib.Path(__file__).with_name("pytorch.json")
     path.write_text(json.dumps(out, indent=1) + "\n")

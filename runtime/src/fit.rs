@@ -1,0 +1,688 @@
+//! The training loop: [`Trainer`] configures it, [`Trainer::fit`] runs it and returns a
+//! [`History`].
+
+use crate::data::Dataset;
+use crate::error::{ShapeError, TrainError};
+use crate::init::seeded_rng;
+use crate::io::write_atomic;
+use crate::loss::Loss;
+use crate::metrics::{ConfusionMatrix, Metric};
+use crate::network::Network;
+use crate::optim::Optimizer;
+use crate::real::Real;
+use crate::schedule::{ReduceOnPlateau, Schedule};
+use crate::train::{copy_parameters, Regularization, Session};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a callback tells the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop after this epoch.
+    Stop,
+}
+
+/// Stop when the monitored loss (validation loss if there is a validation set, training loss
+/// otherwise) has not improved by more than `min_delta` for `patience` epochs, and restore
+/// the weights of the best epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// Improvement smaller than this does not count.
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    /// Early stopping with `patience` and no minimum improvement.
+    pub fn new(patience: usize) -> Self {
+        EarlyStopping {
+            patience,
+            min_delta: 0.0,
+        }
+    }
+}
+
+/// When to show progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar per epoch and a summary line when standard error is a terminal and `CI` is not
+    /// set; summary lines only otherwise.
+    Auto,
+    /// Summary lines only.
+    Summary,
+    /// Nothing at all.
+    Quiet,
+}
+
+/// One epoch of a [`History`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Sample-weighted mean data loss over the epoch (penalties excluded).
+    pub train_loss: f64,
+    /// Sample-weighted mean regularization penalty over the epoch (0 without penalties).
+    pub penalty: f64,
+    /// Loss on the whole validation set, in inference mode.
+    pub val_loss: Option<f64>,
+    /// Validation metrics by name (`accuracy`, `macro_f1`, ...).
+    pub metrics: BTreeMap<String, f64>,
+    /// Learning rate used in the epoch.
+    pub lr: f64,
+    /// Wall time of the epoch in seconds (training and validation).
+    pub elapsed_secs: f64,
+}
+
+/// What `fit` did, epoch by epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per epoch run.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch (from 1) whose weights the network holds when early stopping restored them.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping or a callback ended training before the last epoch.
+    pub stopped_early: bool,
+}
+
+/// Why a history could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a history.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+const FIXED_COLUMNS: [&str; 6] = ["epoch", "train_loss", "penalty", "val_loss", "lr", "elapsed_secs"];
+
+impl History {
+    /// The names of the metric columns, sorted.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.epochs.iter().flat_map(|e| e.metrics.keys().cloned()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The history as CSV: `epoch,train_loss,penalty,val_loss,lr,elapsed_secs` and one
+    /// column per metric; an empty cell where there is no value. `best_epoch` and
+    /// `stopped_early` are not part of the CSV.
+    pub fn to_csv(&self) -> String {
+        let metrics = self.metric_names();
+        let mut out = FIXED_COLUMNS.join(",");
+        for name in &metrics {
+            out.push(',');
+            out.push_str(name);
+        }
+        out.push('\n');
+        for e in &self.epochs {
+            let val = e.val_loss.map(|v| v.to_string()).unwrap_or_default();
+            out.push_str(&format!(
+                "{},{},{},{},{},{}",
+                e.epoch, e.train_loss, e.penalty, val, e.lr, e.elapsed_secs
+            ));
+            for name in &metrics {
+                out.push(',');
+                if let Some(v) = e.metrics.get(name) {
+                    out.push_str(&v.to_string());
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Parses the CSV written by [`to_csv`](Self::to_csv).
+    ///
+    /// # Errors
+    /// [`HistoryError::Format`] naming the line and column that is wrong (`path` is the
+    /// name used in messages).
+    pub fn from_csv(text: &str, path: &Path) -> Result<Self, HistoryError> {
+        let format = |message: String| HistoryError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|e| format(e.to_string()))?.clone();
+        let columns: Vec<&str> = headers.iter().collect();
+        if columns.len() < FIXED_COLUMNS.len() || columns[..FIXED_COLUMNS.len()] != FIXED_COLUMNS {
+            return Err(format(format!(
+                "the header must start with {}",
+                FIXED_COLUMNS.join(",")
+            )));
+        }
+        let mut epochs = Vec::new();
+        for (row, record) in reader.records().enumerate() {
+            let line = row + 2;
+            let record = record.map_err(|e| format(format!("line {line}: {e}")))?;
+            let number = |column: usize| -> Result<Option<f64>, HistoryError> {
+                let cell = record.get(column).unwrap_or("");
+                if cell.is_empty() {
+                    return Ok(None);
+                }
+                cell.parse::<f64>().map(Some).map_err(|_| {
+                    format(format!(
+                        "line {line}, column {} (`{}`): `{cell}` is not a number",
+                        column + 1,
+                        columns[column]
+                    ))
+                })
+            };
+            let required = |column: usize| -> Result<f64, HistoryError> {
+                number(column)?.ok_or_else(|| format(format!("line {line}: `{}` is empty", columns[column])))
+            };
+            let epoch = required(0)?;
+            let mut metrics = BTreeMap::new();
+            for (column, name) in columns.iter().enumerate().skip(FIXED_COLUMNS.len()) {
+                if let Some(v) = number(column)? {
+                    metrics.insert((*name).to_owned(), v);
+                }
+            }
+            epochs.push(EpochRecord {
+                epoch: epoch as usize,
+                train_loss: required(1)?,
+                penalty: required(2)?,
+                val_loss: number(3)?,
+                metrics,
+                lr: required(4)?,
+                elapsed_secs: required(5)?,
+            });
+        }
+        Ok(History {
+            epochs,
+            best_epoch: None,
+            stopped_early: false,
+        })
+    }
+
+    /// The history as JSON (every field, `best_epoch` and `stopped_early` included).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses the JSON written by [`to_json`](Self::to_json).
+    ///
+    /// # Errors
+    /// [`HistoryError::Format`] with serde_json's line and column.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self, HistoryError> {
+        serde_json::from_str(text).map_err(|e| HistoryError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes [`to_csv`](Self::to_csv) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`HistoryError::Io`] naming the file.
+    pub fn write_csv(&self, path: &Path) -> Result<(), HistoryError> {
+        write_file(path, self.to_csv().as_bytes())
+    }
+
+    /// Writes [`to_json`](Self::to_json) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`HistoryError::Io`] naming the file.
+    pub fn write_json(&self, path: &Path) -> Result<(), HistoryError> {
+        write_file(path, self.to_json().as_bytes())
+    }
+
+    /// Reads a CSV history.
+    ///
+    /// # Errors
+    /// [`HistoryError`] naming the file and what is wrong.
+    pub fn read_csv(path: &Path) -> Result<Self, HistoryError> {
+        Self::from_csv(&read_file(path)?, path)
+    }
+
+    /// Reads a JSON history.
+    ///
+    /// # Errors
+    /// [`HistoryError`] naming the file and what is wrong.
+    pub fn read_json(path: &Path) -> Result<Self, HistoryError> {
+        Self::from_json(&read_file(path)?, path)
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), HistoryError> {
+    write_atomic(path, |f| f.write_all(bytes)).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_file(path: &Path) -> Result<String, HistoryError> {
+    std::fs::read_to_string(path).map_err(|source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
+
+/// Configures and runs training: epochs, batch size, shuffling with a seed, a validation set,
+/// a learning-rate schedule, early stopping, metrics, penalties and clipping, progress and
+/// callbacks.
+///
+/// The same seed, data, configuration and thread count give bit-identical weights and
+/// history (elapsed times aside).
+pub struct Trainer<'a, T: Real> {
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    shuffle: bool,
+    validation: Option<&'a Dataset<T>>,
+    schedule: Option<Schedule>,
+    plateau: Option<ReduceOnPlateau>,
+    early_stopping: Option<EarlyStopping>,
+    metrics: Vec<Metric>,
+    regularization: Regularization<T>,
+    progress: Progress,
+    callbacks: Vec<Callback<'a>>,
+}
+
+impl<'a, T: Real> Default for Trainer<'a, T> {
+    fn default() -> Self {
+        Trainer {
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            shuffle: true,
+            validation: None,
+            schedule: None,
+            plateau: None,
+            early_stopping: None,
+            metrics: Vec::new(),
+            regularization: Regularization::default(),
+            progress: Progress::Auto,
+            callbacks: Vec::new(),
+        }
+    }
+}
+
+impl<'a, T: Real> Trainer<'a, T> {
+    /// 10 epochs of batches of 32, shuffled with seed 0, no validation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of epochs.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Samples per batch (the last batch of an epoch may be smaller).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Seed of the shuffling and of the training context (dropout masks).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Whether to shuffle the training set every epoch (default true).
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// A validation set, evaluated after every epoch in inference mode.
+    pub fn validation(mut self, data: &'a Dataset<T>) -> Self {
+        self.validation = Some(data);
+        self
+    }
+
+    /// A learning-rate schedule, from the optimizer's rate at the start of `fit`.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Reduce the rate on a plateau of the monitored loss (instead of a schedule).
+    pub fn reduce_on_plateau(mut self, plateau: ReduceOnPlateau) -> Self {
+        self.plateau = Some(plateau);
+        self
+    }
+
+    /// Early stopping, restoring the best weights.
+    pub fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
+        self.early_stopping = Some(early_stopping);
+        self
+    }
+
+    /// A metric to compute on the validation set each epoch.
+    pub fn metric(mut self, metric: Metric) -> Self {
+        if !self.metrics.contains(&metric) {
+            self.metrics.push(metric);
+        }
+        self
+    }
+
+    /// Penalties and clipping.
+    pub fn regularization(mut self, regularization: Regularization<T>) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// Progress output.
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// A function called after every epoch; it may stop training.
+    pub fn on_epoch(mut self, callback: impl FnMut(&EpochRecord) -> Control + 'a) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Trains `net` on `train` and returns the history.
+    ///
+    /// # Errors
+    /// [`TrainError`] for data of the wrong width, an empty data set, a zero batch size,
+    /// an optimizer that does not match, or divergence ([`TrainError::Diverged`], which names
+    /// the epoch and batch; the network keeps the weights from before that batch).
+    pub fn fit<N, L, O>(
+        &mut self,
+        net: &mut N,
+        train: &Dataset<T>,
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<History, TrainError>
+    where
+        N: Network<Scalar = T>,
+        L: Loss<T> + ?Sized,
+        O: Optimizer<T> + ?Sized,
+    {
+        check_data::<N, T>(train, "training")?;
+        if let Some(val) = self.validation {
+            check_data::<N, T>(val, "validation")?;
+        }
+        if self.batch_size == 0 {
+            return Err(TrainError::Config("the batch size must be at least 1".into()));
+        }
+        let base_lr = optimizer.learning_rate().to_f64();
+        let mut data = train.clone();
+        let mut rng = seeded_rng(self.seed);
+        let max_batch = self.batch_size.min(data.len());
+        let mut session = Session::<N>::new(max_batch, self.seed ^ 0x5eed_d20b_0a7e_u64)
+            .with_regularization(self.regularization)
+            .with_last_good_guard(true);
+        let eval_batch = self.validation.map_or(1, |v| v.len().min(1024));
+        let mut eval_ws = N::workspace(eval_batch);
+        let mut plateau = self.plateau.clone();
+        let mut history = History {
+            epochs: Vec::new(),
+            best_epoch: None,
+            stopped_early: false,
+        };
+        let mut best: Option<(f64, usize, N)> = None;
+        let mut waited = 0;
+        let show_bar =
+            self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let batches = data.len().div_ceil(self.batch_size);
+
+        for epoch in 1..=self.epochs {
+            let start = Instant::now();
+            let lr = match (&self.schedule, &plateau) {
+                (Some(schedule), _) => schedule.lr_at(base_lr, epoch - 1),
+                (None, Some(p)) => p.lr(),
+                (None, None) => optimizer.learning_rate().to_f64(),
+            };
+            optimizer.set_learning_rate(T::cast(lr));
+            if self.shuffle {
+                data.shuffle(&mut rng);
+            }
+            let bar = ProgressBar::new(show_bar, batches as u64, epoch, self.epochs);
+            let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
+            let batch_size = self.batch_size;
+            for (index, batch) in data
+                .batches(batch_size)
+                .map_err(|e| TrainError::Config(e.to_string()))?
+                .enumerate()
+            {
+                let value = session
+                    .step(net, batch.features, batch.targets, loss, optimizer)
+                    .map_err(|error| match error {
+                        TrainError::NonFinite { what, value } => TrainError::Diverged {
+                            epoch,
+                            batch: index + 1,
+                            what,
+                            value,
+                        },
+                        other => other,
+                    })?;
+                let n = batch.len();
+                loss_sum += value.to_f64() * n as f64;
+                penalty_sum += session.last_penalty() * n as f64;
+                seen += n;
+                bar.update(index as u64 + 1, loss_sum / seen as f64, seen, start);
+            }
+            bar.finish();
+            let train_loss = loss_sum / seen.max(1) as f64;
+            let mut record = EpochRecord {
+                epoch,
+                train_loss,
+                penalty: penalty_sum / seen.max(1) as f64,
+                val_loss: None,
+                metrics: BTreeMap::new(),
+                lr,
+                elapsed_secs: 0.0,
+            };
+            if let Some(val) = self.validation {
+                let (val_loss, cm) = evaluate(net, val, loss, &mut eval_ws, !self.metrics.is_empty())?;
+                record.val_loss = Some(val_loss);
+                if let Some(cm) = cm {
+                    for metric in &self.metrics {
+                        record.metrics.insert(metric.name().to_owned(), metric.value(&cm));
+                    }
+                }
+            }
+            record.elapsed_secs = start.elapsed().as_secs_f64();
+            let monitored = record.val_loss.unwrap_or(train_loss);
+            if let Some(p) = &mut plateau {
+                p.step(monitored);
+            }
+            let mut stop = false;
+            if let Some(es) = self.early_stopping {
+                let improved = best.as_ref().is_none_or(|(b, _, _)| monitored < b - es.min_delta);
+                if improved {
+                    waited = 0;
+                    match &mut best {
+                        Some((value, at, copy)) => {
+                            *value = monitored;
+                            *at = epoch;
+                            copy_parameters(net, copy);
+                        }
+                        None => best = Some((monitored, epoch, net.clone())),
+                    }
+                } else {
+                    waited += 1;
+                    stop = waited >= es.patience;
+                }
+            }
+            if self.progress != Progress::Quiet {
+                eprintln!("{}", summary(&record, self.epochs, seen));
+            }
+            for callback in &mut self.callbacks {
+                if callback(&record) == Control::Stop {
+                    stop = true;
+                }
+            }
+            history.epochs.push(record);
+            if stop {
+                history.stopped_early = epoch < self.epochs;
+                break;
+            }
+        }
+        if let Some((_, at, copy)) = &best {
+            copy_parameters(copy, net);
+            history.best_epoch = Some(*at);
+        }
+        Ok(history)
+    }
+}
+
+fn check_data<N: Network, T: Real>(data: &Dataset<T>, what: &'static str) -> Result<(), TrainError> {
+    if data.inputs() != N::INPUT {
+        return Err(ShapeError::Width {
+            what: "inputs",
+            expected: N::INPUT,
+            actual: data.inputs(),
+        }
+        .into());
+    }
+    if data.outputs() != N::OUTPUT {
+        return Err(ShapeError::Width {
+            what: "outputs",
+            expected: N::OUTPUT,
+            actual: data.outputs(),
+        }
+        .into());
+    }
+    if data.is_empty() {
+        return Err(TrainError::EmptyDataset { what });
+    }
+    Ok(())
+}
+
+/// Mean loss over a whole data set in inference mode and, if asked, its confusion matrix
+/// (argmax classes; for a single output, the threshold 0.5).
+///
+/// # Errors
+/// [`TrainError`] if the data does not fit the network.
+pub fn evaluate<N, L>(
+    net: &N,
+    data: &Dataset<N::Scalar>,
+    loss: &L,
+    ws: &mut N::Workspace,
+    confusion: bool,
+) -> Result<(f64, Option<ConfusionMatrix>), TrainError>
+where
+    N: Network,
+    L: Loss<N::Scalar> + ?Sized,
+{
+    let chunk = crate::network::Workspace::capacity(ws).max(1);
+    let classes = if N::OUTPUT == 1 { 2 } else { N::OUTPUT };
+    let mut cm = if confusion {
+        Some(ConfusionMatrix::new(classes).map_err(|e| TrainError::Config(e.to_string()))?)
+    } else {
+        None
+    };
+    let (mut sum, mut seen) = (0.0, 0usize);
+    let mut predicted = Vec::new();
+    let mut actual = Vec::new();
+    for batch in data.batches(chunk).map_err(|e| TrainError::Config(e.to_string()))? {
+        let output = net.forward_into(batch.features, ws)?;
+        sum += loss.loss(&output, batch.targets).to_f64() * batch.len() as f64;
+        seen += batch.len();
+        if let Some(cm) = &mut cm {
+            predicted.clear();
+            actual.clear();
+            if N::OUTPUT == 1 {
+                let half = N::Scalar::cast(0.5);
+                predicted.extend(output.act.iter().map(|&p| usize::from(p >= half)));
+                actual.extend(batch.targets.iter().map(|&y| usize::from(y >= half)));
+            } else {
+                predicted.extend(crate::data::argmax_columns(output.act, N::OUTPUT));
+                actual.extend(crate::data::argmax_columns(batch.targets, N::OUTPUT));
+            }
+            let part = ConfusionMatrix::from_classes(&predicted, &actual, classes)
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+            cm.merge(&part);
+        }
+    }
+    Ok((sum / seen.max(1) as f64, cm))
+}
+
+fn summary(record: &EpochRecord, epochs: usize, samples: usize) -> String {
+    let mut line = format!(
+        "epoch {:>w$}/{epochs}  loss {:.6}",
+        record.epoch,
+        record.train_loss,
+        w = epochs.to_string().len()
+    );
+    if record.penalty > 0.0 {
+        line.push_str(&format!("  penalty {:.6}", record.penalty));
+    }
+    if let Some(v) = record.val_loss {
+        line.push_str(&format!("  val_loss {v:.6}"));
+    }
+    for (name, value) in &record.metrics {
+        line.push_str(&format!("  val_{name} {value:.4}"));
+    }
+    let rate = samples as f64 / record.elapsed_secs.max(1e-9);
+    line.push_str(&format!(
+        "  lr {:.3e}  {:.2}s  {:.0} samples/s",
+        record.lr, record.elapsed_secs, rate
+    ));
+    line
+}
+
+/// An indicatif bar when enabled (and compiled in), nothing otherwise.
+struct ProgressBar {
+    #[cfg(feature = "progress")]
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl ProgressBar {
+    #[allow(unused_variables)]
+    fn new(show: bool, batches: u64, epoch: usize, epochs: usize) -> Self {
+        #[cfg(feature = "progress")]
+        {
+            let bar = show.then(|| {
+                let bar = indicatif::ProgressBar::new(batches);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}")
+                {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+                bar
+            });
+            ProgressBar { bar }
+        }
+        #[cfg(not(feature = "progress"))]
+        ProgressBar {}
+    }
+
+    #[allow(unused_variables)]
+    fn update(&self, position: u64, loss: f64, samples: usize, start: Instant) {
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.bar {
+            bar.set_position(position);
+            let rate = samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
+        }
+    }
+
+    fn finish(&self) {
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
