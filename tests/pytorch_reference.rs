@@ -183,6 +183,9 @@ fn sgd_nesterov_matches_torch_optim() {
     check_sgd::<DeepRegression>(2);
 }
 
+/// One optimizer step on the case's batch, returning the loss.
+type Stepper<N> = Box<dyn FnMut(&mut N, &mut Session<N>) -> f64>;
+
 /// Runs one optimizer trajectory from the reference file and compares losses and final
 /// parameters with `torch.optim`'s.
 fn check_optimizer<N: Network<Scalar = f64>>(trajectory: &Value) {
@@ -198,7 +201,7 @@ fn check_optimizer<N: Network<Scalar = f64>>(trajectory: &Value) {
     let mut session = Session::<N>::new(x.len() / N::INPUT, 0);
     let steps = trajectory["steps"].as_u64().expect("steps");
     let name = trajectory["optimizer"].as_str().expect("optimizer");
-    let mut optimizer: Box<dyn FnMut(&mut N, &mut Session<N>) -> f64> = match name {
+    let mut optimizer: Stepper<N> = match name {
         "rmsprop" => {
             let mut opt = RmsProp::new(number("lr", 0.01))
                 .with_alpha(number("alpha", 0.99))
