@@ -108,9 +108,9 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
         };
         if kind.ident.unraw() == "dropout" {
             let p = check_dropout(&kind, &mut errors);
-            if let Some((arrow, call)) = &activation {
+            if let Some((_, call)) = &activation {
                 errors.push(
-                    *arrow,
+                    call.ident.span(),
                     format!(
                         "a dropout layer takes no activation; remove `-> {}` or put it on the layer before",
                         call.ident

@@ -73,6 +73,19 @@ fn snapshot_deep_regressor_with_options() {
 }
 
 #[test]
+fn snapshot_dropout() {
+    insta::assert_snapshot!(pretty(quote! {
+        pub struct Dropped {
+            input: 5,
+            drop_in: dropout(0.1),
+            hidden: dense(4) -> relu,
+            drop: dropout(0.5),
+            out: dense(2) -> softmax,
+        }
+    }));
+}
+
+#[test]
 fn several_networks_in_one_block() {
     let text = pretty(quote! {
         struct A { input: 1, out: dense(1) }

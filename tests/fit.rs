@@ -1,0 +1,341 @@
+//! The `fit` loop: convergence, early stopping, divergence, determinism, schedules,
+//! callbacks, the history and its files.
+
+mod common;
+
+use common::values;
+use retroprop::fit::HistoryError;
+use retroprop::prelude::*;
+
+retroprop::network! {
+    #[network(scalar = f64)]
+    struct Linear { input: 3, out: dense(1) }
+
+    #[network(scalar = f64)]
+    struct Classifier { input: 3, hidden: dense(8) -> relu, drop: dropout(0.1), out: dense(3) -> softmax }
+}
+
+/// `y = x . w + b` exactly, for `n` samples.
+fn linear_data(n: usize, seed: u64) -> Dataset<f64> {
+    let x = values(seed, 3 * n, 1.0);
+    let y: Vec<f64> = x
+        .chunks(3)
+        .map(|c| 2.0 * c[0] - 1.0 * c[1] + 0.5 * c[2] + 0.25)
+        .collect();
+    Dataset::new(x, 3, y, 1).expect("valid")
+}
+
+/// Three classes separated by which coordinate is largest.
+fn class_data(n: usize, seed: u64) -> Dataset<f64> {
+    let x = values(seed, 3 * n, 1.0);
+    let labels: Vec<usize> = x.chunks(3).map(|c| argmax_columns(c, 3)[0]).collect();
+    Dataset::from_labels(x, 3, &labels, 3).expect("valid")
+}
+
+fn quiet<'a>() -> Trainer<'a, f64> {
+    Trainer::new().progress(Progress::Quiet)
+}
+
+#[test]
+fn converges_on_a_convex_problem() {
+    let data = linear_data(64, 1);
+    let mut net = Linear::seeded(1);
+    let mut adam = Adam::new(0.05);
+    let history = quiet()
+        .epochs(300)
+        .batch_size(16)
+        .fit(&mut net, &data, &MeanSquaredError, &mut adam)
+        .expect("fit");
+    assert_eq!(history.epochs.len(), 300);
+    let last = history.epochs.last().expect("epochs");
+    assert!(last.train_loss < 1e-8, "{}", last.train_loss);
+    let w = net.out_weight;
+    assert!((w[(0, 0)] - 2.0).abs() < 1e-3 && (w[(0, 1)] + 1.0).abs() < 1e-3 && (w[(0, 2)] - 0.5).abs() < 1e-3);
+    assert!((net.out_bias[0] - 0.25).abs() < 1e-3);
+}
+
+#[test]
+fn classifier_learns_and_tracks_validation_metrics() {
+    let train = class_data(300, 2);
+    let val = class_data(100, 3);
+    let mut net = Classifier::seeded(2);
+    let mut opt = Adam::new(0.01);
+    let history = quiet()
+        .epochs(40)
+        .batch_size(20)
+        .seed(4)
+        .validation(&val)
+        .metric(Metric::Accuracy)
+        .metric(Metric::MacroF1)
+        .fit(&mut net, &train, &CrossEntropy, &mut opt)
+        .expect("fit");
+    let last = history.epochs.last().expect("epochs");
+    assert!(last.metrics["accuracy"] > 0.9, "{last:?}");
+    assert!(last.metrics["macro_f1"] > 0.85, "{last:?}");
+    assert!(last.val_loss.expect("validation") < history.epochs[0].val_loss.expect("validation"));
+    assert!(history.epochs.iter().all(|e| e.elapsed_secs >= 0.0 && e.lr == 0.01));
+}
+
+#[test]
+fn train_loss_is_the_sample_weighted_mean_including_the_partial_batch() {
+    // With a learning rate of zero the weights never change, so the epoch's training loss
+    // must equal the loss over the whole set, although the batches are 3 + 3 + 1 samples.
+    let data = linear_data(7, 6);
+    let mut net = Linear::seeded(6);
+    let history = quiet()
+        .epochs(1)
+        .batch_size(3)
+        .shuffle(false)
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.0))
+        .expect("fit");
+    let mut ws = Linear::workspace(7);
+    let whole = retroprop::train::evaluate_loss(&net, data.features(), data.targets(), &MeanSquaredError, &mut ws)
+        .expect("fits");
+    assert!(
+        (history.epochs[0].train_loss - whole).abs() < 1e-14,
+        "{} vs {whole}",
+        history.epochs[0].train_loss
+    );
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    // Validation targets are the negation of the training targets, so the validation loss
+    // is best early and then grows.
+    let train = linear_data(32, 7);
+    let flipped: Vec<f64> = train.targets().iter().map(|y| -y).collect();
+    let val = Dataset::new(train.features().to_vec(), 3, flipped, 1).expect("valid");
+    let run = |epochs: usize, early: Option<EarlyStopping>| {
+        let mut net = Linear::seeded(7);
+        let mut trainer = quiet().epochs(epochs).batch_size(8).seed(1).validation(&val);
+        if let Some(es) = early {
+            trainer = trainer.early_stopping(es);
+        }
+        let history = trainer
+            .fit(&mut net, &train, &MeanSquaredError, &mut Sgd::new(0.05))
+            .expect("fit");
+        (net, history)
+    };
+    let (stopped, history) = run(50, Some(EarlyStopping::new(3)));
+    let best = history.best_epoch.expect("a best epoch");
+    assert!(history.stopped_early);
+    assert_eq!(history.epochs.len(), best + 3);
+    let best_val = history.epochs[best - 1].val_loss.expect("val");
+    assert!(history.epochs.iter().all(|e| e.val_loss.expect("val") >= best_val));
+    // The restored weights are exactly those after `best` epochs.
+    let (reference, _) = run(best, None);
+    assert!(stopped == reference);
+    let (last, _) = run(best + 3, None);
+    assert!(stopped != last);
+}
+
+#[test]
+fn divergence_is_reported_and_the_last_good_weights_are_kept() {
+    // A NaN feature in sample 5 (batch 6 with batches of one, no shuffling).
+    let data = linear_data(10, 8);
+    let mut features = data.features().to_vec();
+    features[5 * 3 + 1] = f64::NAN;
+    let poisoned = Dataset::new(features, 3, data.targets().to_vec(), 1).expect("valid");
+    let mut net = Linear::seeded(8);
+    let err = quiet()
+        .epochs(3)
+        .batch_size(1)
+        .shuffle(false)
+        .fit(&mut net, &poisoned, &MeanSquaredError, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::Diverged {
+                epoch: 1,
+                batch: 6,
+                what: "loss",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("epoch 1, batch 6"), "{err}");
+    // The weights are those after the five good samples.
+    let mut reference = Linear::seeded(8);
+    let (head, _) = data.split_at(5);
+    quiet()
+        .epochs(1)
+        .batch_size(1)
+        .shuffle(false)
+        .fit(&mut reference, &head, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("fit");
+    assert!(net == reference);
+
+    // An exploding learning rate: the weights overflow, and the update is undone.
+    let mut net = Linear::seeded(9);
+    let err = quiet()
+        .epochs(50)
+        .batch_size(4)
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(1e12))
+        .unwrap_err();
+    assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
+    assert!(net.is_finite(), "non-finite weights were left in the network");
+}
+
+#[test]
+fn training_is_deterministic() {
+    let train = class_data(50, 10);
+    let val = class_data(20, 11);
+    let run = |seed: u64| {
+        let mut net = Classifier::seeded(3);
+        let history = quiet()
+            .epochs(5)
+            .batch_size(8)
+            .seed(seed)
+            .validation(&val)
+            .metric(Metric::Accuracy)
+            .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+            .expect("fit");
+        let losses: Vec<(f64, Option<f64>)> = history.epochs.iter().map(|e| (e.train_loss, e.val_loss)).collect();
+        (net, losses)
+    };
+    let (a, la) = run(1);
+    let (b, lb) = run(1);
+    let (c, lc) = run(2);
+    assert!(a == b);
+    assert_eq!(la, lb);
+    assert!(a != c && la != lc);
+}
+
+#[test]
+fn schedules_and_plateaus_set_the_rate_per_epoch() {
+    let data = linear_data(16, 12);
+    let schedule = Schedule::cosine(4, 0.001).with_warmup(0.5, 2);
+    let mut net = Linear::seeded(1);
+    let history = quiet()
+        .epochs(8)
+        .schedule(schedule.clone())
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("fit");
+    for (i, e) in history.epochs.iter().enumerate() {
+        assert!(
+            (e.lr - schedule.lr_at(0.1, i)).abs() < 1e-15,
+            "epoch {}: {}",
+            e.epoch,
+            e.lr
+        );
+    }
+    // A rate so small that the loss does not improve by the relative threshold (1e-4): with
+    // patience 1 the rate halves after every second epoch without improvement.
+    let mut net = Linear::seeded(1);
+    let history = quiet()
+        .epochs(6)
+        .reduce_on_plateau(ReduceOnPlateau::new(1e-6).with_patience(1).with_factor(0.5))
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .expect("fit");
+    let lrs: Vec<f64> = history.epochs.iter().map(|e| e.lr).collect();
+    assert_eq!(lrs, [1e-6, 1e-6, 1e-6, 5e-7, 5e-7, 2.5e-7]);
+}
+
+#[test]
+fn callbacks_see_every_epoch_and_can_stop() {
+    let data = linear_data(16, 13);
+    let mut seen = Vec::new();
+    let mut net = Linear::seeded(1);
+    let history = quiet()
+        .epochs(10)
+        .on_epoch(|record| {
+            seen.push(record.epoch);
+            if record.epoch == 3 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        })
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("fit");
+    assert_eq!(seen, [1, 2, 3]);
+    assert_eq!(history.epochs.len(), 3);
+    assert!(history.stopped_early);
+}
+
+#[test]
+fn bad_configurations_are_errors() {
+    let mut net = Linear::seeded(1);
+    let wide = Dataset::new(vec![0.0; 8], 4, vec![0.0; 2], 1).expect("valid");
+    let err = quiet()
+        .fit(&mut net, &wide, &MeanSquaredError, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TrainError::Shape(ShapeError::Width {
+            what: "inputs",
+            expected: 3,
+            actual: 4
+        })
+    );
+    let empty = Dataset::new(vec![], 3, vec![], 1).expect("valid");
+    let err = quiet()
+        .fit(&mut net, &empty, &MeanSquaredError, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert_eq!(err, TrainError::EmptyDataset { what: "training" });
+    let data = linear_data(4, 1);
+    let err = quiet()
+        .batch_size(0)
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert!(matches!(err, TrainError::Config(_)), "{err}");
+    // A batch larger than the data set is fine: one batch per epoch.
+    let history = quiet()
+        .epochs(2)
+        .batch_size(100)
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.1));
+    assert_eq!(history.expect("fit").epochs.len(), 2);
+}
+
+#[test]
+fn history_round_trips_through_csv_and_json() {
+    let train = class_data(40, 14);
+    let val = class_data(20, 15);
+    let mut net = Classifier::seeded(1);
+    let history = quiet()
+        .epochs(4)
+        .batch_size(16)
+        .validation(&val)
+        .metric(Metric::Accuracy)
+        .metric(Metric::MacroRecall)
+        .regularization(Regularization {
+            l2: 1e-3,
+            ..Regularization::default()
+        })
+        .early_stopping(EarlyStopping::new(10))
+        .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+        .expect("fit");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv_path = dir.path().join("history.csv");
+    let json_path = dir.path().join("history.json");
+    history.write_csv(&csv_path).expect("csv");
+    history.write_json(&json_path).expect("json");
+    let from_json = History::read_json(&json_path).expect("json back");
+    assert_eq!(from_json, history);
+    let from_csv = History::read_csv(&csv_path).expect("csv back");
+    assert_eq!(from_csv.epochs, history.epochs);
+    let text = std::fs::read_to_string(&csv_path).expect("read");
+    assert!(
+        text.starts_with("epoch,train_loss,penalty,val_loss,lr,elapsed_secs,accuracy,macro_recall\n"),
+        "{text}"
+    );
+    assert!(history.epochs.iter().all(|e| e.penalty > 0.0));
+
+    // Malformed files name the file, the line and the column.
+    let bad = text.replacen("\n1,", "\n1,oops", 1);
+    std::fs::write(&csv_path, bad).expect("write");
+    let err = History::read_csv(&csv_path).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, HistoryError::Format { .. }));
+    assert!(
+        message.contains("history.csv") && message.contains("line 2") && message.contains("train_loss"),
+        "{message}"
+    );
+    let err = History::read_json(&dir.path().join("missing.json")).unwrap_err();
+    assert!(
+        matches!(err, HistoryError::Io { .. }) && err.to_string().contains("missing.json"),
+        "{err}"
+    );
+}

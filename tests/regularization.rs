@@ -1,0 +1,166 @@
+//! Penalties, clipping, weight decay, and the guard against non-finite weights.
+
+mod common;
+
+use common::values;
+use retroprop::prelude::*;
+use retroprop::TensorKind;
+
+retroprop::network! {
+    #[network(scalar = f64)]
+    struct Net { input: 3, hidden: dense(4) -> tanh, out: dense(2) }
+}
+
+fn batch() -> (Vec<f64>, Vec<f64>) {
+    (values(1, 3 * 5, 1.0), values(2, 2 * 5, 1.0))
+}
+
+/// Gradients after one step with `regularization` (the optimizer's rate is zero, so the
+/// weights stay put), and the penalty it reported.
+fn regularized(regularization: Regularization<f64>) -> (Net, NetGradients, f64, f64) {
+    let mut net = Net::seeded(3);
+    let (x, y) = batch();
+    let mut session = Session::<Net>::new(5, 0).with_regularization(regularization);
+    let loss = session
+        .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(0.0))
+        .expect("step");
+    let penalty = session.last_penalty();
+    (net, session.gradients.clone(), loss, penalty)
+}
+
+#[test]
+fn l1_and_l2_penalties_on_weights_only() {
+    let (net, plain, plain_loss, none) = regularized(Regularization::default());
+    assert_eq!(none, 0.0);
+    let (l1, l2) = (0.01, 0.03);
+    let (_, grads, loss, penalty) = regularized(Regularization {
+        l1,
+        l2,
+        ..Regularization::default()
+    });
+    assert_eq!(loss, plain_loss, "the returned loss excludes the penalty");
+    let mut expected_penalty = 0.0;
+    for (i, spec) in Net::TENSORS.iter().enumerate() {
+        for ((g, p), w) in grads.tensor(i).iter().zip(plain.tensor(i)).zip(net.tensor(i)) {
+            let expected = if spec.kind == TensorKind::Weight {
+                expected_penalty += l1 * w.abs() + l2 * w * w;
+                p + l1 * w.signum() + 2.0 * l2 * w
+            } else {
+                *p
+            };
+            assert!((g - expected).abs() < 1e-15, "{}: {g} vs {expected}", spec.name);
+        }
+    }
+    assert!((penalty - expected_penalty).abs() < 1e-15);
+}
+
+#[test]
+fn clipping_by_value_and_by_norm() {
+    let (_, plain, _, _) = regularized(Regularization::default());
+    let largest = (0..Net::TENSORS.len())
+        .flat_map(|i| plain.tensor(i).iter().copied())
+        .fold(0.0f64, |m, g| m.max(g.abs()));
+    let limit = largest / 2.0;
+    let (_, clipped, _, _) = regularized(Regularization {
+        clip_value: Some(limit),
+        ..Regularization::default()
+    });
+    for i in 0..Net::TENSORS.len() {
+        for (c, p) in clipped.tensor(i).iter().zip(plain.tensor(i)) {
+            assert_eq!(*c, p.clamp(-limit, limit));
+        }
+    }
+    let norm = plain.global_norm();
+    let max_norm = norm / 4.0;
+    let (_, scaled, _, _) = regularized(Regularization {
+        clip_norm: Some(max_norm),
+        ..Regularization::default()
+    });
+    // PyTorch's coefficient: max_norm / (norm + 1e-6).
+    let expected = norm * max_norm / (norm + 1e-6);
+    assert!((scaled.global_norm() - expected).abs() < 1e-12 * max_norm);
+    let ratio = scaled.tensor(0)[0] / plain.tensor(0)[0];
+    for i in 0..Net::TENSORS.len() {
+        for (s, p) in scaled.tensor(i).iter().zip(plain.tensor(i)) {
+            assert!((s - ratio * p).abs() < 1e-15, "direction kept");
+        }
+    }
+    // A norm already below the limit is left alone.
+    let (_, untouched, _, _) = regularized(Regularization {
+        clip_norm: Some(norm * 2.0),
+        ..Regularization::default()
+    });
+    assert!(untouched == plain);
+}
+
+#[test]
+fn sgd_weight_decay_equals_an_l2_penalty_of_half_the_rate_on_weights() {
+    let (x, y) = batch();
+    let mut a = Net::seeded(4);
+    let mut b = Net::seeded(4);
+    let mut sa = Session::<Net>::new(5, 0);
+    let mut sb = Session::<Net>::new(5, 0).with_regularization(Regularization {
+        l2: 0.05,
+        ..Regularization::default()
+    });
+    sa.step(
+        &mut a,
+        &x,
+        &y,
+        &MeanSquaredError,
+        &mut Sgd::new(0.1).with_weight_decay(0.1),
+    )
+    .expect("step");
+    sb.step(&mut b, &x, &y, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("step");
+    for (i, spec) in Net::TENSORS.iter().enumerate() {
+        if spec.kind == TensorKind::Weight {
+            for (p, q) in a.tensor(i).iter().zip(b.tensor(i)) {
+                assert!((p - q).abs() < 1e-15);
+            }
+        }
+    }
+    // Decoupled decay shrinks weights even where the gradient is zero.
+    let mut c = Net::seeded(4);
+    let before = c.global_norm();
+    let mut adamw = AdamW::new(0.1).with_weight_decay(0.5);
+    let mut sc = Session::<Net>::new(5, 0);
+    let zero_target: Vec<f64> = {
+        let mut ws = Net::workspace(5);
+        c.forward_into(&x, &mut ws).expect("fits").act.to_vec()
+    };
+    sc.step(&mut c, &x, &zero_target, &MeanSquaredError, &mut adamw)
+        .expect("step");
+    assert!(c.global_norm() < before * (1.0 - 0.1 * 0.5) + 1e-12);
+}
+
+#[test]
+fn an_update_that_overflows_is_undone_by_the_guard() {
+    let (x, y) = batch();
+    // Large targets give gradients far above 1, so that `lr * g` overflows.
+    let y: Vec<f64> = y.iter().map(|v| v * 1e3).collect();
+    let mut net = Net::seeded(5);
+    let before = net.clone();
+    let mut session = Session::<Net>::new(5, 0).with_last_good_guard(true);
+    let err = session
+        .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(f64::MAX))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::NonFinite {
+                what: "updated weights",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(net == before);
+    // Without the guard the same step leaves infinities behind: the guard is what helps.
+    let mut unguarded = Net::seeded(5);
+    let mut session = Session::<Net>::new(5, 0);
+    session
+        .step(&mut unguarded, &x, &y, &MeanSquaredError, &mut Sgd::new(f64::MAX))
+        .expect("no check");
+    assert!(!unguarded.is_finite());
+}
