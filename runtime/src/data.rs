@@ -1,4 +1,9 @@
-//! Data sets held in memory, and mini-batches.
+//! Data sets held in memory, mini-batches, loaders for files, preprocessing and text
+//! features.
+
+pub mod load;
+pub mod preprocess;
+pub mod text;
 
 use crate::init::SeededRng;
 use crate::real::Real;
@@ -193,6 +198,22 @@ impl<T: Real> Dataset<T> {
             let j = rng.random_range(0..=i);
             swap_columns(&mut self.features, self.inputs, i, j);
             swap_columns(&mut self.targets, self.outputs, i, j);
+        }
+    }
+
+    /// The samples at `indices`, in that order (indices past the end are skipped).
+    pub fn subset(&self, indices: &[usize]) -> Dataset<T> {
+        let mut features = Vec::with_capacity(indices.len() * self.inputs);
+        let mut targets = Vec::with_capacity(indices.len() * self.outputs);
+        for &i in indices.iter().filter(|&&i| i < self.len()) {
+            features.extend_from_slice(self.feature(i));
+            targets.extend_from_slice(self.target(i));
+        }
+        Dataset {
+            features,
+            targets,
+            inputs: self.inputs,
+            outputs: self.outputs,
         }
     }
 

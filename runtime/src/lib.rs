@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod data;
+pub mod datasets;
 pub mod dropout;
 pub mod error;
 pub mod fit;

@@ -1,0 +1,227 @@
+//! Text features: a tokenizer and a hashing vectorizer into a compile-time number of
+//! features, so that a sentence becomes an `SVector<f32, N>` a generated network takes.
+
+use nalgebra::SVector;
+
+/// Splits text into lowercase tokens: runs of letters, digits and apostrophes, and each other
+/// non-space character (punctuation) on its own.
+///
+/// ```
+/// use retroprop_runtime::data::text::tokenize;
+/// assert_eq!(tokenize("Great food, didn't LOVE it!"), ["great", "food", ",", "didn't", "love", "it", "!"]);
+/// ```
+pub fn tokenize(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            word.extend(c.to_lowercase());
+        } else {
+            if !word.is_empty() {
+                tokens.push(std::mem::take(&mut word));
+            }
+            if !c.is_whitespace() {
+                tokens.push(c.to_lowercase().collect());
+            }
+        }
+    }
+    if !word.is_empty() {
+        tokens.push(word);
+    }
+    tokens
+}
+
+/// 64-bit FNV-1a: a small, portable hash whose values never change between runs, platforms
+/// or releases.
+///
+/// ```
+/// use retroprop_runtime::data::text::fnv1a;
+/// assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// How term counts are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weighting {
+    /// Raw term counts.
+    Tf,
+    /// Term counts times the inverse document frequency fitted on training texts:
+    /// `idf = ln((1 + n) / (1 + df)) + 1` (scikit-learn's smooth idf).
+    TfIdf,
+}
+
+/// A hashing vectorizer: each feature (a word, a pair of adjacent words, or a character
+/// n-gram of a word) is hashed with [`fnv1a`] into one of `N` buckets, with a sign taken from
+/// the hash so that collisions tend to cancel (as scikit-learn's `alternate_sign`). Counts
+/// are weighted (TF or TF-IDF) and each vector is L2-normalized.
+///
+/// ```
+/// use retroprop_runtime::data::text::{HashingVectorizer, Weighting};
+/// let mut vectorizer = HashingVectorizer::<256>::new().with_bigrams(true).with_weighting(Weighting::TfIdf);
+/// vectorizer.fit(["good food", "bad food", "good service"]);
+/// let v = vectorizer.transform("Good food!");
+/// assert!((v.norm() - 1.0).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct HashingVectorizer<const N: usize> {
+    /// Word bigrams as well as unigrams.
+    pub bigrams: bool,
+    /// Character n-grams of each word (padded with spaces), lengths in this inclusive range.
+    pub char_ngrams: Option<(usize, usize)>,
+    /// TF or TF-IDF.
+    pub weighting: Weighting,
+    idf: Option<Vec<f32>>,
+}
+
+impl<const N: usize> Default for HashingVectorizer<N> {
+    fn default() -> Self {
+        HashingVectorizer {
+            bigrams: false,
+            char_ngrams: None,
+            weighting: Weighting::Tf,
+            idf: None,
+        }
+    }
+}
+
+impl<const N: usize> HashingVectorizer<N> {
+    /// Word unigrams, TF weighting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds word bigrams.
+    pub fn with_bigrams(mut self, on: bool) -> Self {
+        self.bigrams = on;
+        self
+    }
+
+    /// Adds character n-grams of lengths `min..=max` within each word.
+    pub fn with_char_ngrams(mut self, min: usize, max: usize) -> Self {
+        self.char_ngrams = Some((min.max(1), max.max(min.max(1))));
+        self
+    }
+
+    /// Sets the weighting.
+    pub fn with_weighting(mut self, weighting: Weighting) -> Self {
+        self.weighting = weighting;
+        self
+    }
+
+    /// The bucket and sign of each feature of `text`, in order.
+    pub fn hashed_features(&self, text: &str) -> Vec<(usize, f32)> {
+        let tokens = tokenize(text);
+        let mut out = Vec::new();
+        let mut push = |key: &[u8]| {
+            let h = fnv1a(key);
+            let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
+            out.push(((h % N.max(1) as u64) as usize, sign));
+        };
+        let mut key = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            key.clear();
+            key.extend_from_slice(b"w:");
+            key.extend_from_slice(token.as_bytes());
+            push(&key);
+            if self.bigrams {
+                if let Some(next) = tokens.get(i + 1) {
+                    key.clear();
+                    key.extend_from_slice(b"b:");
+                    key.extend_from_slice(token.as_bytes());
+                    key.push(b' ');
+                    key.extend_from_slice(next.as_bytes());
+                    push(&key);
+                }
+            }
+            if let Some((min, max)) = self.char_ngrams {
+                let padded: Vec<char> = format!(" {token} ").chars().collect();
+                for n in min..=max {
+                    for gram in padded.windows(n) {
+                        key.clear();
+                        key.extend_from_slice(b"c:");
+                        key.extend_from_slice(gram.iter().collect::<String>().as_bytes());
+                        push(&key);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Fits the inverse document frequencies on training texts (needed for TF-IDF; harmless
+    /// for TF).
+    pub fn fit<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        let mut df = vec![0usize; N];
+        let mut seen = vec![false; N];
+        let mut n = 0usize;
+        for text in texts {
+            n += 1;
+            seen.fill(false);
+            for (bucket, _) in self.hashed_features(text) {
+                if !seen[bucket] {
+                    seen[bucket] = true;
+                    df[bucket] += 1;
+                }
+            }
+        }
+        let n = n as f64;
+        self.idf = Some(
+            df.iter()
+                .map(|&d| (((1.0 + n) / (1.0 + d as f64)).ln() + 1.0) as f32)
+                .collect(),
+        );
+    }
+
+    /// Whether [`fit`](Self::fit) has run.
+    pub fn is_fitted(&self) -> bool {
+        self.idf.is_some()
+    }
+
+    /// Writes the features of `text` into `out` (`N` values): weighted counts, L2-normalized.
+    /// Under TF-IDF before [`fit`](Self::fit), every idf is taken as 1.
+    pub fn transform_into(&self, text: &str, out: &mut [f32]) {
+        out.fill(0.0);
+        for (bucket, sign) in self.hashed_features(text) {
+            if let Some(v) = out.get_mut(bucket) {
+                *v += sign;
+            }
+        }
+        if self.weighting == Weighting::TfIdf {
+            if let Some(idf) = &self.idf {
+                for (v, w) in out.iter_mut().zip(idf) {
+                    *v *= w;
+                }
+            }
+        }
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+
+    /// The features of `text` as a static vector.
+    pub fn transform(&self, text: &str) -> SVector<f32, N> {
+        let mut v = SVector::<f32, N>::zeros();
+        self.transform_into(text, v.as_mut_slice());
+        v
+    }
+
+    /// The features of many texts, column-major (`N` values per text).
+    pub fn transform_all<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Vec<f32> {
+        let mut out = Vec::new();
+        let mut column = vec![0.0f32; N];
+        for text in texts {
+            self.transform_into(text, &mut column);
+            out.extend_from_slice(&column);
+        }
+        out
+    }
+}
