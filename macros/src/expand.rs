@@ -483,6 +483,25 @@ pub fn expand(net: &Network) -> TokenStream {
                 <Self as #p::Network>::gradients_into(self, x.as_slice(), target.as_slice(), loss, &mut ctx, &mut ws, grads)
             }
 
+            /// Writes the weights to `path` as a safetensors file (tensors `layer.weight`,
+            /// `[out, in]` row-major as PyTorch stores them, and `layer.bias`), atomically.
+            ///
+            /// # Errors
+            /// `WeightsError` naming the file if it cannot be written.
+            pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #p::WeightsError> {
+                #p::save_weights(self, path.as_ref())
+            }
+
+            /// Reads weights written by [`save`](Self::save) (or by PyTorch with the same
+            /// tensor names); `f32` and `f64` files load into either scalar type.
+            ///
+            /// # Errors
+            /// `WeightsError` naming the file and listing every missing, unexpected or
+            /// mis-shaped tensor.
+            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #p::WeightsError> {
+                #p::load_weights(path.as_ref())
+            }
+
             /// One training step on one sample: forward, backward, and the optimizer's update.
             /// Returns the loss before the update. Allocates nothing once the optimizer has
             /// its state.

@@ -193,11 +193,21 @@ impl<T: Real> Dataset<T> {
     /// Shuffles the samples in place (Fisher-Yates over columns), so that the views from
     /// [`batches`](Self::batches) come in a random order. Allocates nothing.
     pub fn shuffle(&mut self, rng: &mut SeededRng) {
+        self.shuffle_tracking(rng, &mut []);
+    }
+
+    /// Like [`shuffle`](Self::shuffle), and applies the same swaps to `order` (if it has one
+    /// entry per sample), so that `order` keeps saying where each sample came from.
+    pub fn shuffle_tracking(&mut self, rng: &mut SeededRng, order: &mut [usize]) {
         let n = self.len();
+        let track = order.len() == n;
         for i in (1..n).rev() {
             let j = rng.random_range(0..=i);
             swap_columns(&mut self.features, self.inputs, i, j);
             swap_columns(&mut self.targets, self.outputs, i, j);
+            if track {
+                order.swap(i, j);
+            }
         }
     }
 

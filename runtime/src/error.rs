@@ -73,6 +73,14 @@ pub enum OptimError {
         /// What the other count belongs to (`"gradients"` or `"optimizer state values"`).
         what: &'static str,
     },
+    /// A saved optimizer state of another kind of optimizer.
+    #[error("the saved optimizer state is for `{found}`, not `{expected}`")]
+    State {
+        /// The optimizer restoring the state.
+        expected: &'static str,
+        /// The optimizer that saved it.
+        found: String,
+    },
     /// The parameter and gradient structs list different numbers of tensors.
     #[error("the network has {params} tensors but the gradients have {grads}")]
     TensorCount {
@@ -119,6 +127,14 @@ pub enum TrainError {
     EmptyDataset {
         /// `"training"` or `"validation"`.
         what: &'static str,
+    },
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
     },
     /// An invalid training configuration.
     #[error("invalid configuration: {0}")]

@@ -1,6 +1,7 @@
 //! The training loop: [`Trainer`] configures it, [`Trainer::fit`] runs it and returns a
 //! [`History`].
 
+use crate::checkpoint::{self, Checkpoint, FitState};
 use crate::data::Dataset;
 use crate::error::{ShapeError, TrainError};
 use crate::init::seeded_rng;
@@ -298,6 +299,8 @@ pub struct Trainer<'a, T: Real> {
     regularization: Regularization<T>,
     progress: Progress,
     callbacks: Vec<Callback<'a>>,
+    checkpoint: Option<PathBuf>,
+    resume: Option<PathBuf>,
 }
 
 impl<'a, T: Real> Default for Trainer<'a, T> {
@@ -315,6 +318,8 @@ impl<'a, T: Real> Default for Trainer<'a, T> {
             regularization: Regularization::default(),
             progress: Progress::Auto,
             callbacks: Vec::new(),
+            checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -393,6 +398,23 @@ impl<'a, T: Real> Trainer<'a, T> {
         self
     }
 
+    /// Writes a checkpoint to `path` (atomically) after every epoch: weights, optimizer
+    /// state, history and the loop's own state, so that [`resume_from`](Self::resume_from)
+    /// continues exactly where it stopped.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
+
+    /// Resumes from a checkpoint written by [`checkpoint`](Self::checkpoint): the network,
+    /// the optimizer and the loop continue from the epoch after it. With the same data and
+    /// configuration the result is bit-identical to training that never stopped. `epochs`
+    /// is still the total number of epochs.
+    pub fn resume_from(mut self, path: impl Into<PathBuf>) -> Self {
+        self.resume = Some(path.into());
+        self
+    }
+
     /// A function called after every epoch; it may stop training.
     pub fn on_epoch(mut self, callback: impl FnMut(&EpochRecord) -> Control + 'a) -> Self {
         self.callbacks.push(Box::new(callback));
@@ -424,8 +446,9 @@ impl<'a, T: Real> Trainer<'a, T> {
         if self.batch_size == 0 {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
         }
-        let base_lr = optimizer.learning_rate().to_f64();
+        let mut base_lr = optimizer.learning_rate().to_f64();
         let mut data = train.clone();
+        let mut order: Vec<usize> = (0..train.len()).collect();
         let mut rng = seeded_rng(self.seed);
         let max_batch = self.batch_size.min(data.len());
         let mut session = Session::<N>::new(max_batch, self.seed ^ 0x5eed_d20b_0a7e_u64)
@@ -441,11 +464,46 @@ impl<'a, T: Real> Trainer<'a, T> {
         };
         let mut best: Option<(f64, usize, N)> = None;
         let mut waited = 0;
+        let mut start_epoch = 1;
+        if let Some(path) = &self.resume {
+            let checkpoint_error = |message: String| TrainError::Checkpoint {
+                path: path.clone(),
+                message,
+            };
+            let checkpoint = Checkpoint::<N>::load(path).map_err(|e| checkpoint_error(e.to_string()))?;
+            let state = checkpoint.fit.ok_or_else(|| {
+                checkpoint_error("it was not written by `fit`, so the loop's state is missing".into())
+            })?;
+            let mut sorted = state.order.clone();
+            sorted.sort_unstable();
+            if sorted.len() != train.len() || sorted.iter().enumerate().any(|(i, &j)| i != j) {
+                return Err(checkpoint_error(format!(
+                    "it was written for a training set of {} samples, not {}",
+                    state.order.len(),
+                    train.len()
+                )));
+            }
+            copy_parameters(&checkpoint.network, net);
+            optimizer.set_state(checkpoint.optimizer)?;
+            history = checkpoint.history;
+            start_epoch = checkpoint.epoch + 1;
+            rng = state.shuffle_rng;
+            session.context = state.context;
+            data = train.subset(&state.order);
+            order = state.order;
+            waited = state.waited;
+            plateau = state.plateau;
+            base_lr = state.base_lr;
+            best = match (state.best, checkpoint.best) {
+                (Some((value, epoch)), Some(weights)) => Some((value, epoch, weights)),
+                _ => None,
+            };
+        }
         let show_bar =
             self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let batches = data.len().div_ceil(self.batch_size);
 
-        for epoch in 1..=self.epochs {
+        for epoch in start_epoch..=self.epochs {
             let start = Instant::now();
             let lr = match (&self.schedule, &plateau) {
                 (Some(schedule), _) => schedule.lr_at(base_lr, epoch - 1),
@@ -454,7 +512,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             };
             optimizer.set_learning_rate(T::cast(lr));
             if self.shuffle {
-                data.shuffle(&mut rng);
+                data.shuffle_tracking(&mut rng, &mut order);
             }
             let bar = ProgressBar::new(show_bar, batches as u64, epoch, self.epochs);
             let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
@@ -533,6 +591,31 @@ impl<'a, T: Real> Trainer<'a, T> {
                 }
             }
             history.epochs.push(record);
+            if let Some(path) = &self.checkpoint {
+                let state = FitState {
+                    shuffle_rng: rng.clone(),
+                    context: session.context.clone(),
+                    order: order.clone(),
+                    best: best.as_ref().map(|(value, at, _)| (*value, *at)),
+                    waited,
+                    plateau: plateau.clone(),
+                    base_lr,
+                };
+                let best_weights = best.as_ref().map(|(_, _, weights)| weights);
+                checkpoint::write(
+                    path,
+                    net,
+                    &optimizer.state(),
+                    epoch,
+                    &history,
+                    best_weights,
+                    Some(&state),
+                )
+                .map_err(|e| TrainError::Checkpoint {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            }
             if stop {
                 history.stopped_early = epoch < self.epochs;
                 break;

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod checkpoint;
 pub mod data;
 pub mod datasets;
 pub mod dropout;
@@ -22,6 +23,7 @@ pub mod optim;
 pub mod real;
 pub mod schedule;
 pub mod train;
+pub mod weights;
 
 pub use error::{OptimError, ShapeError, TrainError};
 pub use network::{Network, Parameters, TensorKind, TensorSpec, Workspace};
@@ -38,6 +40,7 @@ pub mod __private {
     pub use crate::network::{Network, Parameters, TensorKind, TensorSpec, Workspace};
     pub use crate::optim::Optimizer;
     pub use crate::train::{batch_len, input_len, loss_and_delta, Context, Session};
+    pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;
     pub use nalgebra;

@@ -25,6 +25,67 @@ pub trait Optimizer<T: Real> {
 
     /// Sets the learning rate (used by schedules).
     fn set_learning_rate(&mut self, lr: T);
+
+    /// The optimizer's state (step count and per-tensor buffers), for checkpoints.
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Restores a state from [`state`](Self::state).
+    ///
+    /// # Errors
+    /// [`OptimError::State`] if the state belongs to another kind of optimizer.
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimError>;
+}
+
+/// The state of an optimizer: what a checkpoint stores so that training resumes exactly.
+///
+/// Buffer names follow PyTorch's state keys (`momentum_buffer`, `exp_avg`, `exp_avg_sq`,
+/// `max_exp_avg_sq`, `square_avg`, `grad_avg`, `sum`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState<T> {
+    /// The optimizer (`"sgd"`, `"rmsprop"`, `"adagrad"`, `"adam"`, `"adamw"`).
+    pub kind: String,
+    /// Steps taken.
+    pub steps: u64,
+    /// The learning rate.
+    pub lr: f64,
+    /// Named buffers, one vector per parameter tensor (empty before the first step).
+    pub buffers: Vec<(String, Vec<Vec<T>>)>,
+}
+
+impl<T: Real> OptimizerState<T> {
+    fn new(kind: &str, steps: u64, lr: T, buffers: Vec<(&str, &Slots<T>)>) -> Self {
+        OptimizerState {
+            kind: kind.to_owned(),
+            steps,
+            lr: lr.to_f64(),
+            buffers: buffers
+                .into_iter()
+                .filter(|(_, slots)| !slots.buffers.is_empty())
+                .map(|(name, slots)| (name.to_owned(), slots.buffers.clone()))
+                .collect(),
+        }
+    }
+
+    fn check_kind(&self, kind: &'static str) -> Result<(), OptimError> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(OptimError::State {
+                expected: kind,
+                found: self.kind.clone(),
+            })
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Slots<T> {
+        let buffers = self
+            .buffers
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| std::mem::take(b))
+            .unwrap_or_default();
+        Slots { buffers }
+    }
 }
 
 /// Checks that `params` and `grads` list tensors of the same sizes.
@@ -212,6 +273,17 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
     }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::new("sgd", 0, self.lr, vec![("momentum_buffer", &self.momentum_buffers)])
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimError> {
+        state.check_kind("sgd")?;
+        self.lr = T::cast(state.lr);
+        self.momentum_buffers = state.take("momentum_buffer");
+        Ok(())
+    }
 }
 
 /// RMSprop, as PyTorch's `torch.optim.RMSprop` (defaults `lr = 0.01`, `alpha = 0.99`,
@@ -349,6 +421,28 @@ impl<T: Real> Optimizer<T> for RmsProp<T> {
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
     }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::new(
+            "rmsprop",
+            0,
+            self.lr,
+            vec![
+                ("square_avg", &self.square_avg),
+                ("grad_avg", &self.grad_avg),
+                ("momentum_buffer", &self.momentum_buffers),
+            ],
+        )
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimError> {
+        state.check_kind("rmsprop")?;
+        self.lr = T::cast(state.lr);
+        self.square_avg = state.take("square_avg");
+        self.grad_avg = state.take("grad_avg");
+        self.momentum_buffers = state.take("momentum_buffer");
+        Ok(())
+    }
 }
 
 /// Adagrad, as PyTorch's `torch.optim.Adagrad` (defaults `lr = 0.01`, `lr_decay = 0`,
@@ -450,6 +544,18 @@ impl<T: Real> Optimizer<T> for Adagrad<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::new("adagrad", self.steps, self.lr, vec![("sum", &self.sums)])
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimError> {
+        state.check_kind("adagrad")?;
+        self.steps = state.steps;
+        self.lr = T::cast(state.lr);
+        self.sums = state.take("sum");
+        Ok(())
     }
 }
 
@@ -596,6 +702,29 @@ impl<T: Real> Optimizer<T> for Adam<T> {
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
     }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::new(
+            "adam",
+            self.steps,
+            self.lr,
+            vec![
+                ("exp_avg", &self.first),
+                ("exp_avg_sq", &self.second),
+                ("max_exp_avg_sq", &self.second_max),
+            ],
+        )
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimError> {
+        state.check_kind("adam")?;
+        self.steps = state.steps;
+        self.lr = T::cast(state.lr);
+        self.first = state.take("exp_avg");
+        self.second = state.take("exp_avg_sq");
+        self.second_max = state.take("max_exp_avg_sq");
+        Ok(())
+    }
 }
 
 /// AdamW, as PyTorch's `torch.optim.AdamW`: Adam with decoupled weight decay
@@ -671,5 +800,17 @@ impl<T: Real> Optimizer<T> for AdamW<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.inner.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        let mut state = self.inner.state();
+        state.kind = "adamw".to_owned();
+        state
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimError> {
+        state.check_kind("adamw")?;
+        state.kind = "adam".to_owned();
+        self.inner.set_state(state)
     }
 }

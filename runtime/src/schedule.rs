@@ -104,7 +104,7 @@ impl Schedule {
 }
 
 /// Whether a smaller or a larger monitored value is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Smaller is better (a loss).
     Min,
@@ -123,7 +123,7 @@ pub enum Mode {
 /// assert_eq!(plateau.step(0.5), 1.0); // one bad epoch: within patience
 /// assert!((plateau.step(0.5) - 0.1).abs() < 1e-12); // two: reduced
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReduceOnPlateau {
     /// Min or max.
     pub mode: Mode,

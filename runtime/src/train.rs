@@ -10,7 +10,7 @@ use crate::real::Real;
 
 /// The context of a forward/backward pass: whether it is training, and the seeded random
 /// generator that stochastic layers (such as dropout) draw from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Context {
     rng: SeededRng,
     training: bool,
