@@ -43,11 +43,14 @@ fn idx_files_plain_and_gzip() {
     }
 }
 
+/// What a malformed file must give.
+type Expectation = fn(&LoadError) -> bool;
+
 #[test]
 fn malformed_idx_files_are_errors_that_name_the_file() {
     let dir = tempfile::tempdir().expect("dir");
     let good = idx(&[2, 3], &[1, 2, 3, 4, 5, 6]);
-    let cases: Vec<(&str, Vec<u8>, fn(&LoadError) -> bool)> = vec![
+    let cases: Vec<(&str, Vec<u8>, Expectation)> = vec![
         ("truncated-data", good[..good.len() - 2].to_vec(), |e| {
             matches!(
                 e,
