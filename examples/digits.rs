@@ -1,0 +1,264 @@
+//! The main job: classify the embedded 8x8 handwritten digits (1797 images, UCI / scikit-learn).
+//!
+//! Trains a 64-128-10 network with Adam on a stratified 70/15/15 split (early stopping on the
+//! validation loss), prints per-epoch progress, the test accuracy and the confusion matrix,
+//! and writes the weights, the training history (CSV) and a plot of the training curves
+//! (SVG) into `--out` (default `./digits-out/`).
+//!
+//! ```sh
+//! cargo run --release --example digits -- [--out DIR] [--seed N] [--epochs N] [--seeds N]
+//! ```
+//!
+//! With `--seeds N` it trains N times (seeds 0 to N-1 for the split and initialization) and
+//! prints the mean and standard deviation of the test accuracy, writing nothing.
+
+mod common;
+
+use plotters::prelude::*;
+use retroprop::data::preprocess::stratified_split;
+use retroprop::prelude::*;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+retroprop::network! {
+    /// 8x8 digit images (64 pixels scaled to [0, 1]) to 10 classes.
+    pub struct DigitNet {
+        input: 64,
+        hidden: dense(128) -> relu,
+        drop: dropout(0.1),
+        output: dense(10) -> softmax,
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seed of the split, the initialization, shuffling and dropout.
+    pub seed: u64,
+    /// Maximum epochs (early stopping usually ends sooner).
+    pub epochs: usize,
+    /// Where to write outputs (`None`: write nothing).
+    pub out: Option<PathBuf>,
+    /// Print progress.
+    pub verbose: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            epochs: 100,
+            out: Some(PathBuf::from("digits-out")),
+            verbose: true,
+        }
+    }
+}
+
+/// What a run produced.
+pub struct Report {
+    /// The trained network (best validation loss).
+    pub net: DigitNet,
+    /// Accuracy on the held-out test split.
+    pub test_accuracy: f64,
+    /// Confusion matrix on the test split.
+    pub confusion: ConfusionMatrix,
+    /// The training history.
+    pub history: History,
+    /// Wall time of training, in seconds.
+    pub seconds: f64,
+}
+
+/// Loads the data, trains, evaluates and (if asked) writes the outputs.
+pub fn run(config: &Config) -> Result<Report, Box<dyn Error>> {
+    let mut digits = retroprop::datasets::digits::<f32>()?;
+    digits.features.iter_mut().for_each(|p| *p /= 16.0);
+    let split = stratified_split(&digits.labels, 0.15, 0.15, config.seed);
+    let train = digits.subset(&split.train).to_dataset()?;
+    let val = digits.subset(&split.validation).to_dataset()?;
+    let test = digits.subset(&split.test);
+
+    let mut net = DigitNet::seeded(config.seed);
+    let start = std::time::Instant::now();
+    let history = Trainer::new()
+        .epochs(config.epochs)
+        .batch_size(32)
+        .seed(config.seed)
+        .validation(&val)
+        .metric(Metric::Accuracy)
+        .early_stopping(EarlyStopping::new(10))
+        .progress(if config.verbose {
+            Progress::Auto
+        } else {
+            Progress::Quiet
+        })
+        .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(1e-3))?;
+    let seconds = start.elapsed().as_secs_f64();
+
+    let mut ws = DigitNet::workspace(test.len());
+    let outputs = net.forward_into(&test.features, &mut ws)?;
+    let confusion = ConfusionMatrix::from_outputs_and_labels(outputs.act, &test.labels, 10)?;
+    let report = Report {
+        test_accuracy: confusion.accuracy(),
+        confusion,
+        history,
+        net,
+        seconds,
+    };
+    if let Some(out) = &config.out {
+        write_outputs(&report, out)?;
+    }
+    Ok(report)
+}
+
+fn write_outputs(report: &Report, out: &Path) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    report.net.save(out.join("digits.safetensors"))?;
+    report.history.write_csv(&out.join("history.csv"))?;
+    plot(&report.history, &out.join("training.svg"))?;
+    Ok(())
+}
+
+/// Training and validation loss, and validation accuracy, per epoch.
+fn plot(history: &History, path: &Path) -> Result<(), Box<dyn Error>> {
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(400);
+    let epochs = history.epochs.len().max(2) as f64;
+    let max_loss = history
+        .epochs
+        .iter()
+        .flat_map(|e| [e.train_loss, e.val_loss.unwrap_or(0.0)])
+        .fold(0.0f64, f64::max)
+        .max(1e-3);
+    let mut chart = ChartBuilder::on(&left)
+        .caption("loss", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(45)
+        .build_cartesian_2d(1f64..epochs, 0f64..max_loss * 1.05)?;
+    chart.configure_mesh().x_desc("epoch").draw()?;
+    let train: Vec<(f64, f64)> = history.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
+    let val: Vec<(f64, f64)> = history
+        .epochs
+        .iter()
+        .filter_map(|e| Some((e.epoch as f64, e.val_loss?)))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(train, &BLUE))?
+        .label("train")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+    chart
+        .draw_series(LineSeries::new(val, &RED))?
+        .label("validation")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
+
+    let mut chart = ChartBuilder::on(&right)
+        .caption("validation accuracy", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(45)
+        .build_cartesian_2d(1f64..epochs, 0.8f64..1.0)?;
+    chart.configure_mesh().x_desc("epoch").draw()?;
+    let accuracy: Vec<(f64, f64)> = history
+        .epochs
+        .iter()
+        .filter_map(|e| Some((e.epoch as f64, *e.metrics.get("accuracy")?)))
+        .collect();
+    chart.draw_series(LineSeries::new(accuracy, &GREEN))?;
+    root.present()?;
+    Ok(())
+}
+
+const USAGE: &str = "usage: digits [--out DIR] [--seed N] [--epochs N] [--seeds N]";
+
+fn main() {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        common::exit_with(USAGE, 0);
+    }
+    let mut args = common::Args::from_env();
+    let parsed = (|| -> Result<(Config, Option<u64>), String> {
+        let mut config = Config::default();
+        if let Some(out) = args.value("--out")? {
+            config.out = Some(PathBuf::from(out));
+        }
+        config.seed = args.parsed("--seed")?.unwrap_or(0);
+        config.epochs = args.parsed("--epochs")?.unwrap_or(config.epochs);
+        let seeds = args.parsed("--seeds")?;
+        if !args.rest()?.is_empty() {
+            return Err(USAGE.into());
+        }
+        Ok((config, seeds))
+    })();
+    let (config, seeds) = parsed.unwrap_or_else(|message| common::exit_with(&message, 2));
+    if let Some(seeds) = seeds {
+        repeat(&config, seeds);
+        return;
+    }
+    single(&config);
+}
+
+/// Trains with `seeds` seeds and prints the mean and standard deviation.
+fn repeat(config: &Config, seeds: u64) {
+    let mut accuracies = Vec::new();
+    let mut times = Vec::new();
+    let mut epochs = Vec::new();
+    for seed in 0..seeds {
+        let run_config = Config {
+            seed,
+            out: None,
+            verbose: false,
+            ..config.clone()
+        };
+        let report = run(&run_config).unwrap_or_else(|e| common::exit_with(&format!("error: {e}"), 1));
+        println!(
+            "seed {seed}: test accuracy {:.2}%, {} epochs, {:.2} s",
+            100.0 * report.test_accuracy,
+            report.history.epochs.len(),
+            report.seconds
+        );
+        accuracies.push(100.0 * report.test_accuracy);
+        times.push(report.seconds);
+        epochs.push(report.history.epochs.len() as f64);
+    }
+    let (mean, std) = common::mean_std(&accuracies);
+    let (time, _) = common::mean_std(&times);
+    let (epoch_mean, _) = common::mean_std(&epochs);
+    println!("digits, {seeds} seeds: test accuracy {mean:.2} ± {std:.2}%, {epoch_mean:.0} epochs, {time:.2} s per run");
+}
+
+fn single(config: &Config) {
+    match run(config) {
+        Ok(report) => {
+            let best = report.history.best_epoch.unwrap_or(report.history.epochs.len());
+            println!(
+                "\ntrained {} epochs in {:.2} s (best validation loss at epoch {best})",
+                report.history.epochs.len(),
+                report.seconds
+            );
+            println!(
+                "test accuracy: {:.2}% ({} images)\n",
+                100.0 * report.test_accuracy,
+                report.confusion.total()
+            );
+            println!(
+                "confusion matrix (rows: actual digit, columns: predicted):\n{}",
+                report.confusion
+            );
+            if let Some(out) = &config.out {
+                println!(
+                    "wrote {0}/digits.safetensors, {0}/history.csv and {0}/training.svg",
+                    out.display()
+                );
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    }
+}

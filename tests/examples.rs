@@ -1,0 +1,66 @@
+//! The examples' own code, run with fast settings: the digits main job reaches at least 95%
+//! test accuracy, iris at least 95% mean test accuracy over 10 seeds, and the server answers
+//! and rejects requests.
+
+// Each example declares `mod common;` for its shared helpers; included together here, the
+// helper file is compiled once per example, which is what we want.
+#![allow(clippy::duplicate_mod)]
+
+#[allow(dead_code)]
+#[path = "../examples/digits.rs"]
+mod digits;
+
+#[allow(dead_code)]
+#[path = "../examples/iris.rs"]
+mod iris;
+
+#[allow(dead_code)]
+#[path = "../examples/serve.rs"]
+mod serve;
+
+use retroprop::prelude::*;
+
+#[test]
+fn digits_reaches_95_percent_and_writes_its_outputs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = digits::Config {
+        seed: 1,
+        epochs: 15,
+        out: Some(dir.path().to_path_buf()),
+        verbose: false,
+    };
+    let report = digits::run(&config).expect("training");
+    assert!(report.test_accuracy >= 0.95, "test accuracy {}", report.test_accuracy);
+    assert_eq!(report.confusion.total(), 269);
+    for file in ["digits.safetensors", "history.csv", "training.svg"] {
+        let path = dir.path().join(file);
+        assert!(path.metadata().map(|m| m.len() > 0).unwrap_or(false), "{file} missing");
+    }
+    let history = History::read_csv(&dir.path().join("history.csv")).expect("history");
+    assert_eq!(history.epochs.len(), report.history.epochs.len());
+    let svg = std::fs::read_to_string(dir.path().join("training.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("validation accuracy"));
+    // The saved weights are the trained network, and the server example can load them.
+    let loaded = serve::DigitNet::load(dir.path().join("digits.safetensors")).expect("serve loads digits weights");
+    let mut images = retroprop::datasets::digits::<f32>().expect("digits");
+    images.features.iter_mut().for_each(|p| *p /= 16.0);
+    let answer = serve::predict(&loaded, &images.features[..64]).expect("64 values");
+    assert_eq!(
+        answer.digit,
+        report.net.forward_slice(&images.features[..64]).expect("64").imax()
+    );
+    assert_eq!(
+        serve::predict(&loaded, &[0.0; 63]).unwrap_err(),
+        retroprop::ShapeError::InputLength {
+            expected: 64,
+            actual: 63
+        }
+    );
+}
+
+#[test]
+fn iris_reaches_95_percent_mean_over_ten_seeds() {
+    let accuracies: Vec<f64> = (0..10).map(|seed| iris::run(seed).expect("training").0).collect();
+    let mean = accuracies.iter().sum::<f64>() / 10.0;
+    assert!(mean >= 0.95, "mean accuracy {mean}: {accuracies:?}");
+}
