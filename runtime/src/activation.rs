@@ -112,6 +112,11 @@ impl<T: Real> Activation<T> {
             Activation::Gelu => gelu_derivative(z),
             Activation::Silu => {
                 let s = sigmoid(z);
+                if s == T::zero() || s == one {
+                    // Saturated: the derivative is 0 (z -> -inf) or 1 (z -> +inf); the formula
+                    // would compute inf * 0 at the infinities.
+                    return s;
+                }
                 s + z * s * (one - s)
             }
         }
@@ -227,7 +232,12 @@ const GELU_C: f64 = 0.044_715;
 #[inline]
 pub fn gelu<T: Real>(z: T) -> T {
     let inner = c::<T>(GELU_K) * (z + c::<T>(GELU_C) * z * z * z);
-    c::<T>(0.5) * z * (T::one() + inner.tanh())
+    let gate = T::one() + inner.tanh();
+    if gate == T::zero() {
+        // Far on the negative side the exact value underflows to zero; z * 0 could be NaN.
+        return T::zero();
+    }
+    c::<T>(0.5) * z * gate
 }
 
 /// Derivative of [`gelu`]; finite for every finite `z`.
@@ -247,15 +257,36 @@ pub fn gelu_derivative<T: Real>(z: T) -> T {
 /// SiLU: `z * sigmoid(z)`.
 #[inline]
 pub fn silu<T: Real>(z: T) -> T {
-    z * sigmoid(z)
+    let s = sigmoid(z);
+    if s == T::zero() {
+        // z -> -infinity: the exact value tends to 0 (z * s would be -inf * 0).
+        return T::zero();
+    }
+    z * s
+}
+
+/// The largest value of a sample (`-inf` for an empty one).
+fn max_of<T: Real>(values: &[T]) -> T {
+    values
+        .iter()
+        .copied()
+        .fold(T::NEG_INFINITY, |m, z| if z > m { z } else { m })
 }
 
 /// Softmax of one sample, with the maximum subtracted for stability.
+///
+/// Infinite logits give the limit: the probability is shared equally by the `+inf` logits;
+/// if every logit is `-inf`, by all of them.
 pub fn softmax_into<T: Real>(pre: &[T], act: &mut [T]) {
-    let max = pre
-        .iter()
-        .copied()
-        .fold(T::NEG_INFINITY, |m, z| if z > m { z } else { m });
+    let max = max_of(pre);
+    if max == T::NEG_INFINITY || max == -T::NEG_INFINITY {
+        let winners = pre.iter().filter(|&&z| z == max).count().max(1);
+        let share = T::one() / T::cast(winners as f64);
+        for (a, &z) in act.iter_mut().zip(pre) {
+            *a = if z == max { share } else { T::zero() };
+        }
+        return;
+    }
     let mut sum = T::zero();
     for (a, &z) in act.iter_mut().zip(pre) {
         *a = (z - max).exp();
@@ -266,12 +297,32 @@ pub fn softmax_into<T: Real>(pre: &[T], act: &mut [T]) {
     }
 }
 
-/// `ln(sum(exp(z)))` of one sample, computed stably.
+/// `ln(sum(exp(z)))` of one sample, computed stably (`+inf` if a logit is `+inf`, `-inf` if
+/// all are `-inf`).
 pub fn log_sum_exp<T: Real>(pre: &[T]) -> T {
-    let max = pre
-        .iter()
-        .copied()
-        .fold(T::NEG_INFINITY, |m, z| if z > m { z } else { m });
+    let max = max_of(pre);
+    if max == T::NEG_INFINITY || max == -T::NEG_INFINITY {
+        return max;
+    }
     let sum = pre.iter().fold(T::zero(), |s, &z| s + (z - max).exp());
     max + sum.ln()
+}
+
+/// `-ln(softmax(z)_i)` for each logit of one sample, written into `out`: the cross-entropy
+/// of each class. Exact limits for infinite logits (0 for a lone `+inf` logit, `ln k` for `k`
+/// of them, `+inf` for the others).
+pub fn neg_log_softmax_into<T: Real>(pre: &[T], out: &mut [T]) {
+    let max = max_of(pre);
+    if max == T::NEG_INFINITY || max == -T::NEG_INFINITY {
+        let winners = pre.iter().filter(|&&z| z == max).count().max(1);
+        let share = T::cast(winners as f64).ln();
+        for (o, &z) in out.iter_mut().zip(pre) {
+            *o = if z == max { share } else { -T::NEG_INFINITY };
+        }
+        return;
+    }
+    let lse = log_sum_exp(pre);
+    for (o, &z) in out.iter_mut().zip(pre) {
+        *o = lse - z;
+    }
 }

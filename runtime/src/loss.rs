@@ -9,6 +9,8 @@
 //! [`MeanAbsoluteError`], [`Huber`] and [`BinaryCrossEntropy`] average over every element;
 //! [`CrossEntropy`] averages over samples.
 
+#[cfg(doc)]
+use crate::activation::neg_log_softmax_into;
 use crate::activation::{log_sum_exp, sigmoid, Activation};
 use crate::real::{c, Real};
 
@@ -110,6 +112,55 @@ impl<T: Real> Loss<T> for MeanAbsoluteError {
     }
 }
 
+/// `sum_c w_c y_c (-ln softmax(z)_c)` for one sample, from the logits with log-sum-exp;
+/// infinite logits give the exact limits (see [`neg_log_softmax_into`]). Allocates nothing.
+fn cross_entropy_from_logits<T: Real>(z: &[T], y: &[T], weight: impl Fn(usize) -> T) -> T {
+    let lse = log_sum_exp(z);
+    let infinite = lse == T::NEG_INFINITY || lse == -T::NEG_INFINITY;
+    let winners = if infinite {
+        z.iter().filter(|&&v| v == lse).count().max(1)
+    } else {
+        1
+    };
+    let mut sum = T::cast(0.0);
+    for (c, (&z, &y)) in z.iter().zip(y).enumerate() {
+        if y == T::cast(0.0) {
+            continue;
+        }
+        let nll = if !infinite {
+            lse - z
+        } else if z == lse {
+            T::cast(winners as f64).ln()
+        } else {
+            -T::NEG_INFINITY
+        };
+        sum += weight(c) * y * nll;
+    }
+    sum
+}
+
+/// `coefficient * z`, taken as 0 when the coefficient is 0 (so that `0 * inf` is not NaN).
+fn scaled<T: Real>(coefficient: T, z: T) -> T {
+    if coefficient == T::cast(0.0) {
+        T::cast(0.0)
+    } else {
+        coefficient * z
+    }
+}
+
+/// Binary cross-entropy from a logit, with weight `l = 1 + (pos_weight - 1) y` on the
+/// positive term: `(1 - y) z + l ln(1 + exp(-z))`, arranged so that no intermediate overflows
+/// and infinite logits give the exact limit.
+fn bce_with_logits<T: Real>(z: T, y: T, l: T) -> T {
+    let one = T::one();
+    if z >= T::cast(0.0) {
+        scaled(one - y, z) + scaled(l, (-z).exp().ln_1p())
+    } else {
+        // (1 - y) z + l (-z + ln(1 + exp(z))) = (1 - y - l) z + l ln(1 + exp(z)).
+        scaled(one - y - l, z) + scaled(l, z.exp().ln_1p())
+    }
+}
+
 fn sign<T: Real>(x: T) -> T {
     if x > T::zero() {
         T::one()
@@ -174,10 +225,11 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
         let zero = T::zero();
         let one = T::one();
         let sum = if output.activation == Activation::Sigmoid {
-            output.pre.iter().zip(target).fold(zero, |s, (&z, &y)| {
-                let relu = if z > zero { z } else { zero };
-                s + relu - z * y + (-z.abs()).exp().ln_1p()
-            })
+            output
+                .pre
+                .iter()
+                .zip(target)
+                .fold(zero, |s, (&z, &y)| s + bce_with_logits(z, y, one))
         } else {
             let floor = c::<T>(-100.0);
             output.act.iter().zip(target).fold(zero, |s, (&a, &y)| {
@@ -224,12 +276,7 @@ impl<T: Real> Loss<T> for CrossEntropy {
         let mut sum = T::zero();
         if output.activation == Activation::Softmax {
             for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
-                let lse = log_sum_exp(z);
-                for (&z, &y) in z.iter().zip(y) {
-                    if y != T::zero() {
-                        sum += y * (lse - z);
-                    }
-                }
+                sum += cross_entropy_from_logits(z, y, |_| T::one());
             }
         } else {
             let floor = c::<T>(-100.0);
@@ -340,12 +387,7 @@ impl<T: Real> Loss<T> for WeightedCrossEntropy<T> {
         let mut sum = T::cast(0.0);
         if output.activation == Activation::Softmax {
             for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
-                let lse = log_sum_exp(z);
-                for (c, (&z, &y)) in z.iter().zip(y).enumerate() {
-                    if y != T::cast(0.0) {
-                        sum += self.weight(c) * y * (lse - z);
-                    }
-                }
+                sum += cross_entropy_from_logits(z, y, |c| self.weight(c));
             }
         } else {
             let floor = c::<T>(-100.0);
@@ -427,9 +469,7 @@ impl<T: Real> Loss<T> for WeightedBinaryCrossEntropy<T> {
         if output.activation == Activation::Sigmoid {
             for (i, (&z, &y)) in output.pre.iter().zip(target).enumerate() {
                 let l = one + (self.weight(i % rows) - one) * y;
-                // softplus(-z) = -log(sigmoid(z)), computed stably.
-                let softplus_neg = (if -z > zero { -z } else { zero }) + (-z.abs()).exp().ln_1p();
-                sum += (one - y) * z + l * softplus_neg;
+                sum += bce_with_logits(z, y, l);
             }
         } else {
             let floor = c::<T>(-100.0);
