@@ -42,3 +42,6 @@ fn expand_network(input: TokenStream) -> TokenStream {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -15,6 +15,12 @@ pub struct Parsed {
 
 /// Parses a whole `network!` block. Never fails: errors are returned inside [`Parsed`].
 pub fn parse(tokens: TokenStream) -> Parsed {
+    // Errors at the end of the input point at its last token (syn would use the call site).
+    let last = tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |t| t.span());
     let parser = |input: ParseStream| -> syn::Result<Parsed> {
         let mut networks = Vec::new();
         let mut fatal = None;
@@ -25,7 +31,7 @@ pub fn parse(tokens: TokenStream) -> Parsed {
             ));
         }
         while !input.is_empty() {
-            match parse_network(input) {
+            match parse_network(input, last) {
                 Ok(network) => networks.push(network),
                 Err(error) => {
                     fatal = Some(error);
@@ -45,13 +51,32 @@ pub fn parse(tokens: TokenStream) -> Parsed {
     }
 }
 
-fn parse_network(input: ParseStream) -> syn::Result<RawNetwork> {
-    let attrs = input.call(Attribute::parse_outer)?;
+fn parse_network(input: ParseStream, last: Span) -> syn::Result<RawNetwork> {
+    let mut attrs = Vec::new();
+    while input.peek(Token![#]) {
+        if !input.peek2(syn::token::Bracket) {
+            return Err(input.error("expected `[` after `#`, as in `#[network(scalar = f64)]`"));
+        }
+        attrs.extend(input.call(Attribute::parse_outer)?);
+    }
     let vis: Visibility = input.parse()?;
     if !input.peek(Token![struct]) {
-        return Err(input.error("expected `struct`, as in `pub struct Net { ... }`"));
+        let message = "expected `struct`, as in `pub struct Net { input: 4, output: dense(2) -> softmax }`";
+        return Err(if input.is_empty() {
+            syn::Error::new(last, message)
+        } else {
+            input.error(message)
+        });
     }
-    input.parse::<Token![struct]>()?;
+    let struct_token: Token![struct] = input.parse()?;
+    if !input.peek(Ident) {
+        let message = "expected the network's name after `struct`, as in `struct Net { ... }`";
+        return Err(if input.is_empty() {
+            syn::Error::new(struct_token.span, message)
+        } else {
+            input.error(message)
+        });
+    }
     let ident: Ident = input.parse()?;
     if input.peek(Token![<]) {
         return Err(input.error(

@@ -1,0 +1,178 @@
+//! Property test: networks from a fixed set of generated definitions (random depth 1-6,
+//! widths 1-64, activations, dropout and scalar type; see `tests/generated/make_networks.py`)
+//! pass the finite-difference gradient check in f64 for random seeds and inputs, and their
+//! f32 builds agree with f64.
+
+mod common;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use retroprop::prelude::*;
+
+include!("generated/networks.rs");
+
+const SAMPLES: usize = 3;
+const CHECKED_PARAMETERS: usize = 30;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Mse,
+    Huber,
+    Bce,
+    Ce,
+}
+
+fn loss_and_targets(kind: Kind, outputs: usize, seed: u64) -> (Box<dyn Loss<f64>>, Vec<f64>) {
+    let raw = common::values(seed, outputs * SAMPLES, 1.0);
+    match kind {
+        Kind::Mse => (Box::new(MeanSquaredError), raw),
+        Kind::Huber => (Box::new(Huber { delta: 0.5 }), raw),
+        Kind::Bce => (
+            Box::new(BinaryCrossEntropy),
+            raw.iter().map(|v| 0.5 + 0.45 * v).collect(),
+        ),
+        Kind::Ce => {
+            let mut y = vec![0.0; outputs * SAMPLES];
+            for (s, col) in y.chunks_mut(outputs).enumerate() {
+                col[(seed as usize + s) % outputs] = 1.0;
+            }
+            (Box::new(CrossEntropy), y)
+        }
+    }
+}
+
+/// The loss with a fixed dropout mask (a fresh context from the same seed each time).
+fn loss_at<N: Network<Scalar = f64>>(
+    net: &N,
+    x: &[f64],
+    y: &[f64],
+    loss: &dyn Loss<f64>,
+    seed: u64,
+) -> (f64, N::Gradients) {
+    let mut ws = N::workspace(SAMPLES);
+    let mut grads = N::zeroed_gradients();
+    let value = net
+        .gradients_into(x, y, loss, &mut Context::training(seed), &mut ws, &mut grads)
+        .expect("fits");
+    (value, grads)
+}
+
+fn gradient_check<N: Network<Scalar = f64>>(kind: Kind, seed: u64, scale: f64) -> Result<(), TestCaseError> {
+    let mut net = N::seeded(seed);
+    let x = common::values(seed + 1, N::INPUT * SAMPLES, scale);
+    let (loss, y) = loss_and_targets(kind, N::OUTPUT, seed + 2);
+    let (_, analytic) = loss_at(&net, &x, &y, loss.as_ref(), seed);
+    let positions: Vec<(usize, usize)> = (0..N::TENSORS.len())
+        .flat_map(|t| (0..N::TENSORS[t].len()).map(move |k| (t, k)))
+        .collect();
+    let stride = (positions.len() / CHECKED_PARAMETERS).max(1);
+    for &(t, k) in positions.iter().skip(seed as usize % stride).step_by(stride) {
+        let a = analytic.tensor(t)[k];
+        // Retry with a smaller step: a central difference straddling a kink of relu or elu
+        // changes with the step, a wrong gradient does not.
+        let mut worst = f64::INFINITY;
+        for h in [1e-6, 1e-7] {
+            let original = net.tensor(t)[k];
+            net.tensor_mut(t)[k] = original + h;
+            let plus = loss_at(&net, &x, &y, loss.as_ref(), seed).0;
+            net.tensor_mut(t)[k] = original - h;
+            let minus = loss_at(&net, &x, &y, loss.as_ref(), seed).0;
+            net.tensor_mut(t)[k] = original;
+            let numeric = (plus - minus) / (2.0 * h);
+            let error = (numeric - a).abs() / numeric.abs().max(a.abs()).max(1e-3);
+            worst = worst.min(error);
+        }
+        prop_assert!(
+            worst < 1e-5,
+            "{} ({kind:?}): d/d{}[{k}] = {a}, relative error {worst}",
+            N::NAME,
+            N::TENSORS[t].name
+        );
+    }
+    Ok(())
+}
+
+fn twins<N64: Network<Scalar = f64>, N32: Network<Scalar = f32>>(kind: Kind, seed: u64) -> Result<(), TestCaseError> {
+    prop_assert_eq!(N64::TENSORS, N32::TENSORS);
+    let mut net32 = N32::seeded(seed);
+    let mut net64 = N64::zeroed();
+    for i in 0..N64::TENSORS.len() {
+        for (d, s) in net64.tensor_mut(i).iter_mut().zip(net32.tensor(i)) {
+            *d = f64::from(*s);
+        }
+    }
+    // Same rounded inputs for both.
+    let x32: Vec<f32> = common::values(seed, N64::INPUT * SAMPLES, 1.0)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+    let (loss64, y64) = loss_and_targets(kind, N64::OUTPUT, seed + 2);
+    let y32: Vec<f32> = y64.iter().map(|&v| v as f32).collect();
+    let y64: Vec<f64> = y32.iter().map(|&v| f64::from(v)).collect();
+    let loss32: Box<dyn Loss<f32>> = match kind {
+        Kind::Mse => Box::new(MeanSquaredError),
+        Kind::Huber => Box::new(Huber { delta: 0.5 }),
+        Kind::Bce => Box::new(BinaryCrossEntropy),
+        Kind::Ce => Box::new(CrossEntropy),
+    };
+    let (l64, g64) = loss_at(&net64, &x64, &y64, loss64.as_ref(), seed);
+    let mut ws = N32::workspace(SAMPLES);
+    let mut g32 = N32::zeroed_gradients();
+    let l32 = net32
+        .gradients_into(
+            &x32,
+            &y32,
+            loss32.as_ref(),
+            &mut Context::training(seed),
+            &mut ws,
+            &mut g32,
+        )
+        .expect("fits");
+    prop_assert!(
+        (f64::from(l32) - l64).abs() <= 1e-4 * l64.abs().max(1.0),
+        "{}: loss {l32} vs {l64}",
+        N64::NAME
+    );
+    let scale = g64.global_norm().max(1e-2);
+    for i in 0..N64::TENSORS.len() {
+        for (a, b) in g32.tensor(i).iter().zip(g64.tensor(i)) {
+            prop_assert!((f64::from(*a) - b).abs() <= 1e-4 * scale, "{}: {a} vs {b}", N64::NAME);
+        }
+    }
+    let _ = &mut net32;
+    Ok(())
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: 6,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn generated_networks_pass_the_gradient_check() {
+    let mut checked = 0;
+    macro_rules! check {
+        ($net:ident, $kind:ident) => {{
+            runner()
+                .run(
+                    &(0u64..1_000_000, prop::sample::select(vec![0.5, 1.0, 2.0])),
+                    |(seed, scale)| gradient_check::<$net>(Kind::$kind, seed, scale),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", stringify!($net)));
+            checked += 1;
+        }};
+    }
+    macro_rules! twin {
+        ($net:ident, $net32:ident, $kind:ident) => {{
+            runner()
+                .run(&(0u64..1_000_000), |seed| twins::<$net, $net32>(Kind::$kind, seed))
+                .unwrap_or_else(|e| panic!("{}: {e}", stringify!($net32)));
+        }};
+    }
+    for_each_network!(check, twin);
+    assert_eq!(checked, 24);
+}
