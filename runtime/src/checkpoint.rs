@@ -100,6 +100,7 @@ impl<N: Network> Checkpoint<N> {
     /// [`WeightsError`]: unreadable, not a checkpoint, or tensors that do not match `N`.
     pub fn load(path: &Path) -> Result<Self, WeightsError> {
         let bytes = read_bytes(path)?;
+        crate::weights::check_header(&bytes, path)?;
         let format = |message: String| WeightsError::Format {
             path: path.to_path_buf(),
             message,

@@ -245,6 +245,7 @@ pub fn load<N: Network>(path: &Path) -> Result<N, WeightsError> {
 /// # Errors
 /// As [`load`].
 pub fn from_bytes<N: Network>(bytes: &[u8], path: &Path) -> Result<N, WeightsError> {
+    check_header(bytes, path)?;
     let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -252,6 +253,55 @@ pub fn from_bytes<N: Network>(bytes: &[u8], path: &Path) -> Result<N, WeightsErr
     let mut net = N::zeroed();
     read_tensors(&file, &mut net, "", path, N::NAME, |name| !is_checkpoint_tensor(name))?;
     Ok(net)
+}
+
+/// Rejects a header that names a tensor twice (a JSON object with a repeated key, which the
+/// safetensors parser would otherwise resolve silently).
+pub(crate) fn check_header(bytes: &[u8], path: &Path) -> Result<(), WeightsError> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    let format = |message: String| WeightsError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    else {
+        return Err(format(format!("{} bytes is too short for a header", bytes.len())));
+    };
+    let header = usize::try_from(len)
+        .ok()
+        .and_then(|len| bytes.get(8..8usize.checked_add(len)?))
+        .ok_or_else(|| {
+            format(format!(
+                "the header declares {len} bytes but the file holds {}",
+                bytes.len().saturating_sub(8)
+            ))
+        })?;
+
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Ok(Some(key));
+                }
+            }
+            Ok(None)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(header);
+    match de.deserialize_map(Keys) {
+        Ok(Some(duplicate)) => Err(format(format!("the header names tensor `{duplicate}` twice"))),
+        Ok(None) => Ok(()),
+        Err(e) => Err(format(format!("the header is not valid JSON: {e}"))),
+    }
 }
 
 /// Prefixes of the extra tensors a checkpoint holds beside the weights; [`load`] skips them,
