@@ -267,3 +267,22 @@ fn labelled_text_from_tsv() {
         "{err:?}"
     );
 }
+
+#[test]
+fn dimensions_whose_running_product_overflows_are_too_large() {
+    // Found by the `idx` fuzz target: two huge dimensions and a zero one declare no data, but
+    // anyone multiplying the dimensions in order overflows. The reader refuses them.
+    let mut bytes = vec![0, 0, 0x08, 3];
+    for d in [u32::MAX, u32::MAX, 0] {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    let err = read_idx_from(&bytes[..], Path::new("zero.idx"), 1 << 30).unwrap_err();
+    assert!(matches!(err, LoadError::TooLarge { .. }), "{err:?}");
+    // A zero dimension first is a valid empty array.
+    let mut bytes = vec![0, 0, 0x08, 2];
+    for d in [0u32, 7] {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    let array = read_idx_from(&bytes[..], Path::new("empty.idx"), 1 << 30).expect("valid");
+    assert_eq!((array.dims, array.data.len()), (vec![0, 7], 0));
+}

@@ -279,14 +279,25 @@ pub fn read_idx_from(mut input: impl Read, name: &Path, max_bytes: u64) -> Resul
     }
     let rank = usize::from(magic[3]);
     let mut dims = Vec::with_capacity(rank);
-    let mut declared: u64 = 1;
+    // The running product must fit at every step (not only in the end: a zero dimension
+    // after two huge ones would otherwise hide an overflow from anyone multiplying `dims`).
+    let mut declared: Option<u64> = Some(1);
     for _ in 0..rank {
         let mut word = [0u8; 4];
         read_exact_or_truncated(&mut input, &mut word, name, 4 * rank as u64)?;
         let dim = u32::from_be_bytes(word);
-        declared = declared.saturating_mul(u64::from(dim));
+        declared = declared
+            .and_then(|d| d.checked_mul(u64::from(dim)))
+            .filter(|&d| d <= max_bytes);
         dims.push(dim as usize);
     }
+    let Some(declared) = declared else {
+        return Err(LoadError::TooLarge {
+            path: path(),
+            declared: dims.iter().fold(1u64, |d, &x| d.saturating_mul(x as u64)),
+            cap: max_bytes,
+        });
+    };
     if declared > max_bytes {
         return Err(LoadError::TooLarge {
             path: path(),
