@@ -1,5 +1,7 @@
 //! `network!` in an edition 2024 crate (the facade crate itself is edition 2021).
 
+#![forbid(unsafe_code)]
+
 retroprop::network! {
     /// A network defined in an edition 2024 crate.
     pub struct Net2024 {
