@@ -1,0 +1,209 @@
+//! Training and inference speed on the three workloads of the speed issue, through the public
+//! API (networks defined with `network!`, trained with `train_step` / `Session::step`), with
+//! the machine's sgemm rate measured in the same run as a reference peak.
+//!
+//! ```sh
+//! cargo bench --bench speed            # all workloads, median of 3 passes each
+//! cargo bench --bench speed -- W3      # only workloads whose name contains "W3"
+//! ```
+//!
+//! - W1 = 2-8-1, tanh hidden, sigmoid output, MSE, SGD lr 0.1, batch 1 (steps per second)
+//! - W2 = 64-32-10, relu hidden, softmax output, cross-entropy, SGD lr 0.05
+//! - W3 = 784-128-10, relu, softmax, cross-entropy, SGD
+//!
+//! FLOPs per training sample: 2 x weights forward, 2 x weights for the weight gradients, and
+//! 2 x weights of the layers above the first for the input gradients (W3: 409,088).
+
+use retroprop::prelude::*;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+retroprop::network! {
+    struct W1 { input: 2, hidden: dense(8) -> tanh, output: dense(1) -> sigmoid }
+    struct W2 { input: 64, hidden: dense(32) -> relu, output: dense(10) -> softmax }
+    struct W3 { input: 784, hidden: dense(128) -> relu, output: dense(10) -> softmax }
+}
+
+/// Training FLOPs per sample, as defined above.
+fn training_flops<N: Network>() -> f64 {
+    let weights: Vec<usize> = N::TENSORS
+        .iter()
+        .filter(|t| t.kind == retroprop::TensorKind::Weight)
+        .map(|t| t.len())
+        .collect();
+    let all: usize = weights.iter().sum();
+    let above_first: usize = weights.iter().skip(1).sum();
+    (4 * all + 2 * above_first) as f64
+}
+
+fn inference_flops<N: Network>() -> f64 {
+    N::TENSORS
+        .iter()
+        .filter(|t| t.kind == retroprop::TensorKind::Weight)
+        .map(|t| 2 * t.len())
+        .sum::<usize>() as f64
+}
+
+/// Synthetic inputs in [0, 1) and one-hot (or regression) targets from a fixed seed.
+fn data<N: Network<Scalar = f32>>(samples: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<f32> = (0..samples * N::INPUT).map(|_| rng.random::<f32>()).collect();
+    let y = if N::OUTPUT == 1 {
+        (0..samples).map(|_| rng.random::<f32>()).collect()
+    } else {
+        let labels: Vec<usize> = (0..samples).map(|_| rng.random_range(0..N::OUTPUT)).collect();
+        one_hot::<f32>(&labels, N::OUTPUT).expect("labels")
+    };
+    (x, y)
+}
+
+/// Runs `step` (which processes `per_call` samples) for about `duration`; returns samples/s.
+fn rate(per_call: usize, duration: Duration, mut step: impl FnMut(usize)) -> f64 {
+    for i in 0..16 {
+        step(i);
+    }
+    let start = Instant::now();
+    let mut calls = 0usize;
+    while start.elapsed() < duration {
+        for _ in 0..64 {
+            step(calls);
+            calls += 1;
+        }
+    }
+    (calls * per_call) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Median of three passes.
+fn median3(mut f: impl FnMut() -> f64) -> f64 {
+    let mut v = [f(), f(), f()];
+    v.sort_by(f64::total_cmp);
+    v[1]
+}
+
+struct Row {
+    name: String,
+    samples_per_second: f64,
+    gflops: f64,
+}
+
+fn train<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, batch: usize, lr: f32, loss: &L, pass: Duration) -> Row {
+    let pool = 4096.max(batch);
+    let (x, y) = data::<N>(pool, 1);
+    let mut net = N::seeded(1);
+    let mut sgd = Sgd::new(lr);
+    let mut session = Session::<N>::new(batch, 1);
+    let batches = pool / batch;
+    let samples_per_second = median3(|| {
+        rate(batch, pass, |i| {
+            let b = i % batches;
+            let xs = &x[b * batch * N::INPUT..(b + 1) * batch * N::INPUT];
+            let ys = &y[b * batch * N::OUTPUT..(b + 1) * batch * N::OUTPUT];
+            black_box(session.step(&mut net, xs, ys, loss, &mut sgd).expect("step"));
+        })
+    });
+    Row {
+        name: format!("{name} train, batch {batch}"),
+        samples_per_second,
+        gflops: samples_per_second * training_flops::<N>() / 1e9,
+    }
+}
+
+fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> Row {
+    let pool = 4096.max(batch);
+    let (x, _) = data::<N>(pool, 2);
+    let net = N::seeded(2);
+    let mut ws = N::workspace(batch);
+    let batches = pool / batch;
+    let samples_per_second = median3(|| {
+        rate(batch, pass, |i| {
+            let b = i % batches;
+            let out = net
+                .forward_into(&x[b * batch * N::INPUT..(b + 1) * batch * N::INPUT], &mut ws)
+                .expect("fits");
+            black_box(out.act[0]);
+        })
+    });
+    Row {
+        name: format!("{name} inference, batch {batch}"),
+        samples_per_second,
+        gflops: samples_per_second * inference_flops::<N>() / 1e9,
+    }
+}
+
+/// matrixmultiply's sgemm on 1024 x 1024 x 1024, single thread: the reference peak.
+fn sgemm_gflops() -> f64 {
+    let n = 1024;
+    let a = vec![1.0f32 / 3.0; n * n];
+    let b = vec![0.5f32; n * n];
+    let mut c = vec![0.0f32; n * n];
+    let run = |c: &mut [f32]| {
+        // SAFETY: a, b and c are n x n row-major buffers (row stride n, column stride 1) that
+        // outlive the call, and c does not alias a or b.
+        unsafe {
+            matrixmultiply::sgemm(
+                n,
+                n,
+                n,
+                1.0,
+                a.as_ptr(),
+                n as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    };
+    run(&mut c);
+    median3(|| {
+        let start = Instant::now();
+        let mut calls = 0;
+        while start.elapsed() < Duration::from_millis(500) {
+            run(&mut c);
+            calls += 1;
+        }
+        black_box(c[0]);
+        2.0 * (n * n * n) as f64 * calls as f64 / start.elapsed().as_secs_f64() / 1e9
+    })
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let pass = Duration::from_millis(400);
+    let peak = sgemm_gflops();
+    println!("sgemm 1024^3 (matrixmultiply, 1 thread): {peak:.1} GFLOP/s\n");
+    println!(
+        "{:<34} {:>14} {:>10} {:>10}",
+        "workload", "samples/s", "GFLOP/s", "of sgemm"
+    );
+    let mut rows = Vec::new();
+    let wanted = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    if wanted("W1") {
+        rows.push(train::<W1, _>("W1 2-8-1", 1, 0.1, &MeanSquaredError, pass));
+    }
+    if wanted("W2") {
+        rows.push(train::<W2, _>("W2 64-32-10", 1, 0.05, &CrossEntropy, pass));
+        rows.push(train::<W2, _>("W2 64-32-10", 32, 0.05, &CrossEntropy, pass));
+    }
+    if wanted("W3") {
+        for batch in [1, 32, 128] {
+            rows.push(train::<W3, _>("W3 784-128-10", batch, 0.01, &CrossEntropy, pass));
+        }
+        rows.push(infer::<W3>("W3 784-128-10", 1, pass));
+        rows.push(infer::<W3>("W3 784-128-10", 128, pass));
+    }
+    for row in rows {
+        println!(
+            "{:<34} {:>14.0} {:>10.2} {:>9.1}%",
+            row.name,
+            row.samples_per_second,
+            row.gflops,
+            100.0 * row.gflops / peak
+        );
+    }
+}
