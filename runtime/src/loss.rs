@@ -114,7 +114,7 @@ impl<T: Real> Loss<T> for MeanAbsoluteError {
 
 /// `sum_c w_c y_c (-ln softmax(z)_c)` for one sample, from the logits with log-sum-exp;
 /// infinite logits give the exact limits (see [`neg_log_softmax_into`]). Allocates nothing.
-fn cross_entropy_from_logits<T: Real>(z: &[T], y: &[T], weight: impl Fn(usize) -> T) -> T {
+fn cross_entropy_from_logits<T: Real>(z: &[T], y: &[T], weight: &impl Fn(usize) -> T) -> T {
     let lse = log_sum_exp(z);
     let infinite = lse == T::NEG_INFINITY || lse == -T::NEG_INFINITY;
     let winners = if infinite {
@@ -222,40 +222,55 @@ pub struct BinaryCrossEntropy;
 
 impl<T: Real> Loss<T> for BinaryCrossEntropy {
     fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
-        let zero = T::zero();
-        let one = T::one();
-        let sum = if output.activation == Activation::Sigmoid {
-            output
-                .pre
-                .iter()
-                .zip(target)
-                .fold(zero, |s, (&z, &y)| s + bce_with_logits(z, y, one))
-        } else {
-            let floor = c::<T>(-100.0);
-            output.act.iter().zip(target).fold(zero, |s, (&a, &y)| {
-                let log_a = a.ln().max(floor);
-                let log_1ma = (one - a).ln().max(floor);
-                s - (y * log_a + (one - y) * log_1ma)
-            })
-        };
-        sum / mean_divisor::<T>(output.act.len())
+        bce_sum(output, target, |_| T::one()) / mean_divisor::<T>(output.act.len())
     }
 
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
         let scale = T::one() / mean_divisor::<T>(output.act.len());
-        if output.activation == Activation::Sigmoid {
-            for ((g, &z), &y) in grad.iter_mut().zip(output.pre).zip(target) {
-                *g = scale * (sigmoid(z) - y);
-            }
-        } else {
-            let eps = c::<T>(1e-12);
-            let one = T::one();
-            for ((g, &a), &y) in grad.iter_mut().zip(output.act).zip(target) {
-                *g = scale * (a - y) / ((one - a) * a).max(eps);
-            }
-            through_activation(output, grad);
-        }
+        bce_grad(output, target, grad, |_| T::one(), scale);
         self.loss(output, target)
+    }
+}
+
+/// Binary cross-entropy summed over every element, with weight `pos_weight(row)` on the
+/// positive term: from the logits after `sigmoid`, else from the activation (logarithms
+/// clamped at -100, as PyTorch's `BCELoss`).
+fn bce_sum<T: Real>(output: &Output<'_, T>, target: &[T], pos_weight: impl Fn(usize) -> T) -> T {
+    let rows = output.rows.max(1);
+    let one = T::one();
+    let mut sum = T::zero();
+    if output.activation == Activation::Sigmoid {
+        for (i, (&z, &y)) in output.pre.iter().zip(target).enumerate() {
+            sum += bce_with_logits(z, y, one + (pos_weight(i % rows) - one) * y);
+        }
+    } else {
+        let floor = c::<T>(-100.0);
+        for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
+            sum -= pos_weight(i % rows) * y * a.ln().max(floor) + (one - y) * (one - a).ln().max(floor);
+        }
+    }
+    sum
+}
+
+/// The gradient of [`bce_sum`] times `scale` with respect to the output pre-activation.
+fn bce_grad<T: Real>(output: &Output<'_, T>, target: &[T], grad: &mut [T], pos_weight: impl Fn(usize) -> T, scale: T) {
+    let rows = output.rows.max(1);
+    let one = T::one();
+    if output.activation == Activation::Sigmoid {
+        // d/dz [(1 - y) z + l ln(1 + exp(-z))] = (1 - y) - l (1 - sigmoid(z)): sigmoid(z) - y for l = 1.
+        for (i, ((g, &z), &y)) in grad.iter_mut().zip(output.pre).zip(target).enumerate() {
+            let l = one + (pos_weight(i % rows) - one) * y;
+            *g = scale * ((one - y) - l * (one - sigmoid(z)));
+        }
+    } else {
+        // d/da = (a (1 - y + p y) - p y) / (a (1 - a)), the denominator clamped at 1e-12 as in
+        // PyTorch's BCELoss (for p = 1 this is its (a - y) / (a (1 - a))).
+        let eps = c::<T>(1e-12);
+        for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
+            let p = pos_weight(i % rows);
+            *g = scale * (a * (one - y + p * y) - p * y) / ((one - a) * a).max(eps);
+        }
+        through_activation(output, grad);
     }
 }
 
@@ -272,46 +287,65 @@ pub struct CrossEntropy;
 
 impl<T: Real> Loss<T> for CrossEntropy {
     fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
-        let rows = output.rows.max(1);
-        let mut sum = T::zero();
-        if output.activation == Activation::Softmax {
-            for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
-                sum += cross_entropy_from_logits(z, y, |_| T::one());
-            }
-        } else {
-            let floor = c::<T>(-100.0);
-            for (&a, &y) in output.act.iter().zip(target) {
-                if y != T::zero() {
-                    sum -= y * a.ln().max(floor);
-                }
-            }
-        }
-        sum / mean_divisor::<T>(output.samples())
+        cross_entropy_sum(output, target, |_| T::one()) / mean_divisor::<T>(output.samples())
     }
 
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
-        let rows = output.rows.max(1);
         let scale = T::one() / mean_divisor::<T>(output.samples());
-        if output.activation == Activation::Softmax {
-            for ((a, y), g) in output
-                .act
-                .chunks(rows)
-                .zip(target.chunks(rows))
-                .zip(grad.chunks_mut(rows))
-            {
-                let total = y.iter().fold(T::zero(), |s, &y| s + y);
-                for ((g, &a), &y) in g.iter_mut().zip(a).zip(y) {
-                    *g = scale * (a * total - y);
-                }
-            }
-        } else {
-            let eps = c::<T>(1e-12);
-            for ((g, &a), &y) in grad.iter_mut().zip(output.act).zip(target) {
-                *g = -scale * y / a.max(eps);
-            }
-            through_activation(output, grad);
-        }
+        cross_entropy_grad(output, target, grad, |_| T::one(), scale);
         self.loss(output, target)
+    }
+}
+
+/// Cross-entropy summed over the batch with class weights `weight(c)`: from the logits
+/// after `softmax`, else from the activation as probabilities (logarithm clamped at -100).
+fn cross_entropy_sum<T: Real>(output: &Output<'_, T>, target: &[T], weight: impl Fn(usize) -> T) -> T {
+    let rows = output.rows.max(1);
+    let mut sum = T::zero();
+    if output.activation == Activation::Softmax {
+        for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
+            sum += cross_entropy_from_logits(z, y, &weight);
+        }
+    } else {
+        let floor = c::<T>(-100.0);
+        for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
+            if y != T::zero() {
+                sum -= weight(i % rows) * y * a.ln().max(floor);
+            }
+        }
+    }
+    sum
+}
+
+/// The gradient of [`cross_entropy_sum`] times `scale` with respect to the output
+/// pre-activation: `p sum_c(w_c y_c) - w y` after softmax (prediction minus target for unit
+/// weights and a distribution), else `-w y / a` (`a` clamped at 1e-12) through the activation.
+fn cross_entropy_grad<T: Real>(
+    output: &Output<'_, T>,
+    target: &[T],
+    grad: &mut [T],
+    weight: impl Fn(usize) -> T,
+    scale: T,
+) {
+    let rows = output.rows.max(1);
+    if output.activation == Activation::Softmax {
+        for ((a, y), g) in output
+            .act
+            .chunks(rows)
+            .zip(target.chunks(rows))
+            .zip(grad.chunks_mut(rows))
+        {
+            let sample_weight = y.iter().enumerate().fold(T::zero(), |s, (c, &y)| s + weight(c) * y);
+            for (c, ((g, &a), &y)) in g.iter_mut().zip(a).zip(y).enumerate() {
+                *g = scale * (a * sample_weight - weight(c) * y);
+            }
+        }
+    } else {
+        let eps = c::<T>(1e-12);
+        for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
+            *g = -scale * weight(i % rows) * y / a.max(eps);
+        }
+        through_activation(output, grad);
     }
 }
 
@@ -369,72 +403,35 @@ impl<T: Real> WeightedCrossEntropy<T> {
         self.weights.get(class).copied().unwrap_or_else(|| T::cast(1.0))
     }
 
-    /// Total weight of the batch's targets.
-    fn total_weight(&self, target: &[T], rows: usize) -> T {
-        let mut total = T::cast(0.0);
-        for col in target.chunks(rows) {
+    /// `1 / sum_n sum_c w_c y_nc`, the normalization of the batch (0 for no weight at all).
+    fn scale(&self, target: &[T], rows: usize) -> T {
+        let mut total = T::zero();
+        for col in target.chunks(rows.max(1)) {
             for (c, &y) in col.iter().enumerate() {
                 total += self.weight(c) * y;
             }
         }
-        total
+        if total == T::zero() {
+            T::zero()
+        } else {
+            T::one() / total
+        }
     }
 }
 
 impl<T: Real> Loss<T> for WeightedCrossEntropy<T> {
     fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
-        let rows = output.rows.max(1);
-        let mut sum = T::cast(0.0);
-        if output.activation == Activation::Softmax {
-            for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
-                sum += cross_entropy_from_logits(z, y, |c| self.weight(c));
-            }
-        } else {
-            let floor = c::<T>(-100.0);
-            for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
-                if y != T::cast(0.0) {
-                    sum -= self.weight(i % rows) * y * a.ln().max(floor);
-                }
-            }
-        }
-        let total = self.total_weight(target, rows);
-        if total == T::cast(0.0) {
-            T::cast(0.0)
-        } else {
-            sum / total
-        }
+        cross_entropy_sum(output, target, |c| self.weight(c)) * self.scale(target, output.rows)
     }
 
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
-        let rows = output.rows.max(1);
-        let total = self.total_weight(target, rows);
-        let scale = if total == T::cast(0.0) {
-            T::cast(0.0)
-        } else {
-            T::one() / total
-        };
-        if output.activation == Activation::Softmax {
-            for ((a, y), g) in output
-                .act
-                .chunks(rows)
-                .zip(target.chunks(rows))
-                .zip(grad.chunks_mut(rows))
-            {
-                let sample_weight = y
-                    .iter()
-                    .enumerate()
-                    .fold(T::cast(0.0), |s, (c, &y)| s + self.weight(c) * y);
-                for (c, ((g, &a), &y)) in g.iter_mut().zip(a).zip(y).enumerate() {
-                    *g = scale * (a * sample_weight - self.weight(c) * y);
-                }
-            }
-        } else {
-            let eps = c::<T>(1e-12);
-            for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
-                *g = -scale * self.weight(i % rows) * y / a.max(eps);
-            }
-            through_activation(output, grad);
-        }
+        cross_entropy_grad(
+            output,
+            target,
+            grad,
+            |c| self.weight(c),
+            self.scale(target, output.rows),
+        );
         self.loss(output, target)
     }
 }
@@ -462,43 +459,12 @@ impl<T: Real> WeightedBinaryCrossEntropy<T> {
 
 impl<T: Real> Loss<T> for WeightedBinaryCrossEntropy<T> {
     fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T {
-        let rows = output.rows.max(1);
-        let one = T::one();
-        let zero = T::cast(0.0);
-        let mut sum = zero;
-        if output.activation == Activation::Sigmoid {
-            for (i, (&z, &y)) in output.pre.iter().zip(target).enumerate() {
-                let l = one + (self.weight(i % rows) - one) * y;
-                sum += bce_with_logits(z, y, l);
-            }
-        } else {
-            let floor = c::<T>(-100.0);
-            for (i, (&a, &y)) in output.act.iter().zip(target).enumerate() {
-                let log_a = a.ln().max(floor);
-                let log_1ma = (one - a).ln().max(floor);
-                sum -= self.weight(i % rows) * y * log_a + (one - y) * log_1ma;
-            }
-        }
-        sum / mean_divisor::<T>(output.act.len())
+        bce_sum(output, target, |r| self.weight(r)) / mean_divisor::<T>(output.act.len())
     }
 
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T {
-        let rows = output.rows.max(1);
-        let one = T::one();
-        let scale = one / mean_divisor::<T>(output.act.len());
-        if output.activation == Activation::Sigmoid {
-            for (i, ((g, &z), &y)) in grad.iter_mut().zip(output.pre).zip(target).enumerate() {
-                let l = one + (self.weight(i % rows) - one) * y;
-                *g = scale * ((one - y) - l * (one - sigmoid(z)));
-            }
-        } else {
-            let eps = c::<T>(1e-12);
-            for (i, ((g, &a), &y)) in grad.iter_mut().zip(output.act).zip(target).enumerate() {
-                let pw = self.weight(i % rows);
-                *g = scale * (-(pw * y) / a.max(eps) + (one - y) / (one - a).max(eps));
-            }
-            through_activation(output, grad);
-        }
+        let scale = T::one() / mean_divisor::<T>(output.act.len());
+        bce_grad(output, target, grad, |r| self.weight(r), scale);
         self.loss(output, target)
     }
 }
