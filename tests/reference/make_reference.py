@@ -167,26 +167,7 @@ def plateau_values(name, settings, metrics, base_lr=1.0):
 
 
 def sgd_trajectory(case, settings, steps, loss_kind):
-    layers = [(l["name"], l["width"], l["activation"]) for l in case["layers"]]
-    params = {k: torch.tensor(v, requires_grad=True) for k, v in case["params"].items()}
-    x = torch.tensor(case["x"])
-    y = torch.tensor(case["y"])
-    opt = torch.optim.SGD(list(params.values()), **settings)
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        z, a = forward(layers, params, x)
-        loss = loss_value(loss_kind, layers[-1][2], z, a, y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return {
-        "settings": settings,
-        "loss": loss_kind,
-        "steps": steps,
-        "losses": losses,
-        "params": {k: v.detach().tolist() for k, v in params.items()},
-    }
+    return trajectory(case, "sgd", settings, steps, loss_kind)
 
 
 def main():
@@ -218,20 +199,11 @@ def main():
     ]
     by_name = {c["name"]: c for c in cases}
     trajectories = [
-        {"case": "tanh_softmax", **sgd_trajectory(by_name["tanh_softmax"], {"lr": 0.1}, 5, "ce")},
-        {
-            "case": "tanh_softmax",
-            **sgd_trajectory(
-                by_name["tanh_softmax"],
-                {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01},
-                5,
-                "ce",
-            ),
-        },
-        {
-            "case": "deep_regression",
-            **sgd_trajectory(by_name["deep_regression"], {"lr": 0.05, "momentum": 0.8, "nesterov": True}, 5, "mse"),
-        },
+        sgd_trajectory(by_name["tanh_softmax"], {"lr": 0.1}, 5, "ce"),
+        sgd_trajectory(
+            by_name["tanh_softmax"], {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}, 5, "ce"
+        ),
+        sgd_trajectory(by_name["deep_regression"], {"lr": 0.05, "momentum": 0.8, "nesterov": True}, 5, "mse"),
     ]
     tanh = by_name["tanh_softmax"]
     optimizers = [
