@@ -112,17 +112,25 @@ pub fn weight_gradient<T: Real, const O: usize, const I: usize>(
         }
         first = false;
     }
-    if first {
-        g.fill(T::zero());
-    }
-    for (d_col, a_col) in d_blocks
+    let remainder = d_blocks
         .remainder()
         .chunks_exact(O)
-        .zip(a_blocks.remainder().chunks_exact(I))
-    {
+        .zip(a_blocks.remainder().chunks_exact(I));
+    for (d_col, a_col) in remainder {
         for (g_col, &ak) in g.chunks_exact_mut(O).zip(a_col) {
-            axpy(ak, d_col, g_col);
+            if first {
+                // The first sample writes (one pass) instead of zeroing and adding (two).
+                for (gv, &dv) in g_col.iter_mut().zip(d_col) {
+                    *gv = ak * dv;
+                }
+            } else {
+                axpy(ak, d_col, g_col);
+            }
         }
+        first = false;
+    }
+    if first {
+        g.fill(T::zero());
     }
 }
 
