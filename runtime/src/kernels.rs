@@ -5,6 +5,10 @@
 //! `k`) is contiguous. Every kernel works in place in caller-owned buffers and allocates
 //! nothing. They are written so that the compiler can vectorize the inner loops (each one
 //! an `axpy` or a dot product over a contiguous column).
+//!
+//! # Panics
+//! Like slice indexing, each kernel panics if a buffer holds fewer than `n` samples; the
+//! generated code checks batch sizes (returning a `ShapeError`) before calling them.
 
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};

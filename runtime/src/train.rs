@@ -376,6 +376,9 @@ pub fn input_len(x_len: usize, inputs: usize, capacity: usize) -> Result<usize, 
 
 /// Computes the loss and its gradient with respect to the output pre-activation into the
 /// first `output.act.len()` values of `delta`; returns the loss and that gradient.
+///
+/// # Panics
+/// If `delta` is shorter than `output.act` (generated code sizes it from the workspace).
 pub fn loss_and_delta<'d, T: Real, L: Loss<T> + ?Sized>(
     loss: &L,
     output: &Output<'_, T>,

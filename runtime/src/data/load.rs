@@ -384,8 +384,9 @@ impl<T: Real> Labeled<T> {
         let mut features = Vec::with_capacity(indices.len() * self.inputs);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
-            if let Some(&label) = self.labels.get(i) {
-                features.extend_from_slice(&self.features[i * self.inputs..(i + 1) * self.inputs]);
+            let sample = self.features.get(i * self.inputs..(i + 1) * self.inputs);
+            if let (Some(&label), Some(sample)) = (self.labels.get(i), sample) {
+                features.extend_from_slice(sample);
                 labels.push(label);
             }
         }
