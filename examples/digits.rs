@@ -20,15 +20,10 @@ use retroprop::prelude::*;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-retroprop::network! {
-    /// 8x8 digit images (64 pixels scaled to [0, 1]) to 10 classes.
-    pub struct DigitNet {
-        input: 64,
-        hidden: dense(128) -> relu,
-        drop: dropout(0.1),
-        output: dense(10) -> softmax,
-    }
-}
+#[path = "common/digit_net.rs"]
+mod digit_net;
+
+pub use digit_net::DigitNet;
 
 /// What to run.
 #[derive(Debug, Clone)]

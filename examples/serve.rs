@@ -15,15 +15,10 @@ use retroprop::ShapeError;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-retroprop::network! {
-    /// Must match the digits example's definition.
-    pub struct DigitNet {
-        input: 64,
-        hidden: dense(128) -> relu,
-        drop: dropout(0.1),
-        output: dense(10) -> softmax,
-    }
-}
+#[path = "common/digit_net.rs"]
+mod digit_net;
+
+pub use digit_net::DigitNet;
 
 /// A prediction: the most likely digit and its probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
