@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench speed            # all workloads, median of 3 passes each
 //! cargo bench --bench speed -- W3      # only workloads whose name contains "W3"
+//! cargo bench --bench speed -- 'W3 784-128-10 train, batch 1$'   # one row (`$`: name ends so)
 //! ```
 //!
 //! - W1 = 2-8-1, tanh hidden, sigmoid output, MSE, SGD lr 0.1, batch 1 (steps per second)
@@ -182,20 +183,31 @@ fn main() {
         "workload", "samples/s", "GFLOP/s", "of sgemm"
     );
     let mut rows = Vec::new();
-    let wanted = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
-    if wanted("W1") {
-        rows.push(train::<W1, _>("W1 2-8-1", 1, 0.1, &MeanSquaredError, pass));
+    // A filter matches anywhere in a row's name; one ending in `$` matches the name's end.
+    let wanted = |name: String| {
+        filter.as_ref().is_none_or(|f| match f.strip_suffix('$') {
+            Some(end) => name.ends_with(end),
+            None => name.contains(f.as_str()),
+        })
+    };
+    let (w1, w2, w3) = ("W1 2-8-1", "W2 64-32-10", "W3 784-128-10");
+    if wanted(format!("{w1} train, batch 1")) {
+        rows.push(train::<W1, _>(w1, 1, 0.1, &MeanSquaredError, pass));
     }
-    if wanted("W2") {
-        rows.push(train::<W2, _>("W2 64-32-10", 1, 0.05, &CrossEntropy, pass));
-        rows.push(train::<W2, _>("W2 64-32-10", 32, 0.05, &CrossEntropy, pass));
-    }
-    if wanted("W3") {
-        for batch in [1, 32, 128] {
-            rows.push(train::<W3, _>("W3 784-128-10", batch, 0.01, &CrossEntropy, pass));
+    for batch in [1, 32] {
+        if wanted(format!("{w2} train, batch {batch}")) {
+            rows.push(train::<W2, _>(w2, batch, 0.05, &CrossEntropy, pass));
         }
-        rows.push(infer::<W3>("W3 784-128-10", 1, pass));
-        rows.push(infer::<W3>("W3 784-128-10", 128, pass));
+    }
+    for batch in [1, 32, 128] {
+        if wanted(format!("{w3} train, batch {batch}")) {
+            rows.push(train::<W3, _>(w3, batch, 0.01, &CrossEntropy, pass));
+        }
+    }
+    for batch in [1, 128] {
+        if wanted(format!("{w3} inference, batch {batch}")) {
+            rows.push(infer::<W3>(w3, batch, pass));
+        }
     }
     for row in rows {
         println!(

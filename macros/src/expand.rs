@@ -235,6 +235,11 @@ pub fn expand(net: &Network) -> TokenStream {
         #[doc = #loss_doc]
         let (loss_value, #out_delta) = #p::loss_and_delta(loss, &#output_value, target, &mut ws.#out_delta);
     });
+    // Per dense layer, top to bottom: its parameter gradients (after every delta is known),
+    // its fused SGD update, and its term of the squared gradient norm.
+    let mut param_grads = Vec::new();
+    let mut sgd_updates = Vec::new();
+    let mut norm_terms = Vec::new();
     // Whether a layer below `i` has weights, so that the gradient must flow past layer `i`.
     let weights_below = |i: usize| net.layers[..i].iter().any(Layer::is_dense);
     for i in (0..net.layers.len()).rev() {
@@ -291,12 +296,21 @@ pub fn expand(net: &Network) -> TokenStream {
             n.text
         );
         let doc_b = format!(" Layer `{}`: bias gradient `db = dz`, summed over the batch.", n.text);
-        backward.push(quote_spanned! {layer.name.span()=>
+        param_grads.push(quote_spanned! {layer.name.span()=>
             #[doc = #doc_w]
             #p::weight_gradient(&mut grads.#w, #delta, #below, n);
             #[doc = #doc_b]
             #p::bias_gradient(&mut grads.#b, #delta, n);
         });
+        let doc_sgd = format!(
+            " Layer `{}`: `W -= lr dz a^T` and `b -= lr dz` in one pass (`a`: {below_text}).",
+            n.text
+        );
+        sgd_updates.push(quote_spanned! {layer.name.span()=>
+            #[doc = #doc_sgd]
+            #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #below);
+        });
+        norm_terms.push(quote!(#p::outer_norm_squared(#delta, #below)));
         if weights_below(i) {
             let below = &names[i - 1];
             let below_grad = &below.grad;
@@ -691,7 +705,28 @@ pub fn expand(net: &Network) -> TokenStream {
                 let n = #p::batch_len(x.len(), target.len(), #input, #output, ws.capacity)?;
                 #(#training_forward)*
                 #(#backward)*
+                #(#param_grads)*
                 ::core::result::Result::Ok(loss_value)
+            }
+
+            #[allow(unused_doc_comments)]
+            fn sgd_step_into<L: #p::Loss<#t> + ?Sized>(
+                &mut self,
+                x: &[#t],
+                target: &[#t],
+                loss: &L,
+                #ctx: &mut #p::Context,
+                ws: &mut #ws_name,
+                lr: #t,
+            ) -> ::core::result::Result<#p::FusedStep<#t>, #p::TrainError> {
+                let n = #p::single_sample_len(x.len(), target.len(), #input, #output, ws.capacity)?;
+                #(#training_forward)*
+                #(#backward)*
+                /// The gradient's global norm, from each layer's rank-one weight gradient; nothing
+                /// is updated unless it and the loss are finite.
+                let grad_norm = #p::check_fused_step(loss_value, #(#norm_terms)+*)?;
+                #(#sgd_updates)*
+                ::core::result::Result::Ok(#p::FusedStep { loss: loss_value, grad_norm })
             }
         }
     }

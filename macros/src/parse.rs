@@ -57,7 +57,17 @@ fn parse_network(input: ParseStream, last: Span) -> syn::Result<RawNetwork> {
         if !input.peek2(syn::token::Bracket) {
             return Err(input.error("expected `[` after `#`, as in `#[network(scalar = f64)]`"));
         }
-        attrs.extend(input.call(Attribute::parse_outer)?);
+        // One attribute at a time (`Attribute::parse_outer` would take the next `#` too, and
+        // report a `#` at the very end at the call site).
+        let pound_token: Token![#] = input.parse()?;
+        let content;
+        let bracket_token = syn::bracketed!(content in input);
+        attrs.push(Attribute {
+            pound_token,
+            style: syn::AttrStyle::Outer,
+            bracket_token,
+            meta: content.parse()?,
+        });
     }
     let vis: Visibility = input.parse()?;
     if !input.peek(Token![struct]) {

@@ -3,8 +3,21 @@
 //! Batches are column-major slices holding one sample per column. A weight matrix
 //! `SMatrix<T, O, I>` is column-major too, so column `k` of the weights (the fan-out of input
 //! `k`) is contiguous. Every kernel works in place in caller-owned buffers and allocates
-//! nothing. They are written so that the compiler can vectorize the inner loops (each one
-//! an `axpy` or a dot product over a contiguous column).
+//! nothing.
+//!
+//! # Register tiles and run-time dispatch
+//! The matrix products are written as register tiles: a block of output rows for a few samples
+//! is accumulated in local arrays while the loop runs over the shared dimension, then stored
+//! once. The tiles are plain generic Rust that the compiler turns into vector code; the same
+//! source is compiled three times, for the baseline target (SSE2 on x86-64), for AVX2 and for
+//! AVX-512, and [`kernel_path`] picks the widest one the CPU supports when the program starts,
+//! so builds never need `-C target-cpu=native`.
+//!
+//! Every path computes the same operations in the same order (a multiply, then an add: no
+//! fused multiply-add and no reassociation), so **all paths give bit-identical results**;
+//! the choice only changes speed. The environment variable `RETROPROP_KERNELS` (`portable`,
+//! `avx2` or `avx512`) caps the choice, for profiling or to rule the kernels out when
+//! debugging.
 //!
 //! # Panics
 //! Like slice indexing, each kernel panics if a buffer holds fewer than `n` samples; the
@@ -12,10 +25,101 @@
 
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
+use std::sync::OnceLock;
 
-/// Samples processed together, so that each weight column read from cache serves several
-/// samples (the batch is the GEMM's third dimension).
-const BLOCK: usize = 4;
+/// A compiled variant of the kernels, chosen by [`kernel_path`] from the CPU's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelPath {
+    /// The baseline target's instructions (SSE2 on x86-64); every CPU runs it.
+    Portable,
+    /// 256-bit vectors (x86-64 with AVX2).
+    Avx2,
+    /// 512-bit vectors (x86-64 with AVX-512F).
+    Avx512,
+}
+
+impl KernelPath {
+    /// Every path, narrowest first.
+    pub const ALL: [KernelPath; 3] = [KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512];
+
+    /// The name used by `RETROPROP_KERNELS` and in reports (`"portable"`, `"avx2"`, `"avx512"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelPath::Portable => "portable",
+            KernelPath::Avx2 => "avx2",
+            KernelPath::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            KernelPath::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The widest supported path that is not wider than `self` (at worst `Portable`).
+    pub fn or_supported(self) -> KernelPath {
+        KernelPath::ALL
+            .into_iter()
+            .filter(|p| *p <= self && p.is_supported())
+            .max()
+            .unwrap_or(KernelPath::Portable)
+    }
+}
+
+/// The kernel path this process uses: the widest the CPU supports, capped by the environment
+/// variable `RETROPROP_KERNELS` if it names a path. Decided once, on first use.
+///
+/// ```
+/// use retroprop_runtime::kernels::{kernel_path, KernelPath};
+/// assert!(kernel_path().is_supported());
+/// # let _ = KernelPath::Portable;
+/// ```
+pub fn kernel_path() -> KernelPath {
+    static PATH: OnceLock<KernelPath> = OnceLock::new();
+    *PATH.get_or_init(|| {
+        let cap = match std::env::var("RETROPROP_KERNELS").as_deref() {
+            Ok("portable") => KernelPath::Portable,
+            Ok("avx2") => KernelPath::Avx2,
+            _ => KernelPath::Avx512,
+        };
+        cap.or_supported()
+    })
+}
+
+/// Calls `portable::$name` compiled for `$path`'s instruction set.
+macro_rules! dispatch {
+    ($path:expr, $name:ident::<$($generic:ty),*>($($arg:expr),* $(,)?)) => {
+        match $path.or_supported() {
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512 => {
+                // SAFETY: `or_supported` returns `Avx512` only when `is_x86_feature_detected!`
+                // found AVX-512F on this CPU, the one target feature `x86::avx512` enables.
+                #[allow(unsafe_code)]
+                unsafe {
+                    x86::avx512::$name::<$($generic),*>($($arg),*)
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2 => {
+                // SAFETY: `or_supported` returns `Avx2` only when `is_x86_feature_detected!`
+                // found AVX2 on this CPU, the one target feature `x86::avx2` enables.
+                #[allow(unsafe_code)]
+                unsafe {
+                    x86::avx2::$name::<$($generic),*>($($arg),*)
+                }
+            }
+            _ => portable::$name::<$($generic),*>($($arg),*),
+        }
+    };
+}
 
 /// `out[:, j] = W x[:, j] + b` for the `n` samples of `x`; returns the written prefix of `out`.
 #[inline]
@@ -26,43 +130,22 @@ pub fn dense_forward<'a, T: Real, const O: usize, const I: usize>(
     out: &'a mut [T],
     n: usize,
 ) -> &'a [T] {
+    dense_forward_on(kernel_path(), weight, bias, x, out, n)
+}
+
+/// [`dense_forward`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn dense_forward_on<'a, T: Real, const O: usize, const I: usize>(
+    path: KernelPath,
+    weight: &SMatrix<T, O, I>,
+    bias: &SVector<T, O>,
+    x: &[T],
+    out: &'a mut [T],
+    n: usize,
+) -> &'a [T] {
     let out = &mut out[..O * n];
-    let w = weight.as_slice();
-    let mut out_blocks = out.chunks_exact_mut(O * BLOCK);
-    let mut x_blocks = x[..I * n].chunks_exact(I * BLOCK);
-    for (out_block, x_block) in (&mut out_blocks).zip(&mut x_blocks) {
-        let (o0, rest) = out_block.split_at_mut(O);
-        let (o1, rest) = rest.split_at_mut(O);
-        let (o2, o3) = rest.split_at_mut(O);
-        for o in [&mut *o0, &mut *o1, &mut *o2, &mut *o3] {
-            o.copy_from_slice(bias.as_slice());
-        }
-        let (x0, rest) = x_block.split_at(I);
-        let (x1, rest) = rest.split_at(I);
-        let (x2, x3) = rest.split_at(I);
-        for (k, w_col) in w.chunks_exact(O).enumerate() {
-            let (a0, a1, a2, a3) = (x0[k], x1[k], x2[k], x3[k]);
-            // Equal lengths let the compiler drop the bounds checks and vectorize.
-            let (o0, o1, o2, o3, w_col) = (&mut o0[..O], &mut o1[..O], &mut o2[..O], &mut o3[..O], &w_col[..O]);
-            for r in 0..O {
-                let wv = w_col[r];
-                o0[r] += a0 * wv;
-                o1[r] += a1 * wv;
-                o2[r] += a2 * wv;
-                o3[r] += a3 * wv;
-            }
-        }
-    }
-    for (out_col, x_col) in out_blocks
-        .into_remainder()
-        .chunks_exact_mut(O)
-        .zip(x_blocks.remainder().chunks_exact(I))
-    {
-        out_col.copy_from_slice(bias.as_slice());
-        for (w_col, &xk) in w.chunks_exact(O).zip(x_col) {
-            axpy(xk, w_col, out_col);
-        }
-    }
+    let (w, b, x) = (weight.as_slice(), bias.as_slice(), &x[..I * n]);
+    dispatch!(path, dense_forward::<T>(w, b, x, &mut *out, O, I, n));
     out
 }
 
@@ -73,10 +156,8 @@ pub fn dense_vector<T: Real, const O: usize, const I: usize>(
     bias: &SVector<T, O>,
     x: &SVector<T, I>,
 ) -> SVector<T, O> {
-    let mut out = *bias;
-    for (w_col, &xk) in weight.as_slice().chunks_exact(O).zip(x.iter()) {
-        axpy(xk, w_col, out.as_mut_slice());
-    }
+    let mut out = SVector::<T, O>::zeros();
+    dense_forward(weight, bias, x.as_slice(), out.as_mut_slice(), 1);
     out
 }
 
@@ -88,54 +169,20 @@ pub fn weight_gradient<T: Real, const O: usize, const I: usize>(
     a_prev: &[T],
     n: usize,
 ) {
-    let g = grad.as_mut_slice();
-    let delta = &delta[..O * n];
-    let a_prev = &a_prev[..I * n];
-    let mut d_blocks = delta.chunks_exact(O * BLOCK);
-    let mut a_blocks = a_prev.chunks_exact(I * BLOCK);
-    let mut first = true;
-    for (d_block, a_block) in (&mut d_blocks).zip(&mut a_blocks) {
-        let (d0, rest) = d_block.split_at(O);
-        let (d1, rest) = rest.split_at(O);
-        let (d2, d3) = rest.split_at(O);
-        let (x0, rest) = a_block.split_at(I);
-        let (x1, rest) = rest.split_at(I);
-        let (x2, x3) = rest.split_at(I);
-        for (k, g_col) in g.chunks_exact_mut(O).enumerate() {
-            let (a0, a1, a2, a3) = (x0[k], x1[k], x2[k], x3[k]);
-            let (g_col, d0, d1, d2, d3) = (&mut g_col[..O], &d0[..O], &d1[..O], &d2[..O], &d3[..O]);
-            if first {
-                for r in 0..O {
-                    g_col[r] = a0 * d0[r] + a1 * d1[r] + a2 * d2[r] + a3 * d3[r];
-                }
-            } else {
-                for r in 0..O {
-                    g_col[r] += a0 * d0[r] + a1 * d1[r] + a2 * d2[r] + a3 * d3[r];
-                }
-            }
-        }
-        first = false;
-    }
-    let remainder = d_blocks
-        .remainder()
-        .chunks_exact(O)
-        .zip(a_blocks.remainder().chunks_exact(I));
-    for (d_col, a_col) in remainder {
-        for (g_col, &ak) in g.chunks_exact_mut(O).zip(a_col) {
-            if first {
-                // The first sample writes (one pass) instead of zeroing and adding (two).
-                for (gv, &dv) in g_col.iter_mut().zip(d_col) {
-                    *gv = ak * dv;
-                }
-            } else {
-                axpy(ak, d_col, g_col);
-            }
-        }
-        first = false;
-    }
-    if first {
-        g.fill(T::zero());
-    }
+    weight_gradient_on(kernel_path(), grad, delta, a_prev, n);
+}
+
+/// [`weight_gradient`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn weight_gradient_on<T: Real, const O: usize, const I: usize>(
+    path: KernelPath,
+    grad: &mut SMatrix<T, O, I>,
+    delta: &[T],
+    a_prev: &[T],
+    n: usize,
+) {
+    let (g, d, a) = (grad.as_mut_slice(), &delta[..O * n], &a_prev[..I * n]);
+    dispatch!(path, weight_gradient::<T>(g, d, a, O, I, n));
 }
 
 /// Overwrites `grad` with `sum_j delta[:, j]`, the bias gradient of a layer.
@@ -159,48 +206,327 @@ pub fn input_gradient<'a, T: Real, const O: usize, const I: usize>(
     out: &'a mut [T],
     n: usize,
 ) -> &'a mut [T] {
+    input_gradient_on(kernel_path(), weight, delta, out, n)
+}
+
+/// [`input_gradient`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn input_gradient_on<'a, T: Real, const O: usize, const I: usize>(
+    path: KernelPath,
+    weight: &SMatrix<T, O, I>,
+    delta: &[T],
+    out: &'a mut [T],
+    n: usize,
+) -> &'a mut [T] {
     let out = &mut out[..I * n];
-    let w = weight.as_slice();
-    let mut out_blocks = out.chunks_exact_mut(I * BLOCK);
-    let mut d_blocks = delta[..O * n].chunks_exact(O * BLOCK);
-    for (out_block, d_block) in (&mut out_blocks).zip(&mut d_blocks) {
-        let (d0, rest) = d_block.split_at(O);
-        let (d1, rest) = rest.split_at(O);
-        let (d2, d3) = rest.split_at(O);
-        for (k, w_col) in w.chunks_exact(O).enumerate() {
-            let (mut s0, mut s1, mut s2, mut s3) = (T::zero(), T::zero(), T::zero(), T::zero());
-            for ((((&wv, &e0), &e1), &e2), &e3) in w_col.iter().zip(d0).zip(d1).zip(d2).zip(d3) {
-                s0 += wv * e0;
-                s1 += wv * e1;
-                s2 += wv * e2;
-                s3 += wv * e3;
-            }
-            out_block[k] = s0;
-            out_block[I + k] = s1;
-            out_block[2 * I + k] = s2;
-            out_block[3 * I + k] = s3;
-        }
-    }
-    for (out_col, d_col) in out_blocks
-        .into_remainder()
-        .chunks_exact_mut(I)
-        .zip(d_blocks.remainder().chunks_exact(O))
-    {
-        for (o, w_col) in out_col.iter_mut().zip(w.chunks_exact(O)) {
-            *o = dot(w_col, d_col);
-        }
-    }
+    let (w, d) = (weight.as_slice(), &delta[..O * n]);
+    dispatch!(path, input_gradient::<T>(w, d, &mut *out, O, I, n));
     out
 }
 
-#[inline(always)]
-fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += alpha * x;
+/// Plain gradient descent on one layer for one sample, without materializing the gradient:
+/// `W -= lr * (delta a_prev^T)` and `b -= lr * delta`, in one pass over the weights.
+///
+/// Each weight gets exactly the operations of [`weight_gradient`] followed by an
+/// [`Sgd`](crate::optim::Sgd) step without momentum or weight decay (`g = d * a`, then
+/// `w - lr * g`), so the result is bit-identical to that two-pass path.
+#[inline]
+pub fn sgd_dense_update<T: Real, const O: usize, const I: usize>(
+    weight: &mut SMatrix<T, O, I>,
+    bias: &mut SVector<T, O>,
+    lr: T,
+    delta: &[T],
+    a_prev: &[T],
+) {
+    sgd_dense_update_on(kernel_path(), weight, bias, lr, delta, a_prev);
+}
+
+/// [`sgd_dense_update`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn sgd_dense_update_on<T: Real, const O: usize, const I: usize>(
+    path: KernelPath,
+    weight: &mut SMatrix<T, O, I>,
+    bias: &mut SVector<T, O>,
+    lr: T,
+    delta: &[T],
+    a_prev: &[T],
+) {
+    let (w, d, a) = (weight.as_mut_slice(), &delta[..O], &a_prev[..I]);
+    dispatch!(path, sgd_outer_update::<T>(w, lr, d, a, O, I));
+    for (b, &d) in bias.iter_mut().zip(d) {
+        *b -= lr * d;
     }
 }
 
-#[inline(always)]
-fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    a.iter().zip(b).fold(T::zero(), |s, (&a, &b)| s + a * b)
+/// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:
+/// `|delta|^2 (|a_prev|^2 + 1)`, since the weight gradient `delta a_prev^T` has rank one.
+/// Summed in `f64`.
+pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
+    let squares = |v: &[T]| v.iter().map(|&x| x.to_f64() * x.to_f64()).sum::<f64>();
+    squares(delta) * (squares(a_prev) + 1.0)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    /// Defines, in module `$module`, a copy of every `portable` kernel compiled with
+    /// `$feature` enabled.
+    macro_rules! compile_for {
+        ($module:ident, $feature:literal) => {
+            pub mod $module {
+                use crate::kernels::portable;
+                use crate::real::Real;
+
+                #[target_feature(enable = $feature)]
+                #[allow(clippy::too_many_arguments)]
+                pub fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+                    portable::dense_forward(w, b, x, out, o, i, n)
+                }
+
+                #[target_feature(enable = $feature)]
+                pub fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+                    portable::weight_gradient(g, d, a, o, i, n)
+                }
+
+                #[target_feature(enable = $feature)]
+                pub fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
+                    portable::sgd_outer_update(w, lr, d, a, o, i)
+                }
+
+                #[target_feature(enable = $feature)]
+                pub fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+                    portable::input_gradient(w, d, out, o, i, n)
+                }
+            }
+        };
+    }
+
+    compile_for!(avx2, "avx2");
+    compile_for!(avx512, "avx512f");
+}
+
+/// The kernels as generic code, inlined into each path's copy.
+///
+/// Dimensions are run-time arguments here (the const-generic wrappers pass them), which keeps
+/// one copy per scalar type and path instead of one per layer shape.
+mod portable {
+    use crate::real::Real;
+
+    /// Samples per register tile in the batched products.
+    const NR: usize = 4;
+    /// Lanes of the partial sums in a dot product.
+    const LANES: usize = 16;
+
+    /// `out[:, j] = W x[:, j] + b` for `W` `o x i` column-major, `x` `i x n`, `out` `o x n`.
+    #[inline(always)]
+    pub fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+        let mut j = 0;
+        while j + NR <= n {
+            forward_columns::<T, NR>(w, b, &x[j * i..], &mut out[j * o..], o, i);
+            j += NR;
+        }
+        while j < n {
+            forward_columns::<T, 1>(w, b, &x[j * i..], &mut out[j * o..], o, i);
+            j += 1;
+        }
+    }
+
+    /// `C` samples of [`dense_forward`], row tile by row tile.
+    #[inline(always)]
+    fn forward_columns<T: Real, const C: usize>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize) {
+        let mut r = 0;
+        if C == 1 {
+            while r + 64 <= o {
+                forward_tile::<T, 64, C>(w, b, x, out, o, i, r);
+                r += 64;
+            }
+        }
+        while r + 16 <= o {
+            forward_tile::<T, 16, C>(w, b, x, out, o, i, r);
+            r += 16;
+        }
+        while r + 4 <= o {
+            forward_tile::<T, 4, C>(w, b, x, out, o, i, r);
+            r += 4;
+        }
+        while r < o {
+            forward_tile::<T, 1, C>(w, b, x, out, o, i, r);
+            r += 1;
+        }
+    }
+
+    /// Rows `r..r + M` of `C` samples: `acc = b`, then `acc += W[:, k] x[k]` for every `k`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_tile<T: Real, const M: usize, const C: usize>(
+        w: &[T],
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+        r: usize,
+    ) {
+        let x = &x[..C * i];
+        let mut acc = [[T::zero(); M]; C];
+        for a in acc.iter_mut() {
+            a.copy_from_slice(&b[r..r + M]);
+        }
+        for (k, w_col) in w.chunks_exact(o).enumerate().take(i) {
+            let w_tile = &w_col[r..r + M];
+            for c in 0..C {
+                let xk = x[c * i + k];
+                for m in 0..M {
+                    acc[c][m] += w_tile[m] * xk;
+                }
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            out[c * o + r..c * o + r + M].copy_from_slice(a);
+        }
+    }
+
+    /// `g = sum_j d[:, j] a[:, j]^T` for `d` `o x n`, `a` `i x n`, `g` `o x i`.
+    #[inline(always)]
+    pub fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+        if n == 0 {
+            g[..o * i].fill(T::zero());
+            return;
+        }
+        let mut k = 0;
+        while k + NR <= i {
+            gradient_columns::<T, NR>(g, d, a, o, i, n, k);
+            k += NR;
+        }
+        while k < i {
+            gradient_columns::<T, 1>(g, d, a, o, i, n, k);
+            k += 1;
+        }
+    }
+
+    /// Columns `k..k + C` of [`weight_gradient`], row tile by row tile.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn gradient_columns<T: Real, const C: usize>(
+        g: &mut [T],
+        d: &[T],
+        a: &[T],
+        o: usize,
+        i: usize,
+        n: usize,
+        k: usize,
+    ) {
+        let mut r = 0;
+        while r + 16 <= o {
+            gradient_tile::<T, 16, C>(g, d, a, o, i, n, k, r);
+            r += 16;
+        }
+        while r + 4 <= o {
+            gradient_tile::<T, 4, C>(g, d, a, o, i, n, k, r);
+            r += 4;
+        }
+        while r < o {
+            gradient_tile::<T, 1, C>(g, d, a, o, i, n, k, r);
+            r += 1;
+        }
+    }
+
+    /// Rows `r..r + M` of columns `k..k + C`: `acc += d[r.., j] a[k + c, j]` over the samples.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn gradient_tile<T: Real, const M: usize, const C: usize>(
+        g: &mut [T],
+        d: &[T],
+        a: &[T],
+        o: usize,
+        i: usize,
+        n: usize,
+        k: usize,
+        r: usize,
+    ) {
+        // The first sample initializes the tile (one product, no add), the others accumulate.
+        let d0 = &d[r..r + M];
+        let a0 = &a[k..k + C];
+        let mut acc = [[T::zero(); M]; C];
+        for c in 0..C {
+            for m in 0..M {
+                acc[c][m] = d0[m] * a0[c];
+            }
+        }
+        for j in 1..n {
+            let d_tile = &d[j * o + r..j * o + r + M];
+            let a_col = &a[j * i + k..j * i + k + C];
+            for c in 0..C {
+                let ak = a_col[c];
+                for m in 0..M {
+                    acc[c][m] += d_tile[m] * ak;
+                }
+            }
+        }
+        for (c, t) in acc.iter().enumerate() {
+            g[(k + c) * o + r..(k + c) * o + r + M].copy_from_slice(t);
+        }
+    }
+
+    /// `W -= lr * (d a^T)` for one sample: `d` has `o` values, `a` has `i`.
+    #[inline(always)]
+    pub fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
+        let d = &d[..o];
+        for (w_col, &ak) in w.chunks_exact_mut(o).zip(&a[..i]) {
+            for (w, &dm) in w_col.iter_mut().zip(d) {
+                let g = dm * ak;
+                *w -= lr * g;
+            }
+        }
+    }
+
+    /// `out[:, j] = W^T d[:, j]` for `W` `o x i`, `d` `o x n`, `out` `i x n`.
+    ///
+    /// Each value is a dot product over `o`, summed in [`LANES`] partial sums (element `m`
+    /// goes to lane `m % LANES`) that are then added pairwise in a fixed order, so that it
+    /// vectorizes without reassociating anything the compiler could order differently.
+    #[inline(always)]
+    pub fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+        for (out_col, d_col) in out.chunks_exact_mut(i).zip(d.chunks_exact(o)).take(n) {
+            for (value, w_col) in out_col.iter_mut().zip(w.chunks_exact(o)) {
+                *value = dot(w_col, d_col);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+        let mut lanes = [T::zero(); LANES];
+        let mut a_chunks = a.chunks_exact(LANES);
+        let mut b_chunks = b.chunks_exact(LANES);
+        for (a, b) in (&mut a_chunks).zip(&mut b_chunks) {
+            for l in 0..LANES {
+                lanes[l] += a[l] * b[l];
+            }
+        }
+        for (l, (&a, &b)) in a_chunks.remainder().iter().zip(b_chunks.remainder()).enumerate() {
+            lanes[l] += a * b;
+        }
+        let mut width = LANES / 2;
+        while width > 0 {
+            for l in 0..width {
+                lanes[l] += lanes[l + width];
+            }
+            width /= 2;
+        }
+        lanes[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsupported_path_falls_back_to_a_supported_one() {
+        for path in KernelPath::ALL {
+            let chosen = path.or_supported();
+            assert!(chosen <= path && chosen.is_supported());
+        }
+        assert_eq!(KernelPath::Portable.or_supported(), KernelPath::Portable);
+    }
 }

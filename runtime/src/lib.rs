@@ -3,7 +3,7 @@
 //!
 //! Users depend on the `retroprop` facade crate, which re-exports this crate's modules.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -26,7 +26,7 @@ pub mod train;
 pub mod weights;
 
 pub use error::{OptimError, ShapeError, TrainError};
-pub use network::{Network, Parameters, TensorKind, TensorSpec, Workspace};
+pub use network::{FusedStep, Network, Parameters, TensorKind, TensorSpec, Workspace};
 pub use real::Real;
 
 /// Items used by generated code. Not part of the public API.
@@ -35,11 +35,16 @@ pub mod __private {
     pub use crate::activation::Activation;
     pub use crate::dropout::{dropout_backward, dropout_forward};
     pub use crate::init::{seeded_rng, Init};
-    pub use crate::kernels::{bias_gradient, dense_forward, dense_vector, input_gradient, weight_gradient};
+    pub use crate::kernels::{
+        bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
+        weight_gradient,
+    };
     pub use crate::loss::{Loss, Output};
-    pub use crate::network::{Network, Parameters, TensorKind, TensorSpec, Workspace};
+    pub use crate::network::{FusedStep, Network, Parameters, TensorKind, TensorSpec, Workspace};
     pub use crate::optim::Optimizer;
-    pub use crate::train::{batch_len, input_len, loss_and_delta, Context, Session};
+    pub use crate::train::{
+        batch_len, check_fused_step, input_len, loss_and_delta, single_sample_len, Context, Session,
+    };
     pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;

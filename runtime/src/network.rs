@@ -178,4 +178,36 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
         ws: &mut Self::Workspace,
         grads: &mut Self::Gradients,
     ) -> Result<Self::Scalar, TrainError>;
+
+    /// One step of plain gradient descent (`p -= lr * grad`) on **one sample**, fused into the
+    /// backward pass: the gradient is never stored, each weight matrix is read and written
+    /// once ([`sgd_dense_update`](crate::kernels::sgd_dense_update)). The updated weights are
+    /// bit-identical to [`gradients_into`](Self::gradients_into) followed by
+    /// [`Sgd`](crate::optim::Sgd) without momentum or weight decay; [`Session::step`]
+    /// takes this path on its own when it applies.
+    ///
+    /// # Errors
+    /// [`TrainError::Shape`] unless `x` and `target` hold exactly one sample;
+    /// [`TrainError::NonFinite`] if the loss or the gradient norm is not finite, and then
+    /// nothing is changed.
+    ///
+    /// [`Session::step`]: crate::train::Session::step
+    fn sgd_step_into<L: Loss<Self::Scalar> + ?Sized>(
+        &mut self,
+        x: &[Self::Scalar],
+        target: &[Self::Scalar],
+        loss: &L,
+        ctx: &mut Context,
+        ws: &mut Self::Workspace,
+        lr: Self::Scalar,
+    ) -> Result<FusedStep<Self::Scalar>, TrainError>;
+}
+
+/// What [`Network::sgd_step_into`] reports about the step it took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusedStep<T> {
+    /// The loss before the update.
+    pub loss: T,
+    /// The global norm of the gradient (weights and biases) that was applied.
+    pub grad_norm: f64,
 }

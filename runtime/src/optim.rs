@@ -23,6 +23,14 @@ pub trait Optimizer<T: Real> {
     /// The current learning rate.
     fn learning_rate(&self) -> T;
 
+    /// `Some(lr)` if this optimizer's next update is plain gradient descent, `p -= lr * grad`,
+    /// with no state and nothing else: then a training step on one sample may fuse the update
+    /// into the backward pass ([`Network::sgd_step_into`](crate::Network::sgd_step_into)).
+    /// `None`, the default, for every other rule.
+    fn plain_sgd_rate(&self) -> Option<T> {
+        None
+    }
+
     /// Sets the learning rate (used by schedules).
     fn set_learning_rate(&mut self, lr: T);
 
@@ -268,6 +276,11 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
 
     fn learning_rate(&self) -> T {
         self.lr
+    }
+
+    fn plain_sgd_rate(&self) -> Option<T> {
+        let zero = T::cast(0.0);
+        (self.momentum == zero && self.weight_decay == zero).then_some(self.lr)
     }
 
     fn set_learning_rate(&mut self, lr: T) {

@@ -245,6 +245,24 @@ impl<N: Network> Session<N> {
         L: Loss<N::Scalar> + ?Sized,
         O: Optimizer<N::Scalar> + ?Sized,
     {
+        if let Some(lr) = self.fused_sgd_rate(x.len(), optimizer) {
+            return match net.sgd_step_into(x, target, loss, &mut self.context, &mut self.workspace, lr) {
+                Ok(step) => {
+                    self.last_grad_norm = step.grad_norm;
+                    Ok(step.loss)
+                }
+                Err(error) => {
+                    if let TrainError::NonFinite {
+                        what: "gradient norm",
+                        value,
+                    } = error
+                    {
+                        self.last_grad_norm = value;
+                    }
+                    Err(error)
+                }
+            };
+        }
         let value = net.gradients_into(
             x,
             target,
@@ -293,6 +311,63 @@ impl<N: Network> Session<N> {
         }
         Ok(value)
     }
+}
+
+impl<N: Network> Session<N> {
+    /// The learning rate when this step can take the fused path: one sample, plain SGD, no
+    /// penalties, clipping or last-good guard (which need the gradient or a copy).
+    fn fused_sgd_rate<O>(&self, x_len: usize, optimizer: &O) -> Option<N::Scalar>
+    where
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        if x_len != N::INPUT || self.keep_last_good || !self.regularization.is_none() {
+            return None;
+        }
+        optimizer.plain_sgd_rate()
+    }
+}
+
+/// Checks that `x` and `target` hold exactly one sample (for [`Network::sgd_step_into`]).
+///
+/// # Errors
+/// [`ShapeError`] naming what does not fit.
+pub fn single_sample_len(
+    x_len: usize,
+    target_len: usize,
+    input: usize,
+    output: usize,
+    capacity: usize,
+) -> Result<usize, ShapeError> {
+    let n = batch_len(x_len, target_len, input, output, capacity)?;
+    if n != 1 {
+        return Err(ShapeError::InputLength {
+            expected: input,
+            actual: x_len,
+        });
+    }
+    Ok(n)
+}
+
+/// The checks [`Session::step`] makes before an update, for the fused path: the loss and
+/// the gradient norm (given squared) must be finite. Returns the norm.
+///
+/// # Errors
+/// [`TrainError::NonFinite`] naming the loss or the gradient norm.
+pub fn check_fused_step<T: Real>(loss: T, norm_squared: f64) -> Result<f64, TrainError> {
+    if !loss.finite() {
+        return Err(TrainError::NonFinite {
+            what: "loss",
+            value: loss.to_f64(),
+        });
+    }
+    let norm = norm_squared.sqrt();
+    if !norm.is_finite() {
+        return Err(TrainError::NonFinite {
+            what: "gradient norm",
+            value: norm,
+        });
+    }
+    Ok(norm)
 }
 
 /// Copies every tensor of `from` into `to` (same network type).

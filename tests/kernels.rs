@@ -1,0 +1,247 @@
+//! The kernels' compiled paths (portable, AVX2, AVX-512) against each other and against a
+//! naive reference, and the fused one-sample SGD step against the two-pass path it replaces.
+
+mod common;
+
+use common::values;
+use retroprop::kernels::{self, KernelPath};
+use retroprop::nalgebra::{SMatrix, SVector};
+use retroprop::prelude::*;
+use retroprop::train::Context;
+
+/// `f32` copies of deterministic values.
+fn values_f32(seed: u64, len: usize, scale: f64) -> Vec<f32> {
+    values(seed, len, scale).into_iter().map(|v| v as f32).collect()
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Runs every kernel on every path for an `O x I` layer and `n` samples; asserts the paths
+/// agree bit for bit and agree with a naive `f64` computation.
+fn check_shape<const O: usize, const I: usize>(n: usize) {
+    let seed = (O * 1000 + I * 10 + n) as u64;
+    let weight = SMatrix::<f32, O, I>::from_column_slice(&values_f32(seed, O * I, 1.0));
+    let bias = SVector::<f32, O>::from_column_slice(&values_f32(seed + 1, O, 1.0));
+    let x = values_f32(seed + 2, I * n, 1.0);
+    let delta = values_f32(seed + 3, O * n, 1.0);
+    let what = format!("{O}x{I}, {n} samples");
+
+    // Naive references in f64.
+    let w = |r: usize, k: usize| f64::from(weight[(r, k)]);
+    let forward_ref: Vec<f64> = (0..n)
+        .flat_map(|j| {
+            let x = &x;
+            (0..O).map(move |r| f64::from(bias[r]) + (0..I).map(|k| w(r, k) * f64::from(x[j * I + k])).sum::<f64>())
+        })
+        .collect();
+    let grad_ref: Vec<f64> = (0..I)
+        .flat_map(|k| {
+            let (x, delta) = (&x, &delta);
+            (0..O).map(move |r| {
+                (0..n)
+                    .map(|j| f64::from(delta[j * O + r]) * f64::from(x[j * I + k]))
+                    .sum::<f64>()
+            })
+        })
+        .collect();
+    let input_ref: Vec<f64> = (0..n)
+        .flat_map(|j| {
+            let delta = &delta;
+            (0..I).map(move |k| (0..O).map(|r| w(r, k) * f64::from(delta[j * O + r])).sum::<f64>())
+        })
+        .collect();
+    let close = |actual: &[f32], expected: &[f64], terms: usize, name: &str| {
+        assert_eq!(actual.len(), expected.len(), "{name} {what}");
+        // Sums of `terms` products of values in [-1, 1): f32 rounding stays within this.
+        let tol = 1e-6 * (terms as f64 + 1.0) * 4.0;
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            assert!((f64::from(*a) - e).abs() <= tol, "{name} {what} [{i}]: {a} vs {e}");
+        }
+    };
+
+    let mut reference: Option<[Vec<u32>; 4]> = None;
+    for path in KernelPath::ALL {
+        let mut out = vec![f32::NAN; O * n + 3];
+        let forward = kernels::dense_forward_on(path, &weight, &bias, &x, &mut out, n).to_vec();
+        assert!(
+            out[O * n..].iter().all(|v| v.is_nan()),
+            "forward wrote past its samples"
+        );
+        close(&forward, &forward_ref, I, "forward");
+
+        let mut grad = SMatrix::<f32, O, I>::from_element(f32::NAN);
+        kernels::weight_gradient_on(path, &mut grad, &delta, &x, n);
+        close(grad.as_slice(), &grad_ref, n, "weight gradient");
+
+        let mut input = vec![f32::NAN; I * n];
+        let input = kernels::input_gradient_on(path, &weight, &delta, &mut input, n).to_vec();
+        close(&input, &input_ref, O, "input gradient");
+
+        // The fused update on the first sample against the two-pass path.
+        let (mut fused_w, mut fused_b) = (weight, bias);
+        kernels::sgd_dense_update_on(path, &mut fused_w, &mut fused_b, 0.125, &delta, &x);
+        let mut two_pass_grad = SMatrix::<f32, O, I>::zeros();
+        kernels::weight_gradient_on(path, &mut two_pass_grad, &delta, &x, n.min(1));
+        if n >= 1 {
+            let expected_w = weight - two_pass_grad * 0.125;
+            assert_eq!(
+                bits(fused_w.as_slice()),
+                bits(expected_w.as_slice()),
+                "fused update {what}"
+            );
+            let expected_b: Vec<f32> = bias.iter().zip(&delta).map(|(b, d)| b - 0.125 * d).collect();
+            assert_eq!(bits(fused_b.as_slice()), bits(&expected_b), "fused bias {what}");
+        }
+
+        let results = [
+            bits(&forward),
+            bits(grad.as_slice()),
+            bits(&input),
+            bits(fused_w.as_slice()),
+        ];
+        match &reference {
+            None => reference = Some(results),
+            Some(first) => assert_eq!(first, &results, "{} differs from portable for {what}", path.name()),
+        }
+    }
+}
+
+#[test]
+fn every_kernel_path_gives_the_same_bits_and_the_right_values() {
+    for n in [1, 2, 3, 4, 5, 8, 9] {
+        check_shape::<1, 2>(n);
+        check_shape::<8, 2>(n);
+        check_shape::<10, 128>(n);
+        check_shape::<37, 19>(n);
+        check_shape::<64, 5>(n);
+        check_shape::<133, 70>(n);
+    }
+}
+
+#[test]
+fn a_batch_of_zero_samples_zeroes_the_weight_gradient() {
+    let mut grad = SMatrix::<f32, 3, 2>::from_element(7.0);
+    kernels::weight_gradient(&mut grad, &[], &[], 0);
+    assert_eq!(grad, SMatrix::<f32, 3, 2>::zeros());
+}
+
+#[test]
+fn the_chosen_path_runs_on_this_cpu() {
+    let path = kernels::kernel_path();
+    assert!(path.is_supported());
+    // The widest supported path is chosen unless RETROPROP_KERNELS caps it.
+    if std::env::var_os("RETROPROP_KERNELS").is_none() {
+        assert_eq!(path, KernelPath::Avx512.or_supported());
+    }
+    assert_eq!(KernelPath::Portable.name(), "portable");
+}
+
+retroprop::network! {
+    /// Several activations and a dropout layer, to exercise every statement of the fused step.
+    struct Mixed {
+        input: 13,
+        a: dense(37) -> tanh,
+        drop: dropout(0.25),
+        b: dense(20) -> relu,
+        out: dense(5) -> softmax,
+    }
+
+    #[network(scalar = f64)]
+    struct Regressor {
+        input: 2,
+        hidden: dense(8) -> tanh,
+        out: dense(1) -> sigmoid,
+    }
+}
+
+/// Trains `N` on one sample at a time, once through `Session::step` with plain SGD (the fused
+/// path) and once through `gradients_into` and `Sgd::step` (two passes), with the same
+/// dropout seed; asserts the networks stay bit-identical and the reported norms agree.
+fn fused_matches_two_pass<N, L>(loss: &L, lr: N::Scalar, steps: usize)
+where
+    N: Network + PartialEq + std::fmt::Debug,
+    L: Loss<N::Scalar>,
+{
+    let mut fused = N::seeded(3);
+    let mut two_pass = N::seeded(3);
+    let mut session = Session::<N>::new(1, 11);
+    let mut sgd = Sgd::new(lr);
+    let mut ctx = Context::training(11);
+    let mut ws = N::workspace(1);
+    let mut grads = N::zeroed_gradients();
+    let x: Vec<N::Scalar> = values(5, N::INPUT * steps, 1.0)
+        .into_iter()
+        .map(N::Scalar::cast)
+        .collect();
+    let targets: Vec<N::Scalar> = if N::OUTPUT == 1 {
+        values(6, steps, 0.5)
+            .into_iter()
+            .map(|v| N::Scalar::cast(v + 0.5))
+            .collect()
+    } else {
+        let labels: Vec<usize> = (0..steps).map(|i| (i * 7) % N::OUTPUT).collect();
+        one_hot(&labels, N::OUTPUT).expect("labels")
+    };
+    for step in 0..steps {
+        let xs = &x[step * N::INPUT..(step + 1) * N::INPUT];
+        let ys = &targets[step * N::OUTPUT..(step + 1) * N::OUTPUT];
+        let fused_loss = session.step(&mut fused, xs, ys, loss, &mut sgd).expect("fused step");
+        let loss_value = two_pass
+            .gradients_into(xs, ys, loss, &mut ctx, &mut ws, &mut grads)
+            .expect("gradients");
+        sgd.step(&mut two_pass, &grads).expect("sgd step");
+        assert_eq!(fused_loss, loss_value, "loss at step {step}");
+        assert_eq!(fused, two_pass, "weights after step {step}");
+        let norm = grads.global_norm();
+        let relative = (session.last_grad_norm() - norm).abs() / norm.max(1e-12);
+        assert!(
+            relative < 1e-5,
+            "step {step}: norm {} vs {norm}",
+            session.last_grad_norm()
+        );
+    }
+}
+
+#[test]
+fn the_fused_sgd_step_equals_gradients_then_sgd() {
+    fused_matches_two_pass::<Mixed, _>(&CrossEntropy, 0.05, 60);
+    fused_matches_two_pass::<Regressor, _>(&MeanSquaredError, 0.1, 60);
+}
+
+#[test]
+fn the_fused_step_takes_one_sample_and_leaves_the_weights_alone_on_non_finite_values() {
+    let mut net = Regressor::seeded(1);
+    let before = net.clone();
+    let mut ctx = Context::training(1);
+    let mut ws = Regressor::workspace(4);
+    let two = net.sgd_step_into(
+        &[0.1, 0.2, 0.3, 0.4],
+        &[0.5, 0.5],
+        &MeanSquaredError,
+        &mut ctx,
+        &mut ws,
+        0.1,
+    );
+    assert!(matches!(two, Err(TrainError::Shape(_))), "{two:?}");
+    let huge = net.sgd_step_into(&[f64::MAX, f64::MAX], &[0.5], &MeanSquaredError, &mut ctx, &mut ws, 0.1);
+    let nan = net.sgd_step_into(&[f64::NAN, 0.0], &[0.5], &MeanSquaredError, &mut ctx, &mut ws, 0.1);
+    for result in [huge, nan] {
+        assert!(matches!(result, Err(TrainError::NonFinite { .. })), "{result:?}");
+    }
+    assert_eq!(net, before, "a refused step changed the weights");
+    let step = net
+        .sgd_step_into(&[0.3, -0.2], &[0.9], &MeanSquaredError, &mut ctx, &mut ws, 0.1)
+        .expect("a finite step");
+    assert!(step.grad_norm > 0.0 && step.loss > 0.0);
+    assert_ne!(net, before);
+}
+
+#[test]
+fn only_plain_sgd_offers_the_fused_update() {
+    assert_eq!(Sgd::new(0.1f32).plain_sgd_rate(), Some(0.1));
+    assert_eq!(Sgd::new(0.1f32).with_momentum(0.9).plain_sgd_rate(), None);
+    assert_eq!(Sgd::new(0.1f32).with_weight_decay(0.01).plain_sgd_rate(), None);
+    assert_eq!(Adam::<f32>::new(0.1).plain_sgd_rate(), None);
+}
