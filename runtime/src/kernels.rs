@@ -94,7 +94,7 @@ pub fn kernel_path() -> KernelPath {
     })
 }
 
-/// Calls `portable::$name` compiled for `$path`'s instruction set.
+/// Calls kernel `$name` compiled for `$path`'s instruction set.
 macro_rules! dispatch {
     ($path:expr, $name:ident::<$($generic:ty),*>($($arg:expr),* $(,)?)) => {
         match $path.or_supported() {
@@ -116,7 +116,7 @@ macro_rules! dispatch {
                     x86::avx2::$name::<$($generic),*>($($arg),*)
                 }
             }
-            _ => portable::$name::<$($generic),*>($($arg),*),
+            _ => baseline::$name::<$($generic),*>($($arg),*),
         }
     };
 }
@@ -266,42 +266,45 @@ pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
     squares(delta) * (squares(a_prev) + 1.0)
 }
 
+/// Defines, in module `$module`, a copy of every `portable` kernel with the given attributes
+/// (the target features to compile it for), `$rows` rows per register tile in the batched
+/// products and `$tall` for a single sample (enough accumulators to hide the add latency, few
+/// enough to stay in registers).
+macro_rules! compile_for {
+    ($module:ident, [$($attr:meta)?], rows = $rows:literal, tall = $tall:literal) => {
+        pub(crate) mod $module {
+            use crate::kernels::portable;
+            use crate::real::Real;
+
+            $(#[$attr])?
+            pub(crate) fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+                portable::dense_forward::<T, $rows, $tall>(w, b, x, out, o, i, n)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+                portable::weight_gradient::<T, $rows>(g, d, a, o, i, n)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
+                portable::sgd_outer_update(w, lr, d, a, o, i)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+                portable::input_gradient(w, d, out, o, i, n)
+            }
+        }
+    };
+}
+
+compile_for!(baseline, [], rows = 8, tall = 32);
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    /// Defines, in module `$module`, a copy of every `portable` kernel compiled with
-    /// `$feature` enabled.
-    macro_rules! compile_for {
-        ($module:ident, $feature:literal) => {
-            pub mod $module {
-                use crate::kernels::portable;
-                use crate::real::Real;
-
-                #[target_feature(enable = $feature)]
-                #[allow(clippy::too_many_arguments)]
-                pub fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
-                    portable::dense_forward(w, b, x, out, o, i, n)
-                }
-
-                #[target_feature(enable = $feature)]
-                pub fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
-                    portable::weight_gradient(g, d, a, o, i, n)
-                }
-
-                #[target_feature(enable = $feature)]
-                pub fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
-                    portable::sgd_outer_update(w, lr, d, a, o, i)
-                }
-
-                #[target_feature(enable = $feature)]
-                pub fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
-                    portable::input_gradient(w, d, out, o, i, n)
-                }
-            }
-        };
-    }
-
-    compile_for!(avx2, "avx2");
-    compile_for!(avx512, "avx512f");
+    compile_for!(avx2, [target_feature(enable = "avx2")], rows = 24, tall = 64);
+    compile_for!(avx512, [target_feature(enable = "avx512f")], rows = 48, tall = 128);
 }
 
 /// The kernels as generic code, inlined into each path's copy.
@@ -314,31 +317,48 @@ mod portable {
     /// Samples per register tile in the batched products.
     const NR: usize = 4;
     /// Lanes of the partial sums in a dot product.
-    const LANES: usize = 16;
+    const LANES: usize = 8;
 
     /// `out[:, j] = W x[:, j] + b` for `W` `o x i` column-major, `x` `i x n`, `out` `o x n`.
     #[inline(always)]
-    pub fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+    pub fn dense_forward<T: Real, const R: usize, const TALL: usize>(
+        w: &[T],
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
         let mut j = 0;
         while j + NR <= n {
-            forward_columns::<T, NR>(w, b, &x[j * i..], &mut out[j * o..], o, i);
+            forward_columns::<T, R, R, NR>(w, b, &x[j * i..], &mut out[j * o..], o, i);
             j += NR;
         }
         while j < n {
-            forward_columns::<T, 1>(w, b, &x[j * i..], &mut out[j * o..], o, i);
+            forward_columns::<T, TALL, R, 1>(w, b, &x[j * i..], &mut out[j * o..], o, i);
             j += 1;
         }
     }
 
     /// `C` samples of [`dense_forward`], row tile by row tile.
     #[inline(always)]
-    fn forward_columns<T: Real, const C: usize>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize) {
+    fn forward_columns<T: Real, const TALL: usize, const R: usize, const C: usize>(
+        w: &[T],
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+    ) {
         let mut r = 0;
-        if C == 1 {
-            while r + 64 <= o {
-                forward_tile::<T, 64, C>(w, b, x, out, o, i, r);
-                r += 64;
-            }
+        while r + TALL <= o {
+            forward_tile::<T, TALL, C>(w, b, x, out, o, i, r);
+            r += TALL;
+        }
+        while r + R <= o {
+            forward_tile::<T, R, C>(w, b, x, out, o, i, r);
+            r += R;
         }
         while r + 16 <= o {
             forward_tile::<T, 16, C>(w, b, x, out, o, i, r);
@@ -372,7 +392,9 @@ mod portable {
             a.copy_from_slice(&b[r..r + M]);
         }
         for (k, w_col) in w.chunks_exact(o).enumerate().take(i) {
-            let w_tile = &w_col[r..r + M];
+            // Loaded once into registers and used for every sample.
+            let mut w_tile = [T::zero(); M];
+            w_tile.copy_from_slice(&w_col[r..r + M]);
             for c in 0..C {
                 let xk = x[c * i + k];
                 for m in 0..M {
@@ -387,18 +409,18 @@ mod portable {
 
     /// `g = sum_j d[:, j] a[:, j]^T` for `d` `o x n`, `a` `i x n`, `g` `o x i`.
     #[inline(always)]
-    pub fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+    pub fn weight_gradient<T: Real, const R: usize>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
         if n == 0 {
             g[..o * i].fill(T::zero());
             return;
         }
         let mut k = 0;
         while k + NR <= i {
-            gradient_columns::<T, NR>(g, d, a, o, i, n, k);
+            gradient_columns::<T, R, NR>(g, d, a, o, i, n, k);
             k += NR;
         }
         while k < i {
-            gradient_columns::<T, 1>(g, d, a, o, i, n, k);
+            gradient_columns::<T, R, 1>(g, d, a, o, i, n, k);
             k += 1;
         }
     }
@@ -406,7 +428,7 @@ mod portable {
     /// Columns `k..k + C` of [`weight_gradient`], row tile by row tile.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn gradient_columns<T: Real, const C: usize>(
+    fn gradient_columns<T: Real, const R: usize, const C: usize>(
         g: &mut [T],
         d: &[T],
         a: &[T],
@@ -416,6 +438,10 @@ mod portable {
         k: usize,
     ) {
         let mut r = 0;
+        while r + R <= o {
+            gradient_tile::<T, R, C>(g, d, a, o, i, n, k, r);
+            r += R;
+        }
         while r + 16 <= o {
             gradient_tile::<T, 16, C>(g, d, a, o, i, n, k, r);
             r += 16;
@@ -453,7 +479,8 @@ mod portable {
             }
         }
         for j in 1..n {
-            let d_tile = &d[j * o + r..j * o + r + M];
+            let mut d_tile = [T::zero(); M];
+            d_tile.copy_from_slice(&d[j * o + r..j * o + r + M]);
             let a_col = &a[j * i + k..j * i + k + C];
             for c in 0..C {
                 let ak = a_col[c];
