@@ -12,6 +12,8 @@
 //! - W2 = 64-32-10, relu hidden, softmax output, cross-entropy, SGD lr 0.05
 //! - W3 = 784-128-10, relu, softmax, cross-entropy, SGD
 //!
+//! - `fit` on W3, batches of 256 split across 1 or 2 threads (the `parallel` feature)
+//!
 //! FLOPs per training sample: 2 x weights forward, 2 x weights for the weight gradients, and
 //! 2 x weights of the layers above the first for the input gradients (W3: 409,088).
 
@@ -132,6 +134,33 @@ fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> 
     }
 }
 
+/// `fit` (one epoch per call, SGD, shuffled) with each batch split across `threads`.
+fn fit_rows<N: Network<Scalar = f32>>(name: &str, batch: usize, threads: usize, pass: Duration) -> Row {
+    let samples = 32 * batch;
+    let (x, y) = data::<N>(samples, 3);
+    let train = Dataset::new(x, N::INPUT, y, N::OUTPUT).expect("dataset");
+    let mut net = N::seeded(3);
+    let mut sgd = Sgd::new(0.01);
+    let mut trainer = Trainer::new()
+        .epochs(1)
+        .batch_size(batch)
+        .threads(threads)
+        .progress(Progress::Quiet);
+    let samples_per_second = median3(|| {
+        rate(samples, pass, |_| {
+            black_box(trainer.fit(&mut net, &train, &CrossEntropy, &mut sgd).expect("fit"));
+        })
+    });
+    Row {
+        name: format!(
+            "{name} fit, batch {batch}, {threads} thread{}",
+            if threads == 1 { "" } else { "s" }
+        ),
+        samples_per_second,
+        gflops: samples_per_second * training_flops::<N>() / 1e9,
+    }
+}
+
 /// matrixmultiply's sgemm on 1024 x 1024 x 1024, single thread: the reference peak.
 fn sgemm_gflops() -> f64 {
     let n = 1024;
@@ -209,7 +238,19 @@ fn main() {
             rows.push(infer::<W3>(w3, batch, pass));
         }
     }
-    for row in rows {
+    for threads in [1, 2] {
+        let suffix = if threads == 1 { "" } else { "s" };
+        if wanted(format!("{w3} fit, batch 256, {threads} thread{suffix}")) {
+            rows.push(fit_rows::<W3>(w3, 256, threads, pass));
+        }
+    }
+    let fit_rate = |threads: &str| {
+        rows.iter()
+            .find(|row| row.name.ends_with(&format!("batch 256, {threads}")))
+            .map(|row| row.samples_per_second)
+    };
+    let split = fit_rate("1 thread").zip(fit_rate("2 threads"));
+    for row in rows.iter() {
         println!(
             "{:<34} {:>14.0} {:>10.2} {:>9.1}%",
             row.name,
@@ -217,5 +258,8 @@ fn main() {
             row.gflops,
             100.0 * row.gflops / peak
         );
+    }
+    if let Some((one, two)) = split {
+        println!("\nfit, batch 256: 2 threads / 1 thread = {:.2}x", two / one);
     }
 }

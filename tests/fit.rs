@@ -339,3 +339,64 @@ fn history_round_trips_through_csv_and_json() {
         "{err}"
     );
 }
+
+/// The mean-loss gradient of a batch, from a session split into `threads` parts.
+fn split_gradient(threads: usize, n: usize) -> (f64, Vec<Vec<f64>>) {
+    let data = class_data(n, 5);
+    let net = Classifier::seeded(4);
+    let mut session = retroprop::train::Session::<Classifier>::new(n, 9).with_threads(threads);
+    assert_eq!(session.threads(), threads.max(1));
+    // Inference-mode contexts keep dropout out, so every split must give the same gradient.
+    session.context.set_training(false);
+    let mut copy = net.clone();
+    let mut no_step = Sgd::new(0.0);
+    let loss = session
+        .step(&mut copy, data.features(), data.targets(), &CrossEntropy, &mut no_step)
+        .expect("step");
+    let grads = (0..Classifier::TENSORS.len())
+        .map(|t| session.gradients.tensor(t).to_vec())
+        .collect();
+    (loss, grads)
+}
+
+#[test]
+fn a_batch_split_across_threads_gives_the_same_gradient() {
+    for n in [7, 64] {
+        let (loss, grads) = split_gradient(1, n);
+        for threads in [2, 3] {
+            let (split_loss, split_grads) = split_gradient(threads, n);
+            assert!(
+                (split_loss - loss).abs() <= 1e-12 * loss.abs(),
+                "{threads} threads, {n} samples"
+            );
+            for (split, whole) in split_grads.iter().zip(&grads) {
+                common::assert_close(split, whole, 1e-10, "gradient");
+            }
+            // The same split twice gives the same bits.
+            assert_eq!(split_gradient(threads, n), (split_loss, split_grads));
+        }
+    }
+    // Too small a batch to split: the single-thread path, bit for bit.
+    assert_eq!(split_gradient(4, 7), split_gradient(1, 7));
+}
+
+#[test]
+fn fit_with_threads_learns_deterministically() {
+    let train = class_data(600, 1);
+    let run = || {
+        let mut net = Classifier::seeded(2);
+        let history = quiet()
+            .epochs(20)
+            .batch_size(64)
+            .seed(3)
+            .threads(2)
+            .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(0.02))
+            .expect("fit");
+        (net, history.epochs.last().expect("epochs").train_loss)
+    };
+    let (first, first_loss) = run();
+    let (second, second_loss) = run();
+    assert_eq!(first, second, "two runs with the same seed and threads");
+    assert_eq!(first_loss, second_loss);
+    assert!(first_loss < 0.3, "final training loss {first_loss}");
+}

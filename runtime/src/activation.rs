@@ -70,7 +70,7 @@ impl<T: Real> Activation<T> {
             Activation::LeakyRelu(slope) => leaky_relu(z, slope),
             Activation::Elu(alpha) => elu(z, alpha),
             Activation::Sigmoid => sigmoid(z),
-            Activation::Tanh => z.tanh(),
+            Activation::Tanh => z.tanh_activation(),
             Activation::Softplus => softplus(z),
             Activation::Gelu => gelu(z),
             Activation::Silu => silu(z),
@@ -141,6 +141,8 @@ impl<T: Real> Activation<T> {
             // of a `match` per value.
             Activation::Relu => map(pre, act, |z| Activation::Relu.value(z)),
             Activation::LeakyRelu(slope) => map(pre, act, |z| Activation::LeakyRelu(slope).value(z)),
+            Activation::Tanh => map(pre, act, T::tanh_activation),
+            Activation::Sigmoid => map(pre, act, T::sigmoid_activation),
             _ => map(pre, act, |z| self.value(z)),
         }
         act
@@ -224,13 +226,7 @@ pub fn elu<T: Real>(z: T, alpha: T) -> T {
 /// The logistic function, without overflow for large `|z|`.
 #[inline]
 pub fn sigmoid<T: Real>(z: T) -> T {
-    let one = T::one();
-    if z >= T::zero() {
-        one / (one + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (one + e)
-    }
+    z.sigmoid_activation()
 }
 
 /// `ln(1 + exp(z))`, as `max(z, 0) + ln(1 + exp(-|z|))`.

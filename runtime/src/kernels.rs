@@ -51,8 +51,13 @@ impl KernelPath {
         }
     }
 
-    /// Whether this CPU can run the path.
+    /// Whether this CPU can run the path (detected once per process).
     pub fn is_supported(self) -> bool {
+        static SUPPORT: OnceLock<[bool; 3]> = OnceLock::new();
+        SUPPORT.get_or_init(|| KernelPath::ALL.map(KernelPath::detect))[self as usize]
+    }
+
+    fn detect(self) -> bool {
         match self {
             KernelPath::Portable => true,
             #[cfg(target_arch = "x86_64")]
@@ -65,12 +70,16 @@ impl KernelPath {
     }
 
     /// The widest supported path that is not wider than `self` (at worst `Portable`).
+    #[inline]
     pub fn or_supported(self) -> KernelPath {
-        KernelPath::ALL
-            .into_iter()
-            .filter(|p| *p <= self && p.is_supported())
-            .max()
-            .unwrap_or(KernelPath::Portable)
+        let mut path = self;
+        while !path.is_supported() {
+            path = match path {
+                KernelPath::Avx512 => KernelPath::Avx2,
+                _ => KernelPath::Portable,
+            };
+        }
+        path
     }
 }
 
@@ -267,23 +276,23 @@ pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
 }
 
 /// Defines, in module `$module`, a copy of every `portable` kernel with the given attributes
-/// (the target features to compile it for), `$rows` rows per register tile in the batched
-/// products and `$tall` for a single sample (enough accumulators to hide the add latency, few
+/// (the target features to compile it for) and its register tiles: `forward = (rows, samples,
+/// rows for a single sample)`, `gradient = (rows, weight columns)` (enough accumulators to hide the add latency, few
 /// enough to stay in registers).
 macro_rules! compile_for {
-    ($module:ident, [$($attr:meta)?], rows = $rows:literal, tall = $tall:literal) => {
+    ($module:ident, [$($attr:meta)?], forward = ($rows:literal, $cols:literal, $tall:literal), gradient = ($g_rows:literal, $g_cols:literal)) => {
         pub(crate) mod $module {
             use crate::kernels::portable;
             use crate::real::Real;
 
             $(#[$attr])?
             pub(crate) fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
-                portable::dense_forward::<T, $rows, $tall>(w, b, x, out, o, i, n)
+                portable::dense_forward::<T, $rows, $cols, $tall>(w, b, x, out, o, i, n)
             }
 
             $(#[$attr])?
             pub(crate) fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
-                portable::weight_gradient::<T, $rows>(g, d, a, o, i, n)
+                portable::weight_gradient::<T, $g_rows, $g_cols>(g, d, a, o, i, n)
             }
 
             $(#[$attr])?
@@ -299,12 +308,22 @@ macro_rules! compile_for {
     };
 }
 
-compile_for!(baseline, [], rows = 8, tall = 32);
+compile_for!(baseline, [], forward = (8, 4, 32), gradient = (8, 4));
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    compile_for!(avx2, [target_feature(enable = "avx2")], rows = 24, tall = 64);
-    compile_for!(avx512, [target_feature(enable = "avx512f")], rows = 48, tall = 128);
+    compile_for!(
+        avx2,
+        [target_feature(enable = "avx2")],
+        forward = (24, 4, 64),
+        gradient = (24, 4)
+    );
+    compile_for!(
+        avx512,
+        [target_feature(enable = "avx512f")],
+        forward = (64, 4, 128),
+        gradient = (64, 4)
+    );
 }
 
 /// The kernels as generic code, inlined into each path's copy.
@@ -314,14 +333,12 @@ mod x86 {
 mod portable {
     use crate::real::Real;
 
-    /// Samples per register tile in the batched products.
-    const NR: usize = 4;
     /// Lanes of the partial sums in a dot product.
     const LANES: usize = 8;
 
     /// `out[:, j] = W x[:, j] + b` for `W` `o x i` column-major, `x` `i x n`, `out` `o x n`.
     #[inline(always)]
-    pub fn dense_forward<T: Real, const R: usize, const TALL: usize>(
+    pub fn dense_forward<T: Real, const R: usize, const NR: usize, const TALL: usize>(
         w: &[T],
         b: &[T],
         x: &[T],
@@ -409,7 +426,14 @@ mod portable {
 
     /// `g = sum_j d[:, j] a[:, j]^T` for `d` `o x n`, `a` `i x n`, `g` `o x i`.
     #[inline(always)]
-    pub fn weight_gradient<T: Real, const R: usize>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+    pub fn weight_gradient<T: Real, const R: usize, const NR: usize>(
+        g: &mut [T],
+        d: &[T],
+        a: &[T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
         if n == 0 {
             g[..o * i].fill(T::zero());
             return;

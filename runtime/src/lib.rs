@@ -17,6 +17,7 @@ pub mod init;
 pub mod io;
 pub mod kernels;
 pub mod loss;
+pub mod math;
 pub mod metrics;
 pub mod network;
 pub mod optim;

@@ -37,8 +37,9 @@ impl<T: Real> Output<'_, T> {
 /// A loss function over a batch.
 ///
 /// Implementations may assume that `target` and `grad` have as many values as
-/// `output.act`; the network's training entry points check that before calling.
-pub trait Loss<T: Real> {
+/// `output.act`; the network's training entry points check that before calling. Losses are
+/// `Sync`, so that a batch can be split across threads.
+pub trait Loss<T: Real>: Sync {
     /// The mean loss of the batch.
     fn loss(&self, output: &Output<'_, T>, target: &[T]) -> T;
 

@@ -18,6 +18,13 @@ pub trait Real:
     fn finite(self) -> bool;
     /// Converts to `f64` (exact for both implementations).
     fn to_f64(self) -> f64;
+    /// `tanh` as activations compute it: [`math::tanh_f32`](crate::math::tanh_f32) for `f32`
+    /// (vectorizable, within one ulp), the standard library's for `f64`.
+    fn tanh_activation(self) -> Self;
+    /// The logistic function as activations compute it:
+    /// [`math::sigmoid_f32`](crate::math::sigmoid_f32) for `f32`, the stable two-branch
+    /// form with the standard library's `exp` for `f64`.
+    fn sigmoid_activation(self) -> Self;
 }
 
 impl Real for f32 {
@@ -35,6 +42,14 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    #[inline]
+    fn tanh_activation(self) -> Self {
+        crate::math::tanh_f32(self)
+    }
+    #[inline]
+    fn sigmoid_activation(self) -> Self {
+        crate::math::sigmoid_f32(self)
+    }
 }
 
 impl Real for f64 {
@@ -51,6 +66,19 @@ impl Real for f64 {
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline]
+    fn tanh_activation(self) -> Self {
+        self.tanh()
+    }
+    #[inline]
+    fn sigmoid_activation(self) -> Self {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
     }
 }
 

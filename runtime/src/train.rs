@@ -178,6 +178,17 @@ pub struct Session<N: Network> {
     last_good: Option<N>,
     last_penalty: f64,
     last_grad_norm: f64,
+    /// Per-thread buffers when batches are split across threads (empty otherwise).
+    parts: Vec<Part<N>>,
+}
+
+/// One thread's share of a split batch: its own buffers, gradients and context.
+struct Part<N: Network> {
+    workspace: N::Workspace,
+    gradients: N::Gradients,
+    context: Context,
+    result: Result<N::Scalar, TrainError>,
+    samples: usize,
 }
 
 impl<N: Network> Session<N> {
@@ -193,7 +204,43 @@ impl<N: Network> Session<N> {
             last_good: None,
             last_penalty: 0.0,
             last_grad_norm: 0.0,
+            parts: Vec::new(),
         }
+    }
+
+    /// Splits every batch of at least `2 * threads` samples into `threads` parts whose
+    /// gradients are computed in parallel on rayon's thread pool (the global one, or the one
+    /// the call runs in under `ThreadPool::install`), then averaged in a fixed order. With
+    /// `threads <= 1`, steps stay on the calling thread.
+    ///
+    /// Results are deterministic for a given number of threads, and match the single-thread
+    /// gradients up to rounding (the batch mean is summed in another order). Dropout masks
+    /// come from per-part generators seeded from the session's context at each step, so they
+    /// differ from a single-thread run but still follow the session's seed (and checkpoints).
+    /// Each part has its own workspace and gradients: memory grows with `threads`.
+    /// [`Trainer::threads`](crate::fit::Trainer::threads) sets this for `fit`.
+    #[cfg(feature = "parallel")]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        let per_part = self.capacity().div_ceil(threads.max(1));
+        self.parts = if threads > 1 {
+            (0..threads)
+                .map(|_| Part {
+                    workspace: N::workspace(per_part),
+                    gradients: N::zeroed_gradients(),
+                    context: Context::training(0),
+                    result: Ok(N::Scalar::cast(0.0)),
+                    samples: 0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
+    /// Threads a batch is split across (1 unless set with `with_threads`).
+    pub fn threads(&self) -> usize {
+        self.parts.len().max(1)
     }
 
     /// Sets the penalties and clipping.
@@ -263,14 +310,7 @@ impl<N: Network> Session<N> {
                 }
             };
         }
-        let value = net.gradients_into(
-            x,
-            target,
-            loss,
-            &mut self.context,
-            &mut self.workspace,
-            &mut self.gradients,
-        )?;
+        let value = self.gradients_into(net, x, target, loss)?;
         if !value.finite() {
             return Err(TrainError::NonFinite {
                 what: "loss",
@@ -314,6 +354,78 @@ impl<N: Network> Session<N> {
 }
 
 impl<N: Network> Session<N> {
+    /// The gradient of the mean loss on the batch, into `self.gradients`: on this thread, or
+    /// split across the parts.
+    fn gradients_into<L>(
+        &mut self,
+        net: &N,
+        x: &[N::Scalar],
+        target: &[N::Scalar],
+        loss: &L,
+    ) -> Result<N::Scalar, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+    {
+        let parts = self.parts.len();
+        let n = batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
+        if parts < 2 || n < 2 * parts {
+            return net.gradients_into(
+                x,
+                target,
+                loss,
+                &mut self.context,
+                &mut self.workspace,
+                &mut self.gradients,
+            );
+        }
+        let per_part = n.div_ceil(parts);
+        for (index, part) in self.parts.iter_mut().enumerate() {
+            part.samples = per_part.min(n.saturating_sub(index * per_part));
+            part.context = Context::training(rand::RngCore::next_u64(self.context.rng()));
+            part.context.set_training(self.context.is_training());
+        }
+        run_parts(&mut self.parts, |part, index| {
+            let start = index * per_part;
+            let (xs, ts) = (
+                &x[start * N::INPUT..(start + part.samples) * N::INPUT],
+                &target[start * N::OUTPUT..(start + part.samples) * N::OUTPUT],
+            );
+            part.result = if part.samples == 0 {
+                Ok(N::Scalar::cast(0.0))
+            } else {
+                net.gradients_into(
+                    xs,
+                    ts,
+                    loss,
+                    &mut part.context,
+                    &mut part.workspace,
+                    &mut part.gradients,
+                )
+            };
+        });
+        // The batch mean: each part's mean weighted by its share, added in part order.
+        let mut value = N::Scalar::cast(0.0);
+        for (index, part) in self.parts.iter_mut().enumerate() {
+            let part_loss = std::mem::replace(&mut part.result, Ok(N::Scalar::cast(0.0)))?;
+            let share = N::Scalar::cast(part.samples as f64 / n as f64);
+            value += share * part_loss;
+            for tensor in 0..N::TENSORS.len() {
+                let from = part.gradients.tensor(tensor);
+                let to = self.gradients.tensor_mut(tensor);
+                if index == 0 {
+                    for (t, &f) in to.iter_mut().zip(from) {
+                        *t = share * f;
+                    }
+                } else if part.samples > 0 {
+                    for (t, &f) in to.iter_mut().zip(from) {
+                        *t += share * f;
+                    }
+                }
+            }
+        }
+        Ok(value)
+    }
+
     /// The learning rate when this step can take the fused path: one sample, plain SGD, no
     /// penalties, clipping or last-good guard (which need the gradient or a copy).
     fn fused_sgd_rate<O>(&self, x_len: usize, optimizer: &O) -> Option<N::Scalar>
@@ -324,6 +436,24 @@ impl<N: Network> Session<N> {
             return None;
         }
         optimizer.plain_sgd_rate()
+    }
+}
+
+/// Runs `work(part, index)` for every part, in parallel on rayon's pool.
+#[cfg(feature = "parallel")]
+fn run_parts<P: Send>(parts: &mut [P], work: impl Fn(&mut P, usize) + Sync) {
+    use rayon::prelude::*;
+    parts
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(index, part)| work(part, index));
+}
+
+/// Without the `parallel` feature there is never more than one part; this runs them in turn.
+#[cfg(not(feature = "parallel"))]
+fn run_parts<P>(parts: &mut [P], work: impl Fn(&mut P, usize)) {
+    for (index, part) in parts.iter_mut().enumerate() {
+        work(part, index);
     }
 }
 
