@@ -78,6 +78,23 @@ fn check_shape<const O: usize, const I: usize>(n: usize) {
         let mut input = vec![f32::NAN; I * n];
         let input = kernels::input_gradient_on(path, &weight, &delta, &mut input, n).to_vec();
         close(&input, &input_ref, O, "input gradient");
+        // A sample's values do not depend on where it sits in the batch.
+        for j in 0..n {
+            let mut alone = vec![0.0; I];
+            let alone = kernels::input_gradient_on(path, &weight, &delta[j * O..(j + 1) * O], &mut alone, 1);
+            assert_eq!(
+                bits(alone),
+                bits(&input[j * I..(j + 1) * I]),
+                "input gradient of sample {j}, {what}"
+            );
+            let mut alone = vec![0.0; O];
+            let alone = kernels::dense_forward_on(path, &weight, &bias, &x[j * I..(j + 1) * I], &mut alone, 1);
+            assert_eq!(
+                bits(alone),
+                bits(&forward[j * O..(j + 1) * O]),
+                "forward of sample {j}, {what}"
+            );
+        }
 
         // The fused update on the first sample against the two-pass path.
         let (mut fused_w, mut fused_b) = (weight, bias);

@@ -297,11 +297,11 @@ pub fn softmax_into<T: Real>(pre: &[T], act: &mut [T]) {
         }
         return;
     }
-    let mut sum = T::zero();
+    // The exponentials in one loop (it vectorizes), then their sum in order.
     for (a, &z) in act.iter_mut().zip(pre) {
-        *a = (z - max).exp();
-        sum += *a;
+        *a = (z - max).exp_activation();
     }
+    let sum = act.iter().fold(T::zero(), |s, &a| s + a);
     for a in act.iter_mut() {
         *a /= sum;
     }
@@ -314,7 +314,16 @@ pub fn log_sum_exp<T: Real>(pre: &[T]) -> T {
     if max == T::NEG_INFINITY || max == -T::NEG_INFINITY {
         return max;
     }
-    let sum = pre.iter().fold(T::zero(), |s, &z| s + (z - max).exp());
+    // The exponentials a chunk at a time into a local array (that loop vectorizes), then
+    // summed in order.
+    let mut sum = T::zero();
+    let mut exps = [T::zero(); 16];
+    for chunk in pre.chunks(16) {
+        for (e, &z) in exps.iter_mut().zip(chunk) {
+            *e = (z - max).exp_activation();
+        }
+        sum = exps[..chunk.len()].iter().fold(sum, |s, &e| s + e);
+    }
     max + sum.ln()
 }
 

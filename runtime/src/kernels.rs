@@ -535,11 +535,59 @@ mod portable {
     /// Each value is a dot product over `o`, summed in [`LANES`] partial sums (element `m`
     /// goes to lane `m % LANES`) that are then added pairwise in a fixed order, so that it
     /// vectorizes without reassociating anything the compiler could order differently.
+    ///
+    /// Narrow layers (`o <= NARROW`, output layers usually) are done differently: a block of
+    /// [`BLOCK`] samples of `d` is transposed into a local array, so that each weight
+    /// multiplies a vector of samples; each value is then the sum over `m` in order, as in
+    /// the single-sample loop for the samples left over.
     #[inline(always)]
     pub fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+        if o <= NARROW {
+            return input_gradient_narrow(w, d, out, o, i, n);
+        }
         for (out_col, d_col) in out.chunks_exact_mut(i).zip(d.chunks_exact(o)).take(n) {
             for (value, w_col) in out_col.iter_mut().zip(w.chunks_exact(o)) {
                 *value = dot(w_col, d_col);
+            }
+        }
+    }
+
+    /// Widest layer [`input_gradient`] transposes blocks of.
+    const NARROW: usize = 32;
+    /// Samples per transposed block.
+    const BLOCK: usize = 8;
+
+    #[inline(always)]
+    fn input_gradient_narrow<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+        let o = o.min(NARROW);
+        let mut j = 0;
+        while j + BLOCK <= n {
+            let mut block = [[T::zero(); BLOCK]; NARROW];
+            for (c, d_col) in d[j * o..(j + BLOCK) * o].chunks_exact(o).enumerate() {
+                for (m, &v) in d_col.iter().enumerate() {
+                    block[m][c] = v;
+                }
+            }
+            for (k, w_col) in w.chunks_exact(o).enumerate().take(i) {
+                let mut acc = [T::zero(); BLOCK];
+                for (&wv, row) in w_col.iter().zip(&block) {
+                    for c in 0..BLOCK {
+                        acc[c] += wv * row[c];
+                    }
+                }
+                for (c, &v) in acc.iter().enumerate() {
+                    out[(j + c) * i + k] = v;
+                }
+            }
+            j += BLOCK;
+        }
+        for (out_col, d_col) in out[j * i..]
+            .chunks_exact_mut(i)
+            .zip(d[j * o..].chunks_exact(o))
+            .take(n - j)
+        {
+            for (value, w_col) in out_col.iter_mut().zip(w.chunks_exact(o)) {
+                *value = w_col.iter().zip(d_col).fold(T::zero(), |s, (&w, &d)| s + w * d);
             }
         }
     }

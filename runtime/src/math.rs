@@ -1,4 +1,4 @@
-//! `tanh` and the logistic function for `f32` activations, without libm calls.
+//! `exp`, `tanh` and the logistic function for `f32` activations, without libm calls.
 //!
 //! A libm call per value keeps a loop over a layer from being vectorized, and for small
 //! networks those calls are most of a training step. These functions compute in `f64` with
@@ -56,6 +56,17 @@ fn exp_f64(y: f64) -> f64 {
     // 2^k from its bits; k stays within [-174, 73] for the clamped arguments.
     let scale = f64::from_bits(((k_int + 1023) as u64) << 52);
     p * scale
+}
+
+/// `e^x` for `f32`, within one ulp (0 below -104, infinity above 89).
+#[inline]
+pub fn exp_f32(x: f32) -> f32 {
+    let e = exp_f64(f64::from(x).clamp(-120.0, 90.0)) as f32;
+    if x.is_nan() {
+        x
+    } else {
+        e
+    }
 }
 
 /// `tanh(x)` for `f32`, within one ulp.
@@ -153,6 +164,23 @@ mod tests {
         assert_eq!(sigmoid_f32(f32::INFINITY), 1.0);
         assert_eq!(sigmoid_f32(f32::NEG_INFINITY), 0.0);
         assert!(sigmoid_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn exp_is_within_one_ulp_of_the_exact_value() {
+        for x in samples().into_iter().filter(|x| x.abs() < 200.0) {
+            let exact = f64::from(x).exp() as f32;
+            let got = exp_f32(x);
+            if exact.is_infinite() || exact == 0.0 {
+                assert_eq!(got, exact, "exp({x:e})");
+            } else {
+                assert!(ulps(got, exact) <= 1, "exp({x:e}) = {got:e}, exact {exact:e}");
+            }
+        }
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::MAX), f32::INFINITY);
+        assert!(exp_f32(f32::NAN).is_nan());
     }
 
     #[test]

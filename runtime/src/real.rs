@@ -18,6 +18,9 @@ pub trait Real:
     fn finite(self) -> bool;
     /// Converts to `f64` (exact for both implementations).
     fn to_f64(self) -> f64;
+    /// `exp` as softmax and log-sum-exp compute it: [`math::exp_f32`](crate::math::exp_f32)
+    /// for `f32` (vectorizable, within one ulp), the standard library's for `f64`.
+    fn exp_activation(self) -> Self;
     /// `tanh` as activations compute it: [`math::tanh_f32`](crate::math::tanh_f32) for `f32`
     /// (vectorizable, within one ulp), the standard library's for `f64`.
     fn tanh_activation(self) -> Self;
@@ -43,6 +46,10 @@ impl Real for f32 {
         f64::from(self)
     }
     #[inline]
+    fn exp_activation(self) -> Self {
+        crate::math::exp_f32(self)
+    }
+    #[inline]
     fn tanh_activation(self) -> Self {
         crate::math::tanh_f32(self)
     }
@@ -66,6 +73,10 @@ impl Real for f64 {
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline]
+    fn exp_activation(self) -> Self {
+        self.exp()
     }
     #[inline]
     fn tanh_activation(self) -> Self {
