@@ -100,3 +100,28 @@ fn split_keeps_order_and_clamps() {
     assert_eq!((all.len(), none.len()), (4, 0));
     assert!(none.is_empty());
 }
+
+#[test]
+fn shuffling_indices_and_gathering_equals_shuffling_the_data() {
+    use retroprop::data::shuffle_order;
+    let features: Vec<f32> = (0..40).map(|v| v as f32).collect();
+    let targets: Vec<f32> = (0..20).map(|v| -(v as f32)).collect();
+    let data = Dataset::new(features, 2, targets, 1).expect("valid");
+    let mut shuffled = data.clone();
+    let mut tracked: Vec<usize> = (0..data.len()).collect();
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let (mut rng_a, mut rng_b) = (seeded_rng(7), seeded_rng(7));
+    for _ in 0..3 {
+        shuffled.shuffle_tracking(&mut rng_a, &mut tracked);
+        shuffle_order(&mut order, &mut rng_b);
+    }
+    assert_eq!(order, tracked);
+    assert_ne!(order, (0..data.len()).collect::<Vec<_>>(), "three shuffles left the identity");
+    let (mut x, mut y) = (vec![9.0; 3], Vec::new());
+    data.gather_into(&order, &mut x, &mut y);
+    assert_eq!(x, shuffled.features());
+    assert_eq!(y, shuffled.targets());
+    // Indices past the end are skipped.
+    data.gather_into(&[1, 99, 0], &mut x, &mut y);
+    assert_eq!((x, y), (vec![2.0, 3.0, 0.0, 1.0], vec![-1.0, 0.0]));
+}

@@ -198,6 +198,8 @@ impl<T: Real> Dataset<T> {
 
     /// Like [`shuffle`](Self::shuffle), and applies the same swaps to `order` (if it has one
     /// entry per sample), so that `order` keeps saying where each sample came from.
+    ///
+    /// [`shuffle_order`] draws the same swaps, so the two stay interchangeable.
     pub fn shuffle_tracking(&mut self, rng: &mut SeededRng, order: &mut [usize]) {
         let n = self.len();
         let track = order.len() == n;
@@ -208,6 +210,18 @@ impl<T: Real> Dataset<T> {
             if track {
                 order.swap(i, j);
             }
+        }
+    }
+
+    /// Overwrites `features` and `targets` with the samples at `indices`, in that order
+    /// (indices past the end are skipped): a shuffled batch without moving the data set.
+    /// Allocates only when the buffers must grow.
+    pub fn gather_into(&self, indices: &[usize], features: &mut Vec<T>, targets: &mut Vec<T>) {
+        features.clear();
+        targets.clear();
+        for &i in indices.iter().filter(|&&i| i < self.len()) {
+            features.extend_from_slice(self.feature(i));
+            targets.extend_from_slice(self.target(i));
         }
     }
 
@@ -274,6 +288,17 @@ fn view<'a, T: Real, const R: usize>(
         Const::<R>,
         Dyn(values.len() / R),
     ))
+}
+
+/// Shuffles `order` in place with the swaps [`Dataset::shuffle_tracking`] would make on a
+/// data set of `order.len()` samples (Fisher-Yates, the same draws from `rng`): shuffling
+/// indices and then gathering batches ([`Dataset::gather_into`]) gives the same batches as
+/// shuffling the data, without moving it.
+pub fn shuffle_order(order: &mut [usize], rng: &mut SeededRng) {
+    for i in (1..order.len()).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
 }
 
 fn swap_columns<T>(values: &mut [T], width: usize, i: usize, j: usize) {

@@ -2,7 +2,7 @@
 //! [`History`].
 
 use crate::checkpoint::{self, Checkpoint, FitState};
-use crate::data::Dataset;
+use crate::data::{shuffle_order, Dataset};
 use crate::error::{ShapeError, TrainError};
 use crate::init::seeded_rng;
 use crate::io::write_atomic;
@@ -359,6 +359,28 @@ impl<'a, T: Real> Trainer<'a, T> {
         self
     }
 
+    /// Copies the samples at `indices` into the batch buffers: on the configured threads,
+    /// since with several threads this copy would otherwise be a large serial share of a step.
+    fn gather(&self, train: &Dataset<T>, indices: &[usize], features: &mut Vec<T>, targets: &mut Vec<T>) {
+        #[cfg(feature = "parallel")]
+        if self.threads > 1 {
+            use rayon::prelude::*;
+            features.resize(indices.len() * train.inputs(), T::cast(0.0));
+            targets.resize(indices.len() * train.outputs(), T::cast(0.0));
+            features
+                .par_chunks_mut(train.inputs())
+                .zip(targets.par_chunks_mut(train.outputs()))
+                .zip(indices.par_iter())
+                .with_min_len(16)
+                .for_each(|((f, t), &i)| {
+                    f.copy_from_slice(train.feature(i));
+                    t.copy_from_slice(train.target(i));
+                });
+            return;
+        }
+        train.gather_into(indices, features, targets);
+    }
+
     /// The session with batches split across the configured threads.
     fn split_batches<N: Network<Scalar = T>>(&self, session: Session<N>) -> Session<N> {
         #[cfg(feature = "parallel")]
@@ -478,10 +500,12 @@ impl<'a, T: Real> Trainer<'a, T> {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
         }
         let mut base_lr = optimizer.learning_rate().to_f64();
-        let mut data = train.clone();
+        // Epochs visit `train` in `order`, shuffled in place; each batch is gathered into these
+        // buffers (the data set itself is neither copied nor moved).
         let mut order: Vec<usize> = (0..train.len()).collect();
+        let (mut batch_features, mut batch_targets) = (Vec::new(), Vec::new());
         let mut rng = seeded_rng(self.seed);
-        let max_batch = self.batch_size.min(data.len());
+        let max_batch = self.batch_size.min(train.len());
         let session = Session::<N>::new(max_batch, self.seed ^ 0x5eed_d20b_0a7e_u64)
             .with_regularization(self.regularization)
             .with_last_good_guard(true);
@@ -521,7 +545,6 @@ impl<'a, T: Real> Trainer<'a, T> {
             start_epoch = checkpoint.epoch + 1;
             rng = state.shuffle_rng;
             session.context = state.context;
-            data = train.subset(&state.order);
             order = state.order;
             waited = state.waited;
             plateau = state.plateau;
@@ -533,7 +556,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         }
         let show_bar =
             self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        let batches = data.len().div_ceil(self.batch_size);
+        let batches = train.len().div_ceil(self.batch_size);
 
         for epoch in start_epoch..=self.epochs {
             let start = Instant::now();
@@ -544,18 +567,15 @@ impl<'a, T: Real> Trainer<'a, T> {
             };
             optimizer.set_learning_rate(T::cast(lr));
             if self.shuffle {
-                data.shuffle_tracking(&mut rng, &mut order);
+                shuffle_order(&mut order, &mut rng);
             }
             let bar = ProgressBar::new(show_bar, batches as u64, epoch, self.epochs);
             let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
             let batch_size = self.batch_size;
-            for (index, batch) in data
-                .batches(batch_size)
-                .map_err(|e| TrainError::Config(e.to_string()))?
-                .enumerate()
-            {
+            for (index, indices) in order.chunks(batch_size).enumerate() {
+                self.gather(train, indices, &mut batch_features, &mut batch_targets);
                 let value = session
-                    .step(net, batch.features, batch.targets, loss, optimizer)
+                    .step(net, &batch_features, &batch_targets, loss, optimizer)
                     .map_err(|error| match error {
                         TrainError::NonFinite { what, value } => TrainError::Diverged {
                             epoch,
@@ -565,7 +585,7 @@ impl<'a, T: Real> Trainer<'a, T> {
                         },
                         other => other,
                     })?;
-                let n = batch.len();
+                let n = indices.len();
                 loss_sum += value.to_f64() * n as f64;
                 penalty_sum += session.last_penalty() * n as f64;
                 seen += n;
