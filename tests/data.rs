@@ -116,7 +116,11 @@ fn shuffling_indices_and_gathering_equals_shuffling_the_data() {
         shuffle_order(&mut order, &mut rng_b);
     }
     assert_eq!(order, tracked);
-    assert_ne!(order, (0..data.len()).collect::<Vec<_>>(), "three shuffles left the identity");
+    assert_ne!(
+        order,
+        (0..data.len()).collect::<Vec<_>>(),
+        "three shuffles left the identity"
+    );
     let (mut x, mut y) = (vec![9.0; 3], Vec::new());
     data.gather_into(&order, &mut x, &mut y);
     assert_eq!(x, shuffled.features());

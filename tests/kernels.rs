@@ -135,6 +135,9 @@ fn every_kernel_path_gives_the_same_bits_and_the_right_values() {
         check_shape::<64, 5>(n);
         check_shape::<133, 70>(n);
     }
+    // Batches longer than the kernels' sample and input blocks.
+    check_shape::<37, 19>(70);
+    check_shape::<10, 128>(67);
 }
 
 #[test]

@@ -332,6 +332,12 @@ mod x86 {
 /// one copy per scalar type and path instead of one per layer shape.
 mod portable {
     use crate::real::Real;
+    use std::ops::Range;
+
+    /// Inputs per block of a batched forward pass (the weights of a 64-row tile: 32 KiB in f32).
+    const K_BLOCK: usize = 128;
+    /// Samples per block of a weight gradient (128 rows of deltas: 16 KiB in f32).
+    const J_BLOCK: usize = 32;
 
     /// Lanes of the partial sums in a dot product.
     const LANES: usize = 8;
@@ -347,19 +353,32 @@ mod portable {
         i: usize,
         n: usize,
     ) {
-        let mut j = 0;
-        while j + NR <= n {
-            forward_columns::<T, R, R, NR>(w, b, &x[j * i..], &mut out[j * o..], o, i);
-            j += NR;
-        }
-        while j < n {
-            forward_columns::<T, TALL, R, 1>(w, b, &x[j * i..], &mut out[j * o..], o, i);
-            j += 1;
+        // Batches run over the inputs a block at a time, so that the block of weights stays
+        // in the L1 cache while every sample uses it; a lone sample reads the weights once
+        // anyway.
+        let block = if n >= 2 * NR { K_BLOCK } else { i.max(1) };
+        let mut k0 = 0;
+        loop {
+            let ks = k0..(k0 + block).min(i);
+            let mut j = 0;
+            while j + NR <= n {
+                forward_columns::<T, R, R, NR>(w, b, &x[j * i..], &mut out[j * o..], o, i, ks.clone());
+                j += NR;
+            }
+            while j < n {
+                forward_columns::<T, TALL, R, 1>(w, b, &x[j * i..], &mut out[j * o..], o, i, ks.clone());
+                j += 1;
+            }
+            k0 = ks.end;
+            if k0 >= i {
+                break;
+            }
         }
     }
 
     /// `C` samples of [`dense_forward`], row tile by row tile.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn forward_columns<T: Real, const TALL: usize, const R: usize, const C: usize>(
         w: &[T],
         b: &[T],
@@ -367,31 +386,33 @@ mod portable {
         out: &mut [T],
         o: usize,
         i: usize,
+        ks: Range<usize>,
     ) {
         let mut r = 0;
         while r + TALL <= o {
-            forward_tile::<T, TALL, C>(w, b, x, out, o, i, r);
+            forward_tile::<T, TALL, C>(w, b, x, out, o, i, ks.clone(), r);
             r += TALL;
         }
         while r + R <= o {
-            forward_tile::<T, R, C>(w, b, x, out, o, i, r);
+            forward_tile::<T, R, C>(w, b, x, out, o, i, ks.clone(), r);
             r += R;
         }
         while r + 16 <= o {
-            forward_tile::<T, 16, C>(w, b, x, out, o, i, r);
+            forward_tile::<T, 16, C>(w, b, x, out, o, i, ks.clone(), r);
             r += 16;
         }
         while r + 4 <= o {
-            forward_tile::<T, 4, C>(w, b, x, out, o, i, r);
+            forward_tile::<T, 4, C>(w, b, x, out, o, i, ks.clone(), r);
             r += 4;
         }
         while r < o {
-            forward_tile::<T, 1, C>(w, b, x, out, o, i, r);
+            forward_tile::<T, 1, C>(w, b, x, out, o, i, ks.clone(), r);
             r += 1;
         }
     }
 
-    /// Rows `r..r + M` of `C` samples: `acc = b`, then `acc += W[:, k] x[k]` for every `k`.
+    /// Rows `r..r + M` of `C` samples for the inputs `ks`: `acc = b` (first block) or the
+    /// sums so far, then `acc += W[:, k] x[k]` for every `k` in `ks`, in order.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn forward_tile<T: Real, const M: usize, const C: usize>(
@@ -401,14 +422,20 @@ mod portable {
         out: &mut [T],
         o: usize,
         i: usize,
+        ks: Range<usize>,
         r: usize,
     ) {
         let x = &x[..C * i];
         let mut acc = [[T::zero(); M]; C];
-        for a in acc.iter_mut() {
-            a.copy_from_slice(&b[r..r + M]);
+        for (c, a) in acc.iter_mut().enumerate() {
+            let from = if ks.start == 0 {
+                &b[r..r + M]
+            } else {
+                &out[c * o + r..c * o + r + M]
+            };
+            a.copy_from_slice(from);
         }
-        for (k, w_col) in w.chunks_exact(o).enumerate().take(i) {
+        for (k, w_col) in w.chunks_exact(o).enumerate().take(ks.end).skip(ks.start) {
             // Loaded once into registers and used for every sample.
             let mut w_tile = [T::zero(); M];
             w_tile.copy_from_slice(&w_col[r..r + M]);
@@ -438,14 +465,21 @@ mod portable {
             g[..o * i].fill(T::zero());
             return;
         }
-        let mut k = 0;
-        while k + NR <= i {
-            gradient_columns::<T, R, NR>(g, d, a, o, i, n, k);
-            k += NR;
-        }
-        while k < i {
-            gradient_columns::<T, R, 1>(g, d, a, o, i, n, k);
-            k += 1;
+        // Samples a block at a time, so that the block of `d` stays in the L1 cache while
+        // every weight column uses it.
+        let mut j0 = 0;
+        while j0 < n {
+            let js = j0..(j0 + J_BLOCK).min(n);
+            let mut k = 0;
+            while k + NR <= i {
+                gradient_columns::<T, R, NR>(g, d, a, o, i, js.clone(), k);
+                k += NR;
+            }
+            while k < i {
+                gradient_columns::<T, R, 1>(g, d, a, o, i, js.clone(), k);
+                k += 1;
+            }
+            j0 = js.end;
         }
     }
 
@@ -458,29 +492,30 @@ mod portable {
         a: &[T],
         o: usize,
         i: usize,
-        n: usize,
+        js: Range<usize>,
         k: usize,
     ) {
         let mut r = 0;
         while r + R <= o {
-            gradient_tile::<T, R, C>(g, d, a, o, i, n, k, r);
+            gradient_tile::<T, R, C>(g, d, a, o, i, js.clone(), k, r);
             r += R;
         }
         while r + 16 <= o {
-            gradient_tile::<T, 16, C>(g, d, a, o, i, n, k, r);
+            gradient_tile::<T, 16, C>(g, d, a, o, i, js.clone(), k, r);
             r += 16;
         }
         while r + 4 <= o {
-            gradient_tile::<T, 4, C>(g, d, a, o, i, n, k, r);
+            gradient_tile::<T, 4, C>(g, d, a, o, i, js.clone(), k, r);
             r += 4;
         }
         while r < o {
-            gradient_tile::<T, 1, C>(g, d, a, o, i, n, k, r);
+            gradient_tile::<T, 1, C>(g, d, a, o, i, js.clone(), k, r);
             r += 1;
         }
     }
 
-    /// Rows `r..r + M` of columns `k..k + C`: `acc += d[r.., j] a[k + c, j]` over the samples.
+    /// Rows `r..r + M` of columns `k..k + C` for the samples `js`: `acc += d[r.., j] a[k + c, j]`
+    /// in order, starting from the first sample's product (first block) or the sums so far.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn gradient_tile<T: Real, const M: usize, const C: usize>(
@@ -489,20 +524,28 @@ mod portable {
         a: &[T],
         o: usize,
         i: usize,
-        n: usize,
+        js: Range<usize>,
         k: usize,
         r: usize,
     ) {
-        // The first sample initializes the tile (one product, no add), the others accumulate.
-        let d0 = &d[r..r + M];
-        let a0 = &a[k..k + C];
         let mut acc = [[T::zero(); M]; C];
-        for c in 0..C {
-            for m in 0..M {
-                acc[c][m] = d0[m] * a0[c];
+        let mut rest = js.clone();
+        if js.start == 0 {
+            // The first sample initializes the tile (one product, no add).
+            let d0 = &d[r..r + M];
+            let a0 = &a[k..k + C];
+            for c in 0..C {
+                for m in 0..M {
+                    acc[c][m] = d0[m] * a0[c];
+                }
+            }
+            rest.start = 1;
+        } else {
+            for (c, t) in acc.iter_mut().enumerate() {
+                t.copy_from_slice(&g[(k + c) * o + r..(k + c) * o + r + M]);
             }
         }
-        for j in 1..n {
+        for j in rest {
             let mut d_tile = [T::zero(); M];
             d_tile.copy_from_slice(&d[j * o + r..j * o + r + M]);
             let a_col = &a[j * i + k..j * i + k + C];
