@@ -4,6 +4,8 @@
 //!
 //! ```sh
 //! cargo bench --bench speed            # all workloads, median of 3 passes each
+//! cargo bench --bench speed -- --passes 9   # median of 9 passes (steadier on a noisy machine)
+//! valgrind --tool=callgrind target/release/deps/speed-* --calls 20000 --passes 1 W1   # profile
 //! cargo bench --bench speed -- W3      # only workloads whose name contains "W3"
 //! cargo bench --bench speed -- 'W3 784-128-10 train, batch 1$'   # one row (`$`: name ends so)
 //! ```
@@ -66,6 +68,15 @@ fn rate(per_call: usize, duration: Duration, mut step: impl FnMut(usize)) -> f64
     for i in 0..16 {
         step(i);
     }
+    let fixed = CALLS.load(std::sync::atomic::Ordering::Relaxed);
+    if fixed > 0 {
+        // A fixed amount of work, for instruction counts (`--calls N` under callgrind).
+        let start = Instant::now();
+        for i in 0..fixed {
+            step(i);
+        }
+        return (fixed * per_call) as f64 / start.elapsed().as_secs_f64();
+    }
     let start = Instant::now();
     let mut calls = 0usize;
     while start.elapsed() < duration {
@@ -77,11 +88,20 @@ fn rate(per_call: usize, duration: Duration, mut step: impl FnMut(usize)) -> f64
     (calls * per_call) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Median of three passes.
-fn median3(mut f: impl FnMut() -> f64) -> f64 {
-    let mut v = [f(), f(), f()];
+/// With `--calls N`: every pass makes exactly N calls instead of running for a time, and
+/// the sgemm reference is skipped, so that `valgrind --tool=callgrind` counts the same work
+/// on every run.
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Passes per measurement (`--passes N`, default 3); each row reports their median.
+static PASSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(3);
+
+/// Median of the passes.
+fn median(mut f: impl FnMut() -> f64) -> f64 {
+    let passes = PASSES.load(std::sync::atomic::Ordering::Relaxed).max(1);
+    let mut v: Vec<f64> = (0..passes).map(|_| f()).collect();
     v.sort_by(f64::total_cmp);
-    v[1]
+    v[passes / 2]
 }
 
 struct Row {
@@ -97,7 +117,7 @@ fn train<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, batch: usize, lr: f
     let mut sgd = Sgd::new(lr);
     let mut session = Session::<N>::new(batch, 1);
     let batches = pool / batch;
-    let samples_per_second = median3(|| {
+    let samples_per_second = median(|| {
         rate(batch, pass, |i| {
             let b = i % batches;
             let xs = &x[b * batch * N::INPUT..(b + 1) * batch * N::INPUT];
@@ -118,7 +138,7 @@ fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> 
     let net = N::seeded(2);
     let mut ws = N::workspace(batch);
     let batches = pool / batch;
-    let samples_per_second = median3(|| {
+    let samples_per_second = median(|| {
         rate(batch, pass, |i| {
             let b = i % batches;
             let out = net
@@ -146,7 +166,7 @@ fn fit_rows<N: Network<Scalar = f32>>(name: &str, batch: usize, threads: usize, 
         .batch_size(batch)
         .threads(threads)
         .progress(Progress::Quiet);
-    let samples_per_second = median3(|| {
+    let samples_per_second = median(|| {
         rate(samples, pass, |_| {
             black_box(trainer.fit(&mut net, &train, &CrossEntropy, &mut sgd).expect("fit"));
         })
@@ -190,7 +210,7 @@ fn sgemm_gflops() -> f64 {
         }
     };
     run(&mut c);
-    median3(|| {
+    median(|| {
         let start = Instant::now();
         let mut calls = 0;
         while start.elapsed() < Duration::from_millis(500) {
@@ -203,10 +223,41 @@ fn sgemm_gflops() -> f64 {
 }
 
 fn main() {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut filter = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--calls" => {
+                let calls = iter
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--calls takes a number");
+                CALLS.store(calls, std::sync::atomic::Ordering::Relaxed);
+            }
+            "--passes" => {
+                let passes = iter
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--passes takes a number");
+                PASSES.store(passes, std::sync::atomic::Ordering::Relaxed);
+            }
+            // `cargo bench` passes `--bench` to harness-less benches.
+            a if a.starts_with('-') => {}
+            a => filter = Some(a.to_owned()),
+        }
+    }
     let pass = Duration::from_millis(400);
-    let peak = sgemm_gflops();
-    println!("sgemm 1024^3 (matrixmultiply, 1 thread): {peak:.1} GFLOP/s\n");
+    let peak = if CALLS.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        f64::NAN
+    } else {
+        sgemm_gflops()
+    };
+    println!(
+        "sgemm 1024^3 (matrixmultiply, 1 thread): {peak:.1} GFLOP/s; kernels: {}; median of {} passes\n",
+        retroprop::kernels::kernel_path().name(),
+        PASSES.load(std::sync::atomic::Ordering::Relaxed)
+    );
     println!(
         "{:<34} {:>14} {:>10} {:>10}",
         "workload", "samples/s", "GFLOP/s", "of sgemm"

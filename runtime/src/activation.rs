@@ -141,8 +141,9 @@ impl<T: Real> Activation<T> {
             // of a `match` per value.
             Activation::Relu => map(pre, act, |z| Activation::Relu.value(z)),
             Activation::LeakyRelu(slope) => map(pre, act, |z| Activation::LeakyRelu(slope).value(z)),
-            Activation::Tanh => map(pre, act, T::tanh_activation),
-            Activation::Sigmoid => map(pre, act, T::sigmoid_activation),
+            // The widest vectors pay off for these (their arithmetic is in f64).
+            Activation::Tanh => crate::kernels::tanh_into(pre, act),
+            Activation::Sigmoid => crate::kernels::sigmoid_into(pre, act),
             _ => map(pre, act, |z| self.value(z)),
         }
         act
@@ -163,6 +164,8 @@ impl<T: Real> Activation<T> {
                 }
             }
             Activation::Relu => chain(pre, act, grad, |z, a| Activation::Relu.derivative(z, a)),
+            Activation::Tanh => chain(pre, act, grad, |z, a| Activation::Tanh.derivative(z, a)),
+            Activation::Sigmoid => chain(pre, act, grad, |z, a| Activation::Sigmoid.derivative(z, a)),
             Activation::LeakyRelu(slope) => chain(pre, act, grad, |z, a| Activation::LeakyRelu(slope).derivative(z, a)),
             _ => chain(pre, act, grad, |z, a| self.derivative(z, a)),
         }

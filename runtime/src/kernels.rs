@@ -267,6 +267,18 @@ pub fn sgd_dense_update_on<T: Real, const O: usize, const I: usize>(
     }
 }
 
+/// `a = tanh(z)` element by element ([`Real::tanh_activation`]), on the kernel path.
+#[inline]
+pub fn tanh_into<T: Real>(z: &[T], a: &mut [T]) {
+    dispatch!(kernel_path(), tanh::<T>(z, a));
+}
+
+/// `a = sigmoid(z)` element by element ([`Real::sigmoid_activation`]), on the kernel path.
+#[inline]
+pub fn sigmoid_into<T: Real>(z: &[T], a: &mut [T]) {
+    dispatch!(kernel_path(), sigmoid::<T>(z, a));
+}
+
 /// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:
 /// `|delta|^2 (|a_prev|^2 + 1)`, since the weight gradient `delta a_prev^T` has rank one.
 /// Summed in `f64`.
@@ -303,6 +315,16 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
                 portable::input_gradient(w, d, out, o, i, n)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn tanh<T: Real>(z: &[T], a: &mut [T]) {
+                portable::map(z, a, T::tanh_activation)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn sigmoid<T: Real>(z: &[T], a: &mut [T]) {
+                portable::map(z, a, T::sigmoid_activation)
             }
         }
     };
@@ -353,6 +375,19 @@ mod portable {
         i: usize,
         n: usize,
     ) {
+        if o < 16 {
+            // Too few rows for a register tile: one sample at a time, `out = b` then
+            // `out += W[:, k] x[k]` for each input in order (the same sums as the tiles).
+            for (out_col, x_col) in out.chunks_exact_mut(o).zip(x.chunks_exact(i)).take(n) {
+                out_col.copy_from_slice(&b[..o]);
+                for (w_col, &xk) in w.chunks_exact(o).zip(x_col) {
+                    for (v, &wv) in out_col.iter_mut().zip(w_col) {
+                        *v += wv * xk;
+                    }
+                }
+            }
+            return;
+        }
         // Batches run over the inputs a block at a time, so that the block of weights stays
         // in the L1 cache while every sample uses it; a lone sample reads the weights once
         // anyway.
@@ -435,7 +470,8 @@ mod portable {
             };
             a.copy_from_slice(from);
         }
-        for (k, w_col) in w.chunks_exact(o).enumerate().take(ks.end).skip(ks.start) {
+        let w = &w[ks.start * o..ks.end * o];
+        for (k, w_col) in (ks.start..).zip(w.chunks_exact(o)) {
             // Loaded once into registers and used for every sample.
             let mut w_tile = [T::zero(); M];
             w_tile.copy_from_slice(&w_col[r..r + M]);
@@ -558,6 +594,14 @@ mod portable {
         }
         for (c, t) in acc.iter().enumerate() {
             g[(k + c) * o + r..(k + c) * o + r + M].copy_from_slice(t);
+        }
+    }
+
+    /// `a[i] = f(z[i])`.
+    #[inline(always)]
+    pub fn map<T: Real>(z: &[T], a: &mut [T], f: impl Fn(T) -> T) {
+        for (a, &z) in a.iter_mut().zip(z) {
+            *a = f(z);
         }
     }
 
