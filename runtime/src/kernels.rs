@@ -375,8 +375,8 @@ mod portable {
         i: usize,
         n: usize,
     ) {
-        if o < 16 {
-            // Too few rows for a register tile: one sample at a time, `out = b` then
+        if o < 16 && n < NR {
+            // Too few rows and samples for a register tile: one sample at a time, `out = b` then
             // `out += W[:, k] x[k]` for each input in order (the same sums as the tiles).
             for (out_col, x_col) in out.chunks_exact_mut(o).zip(x.chunks_exact(i)).take(n) {
                 out_col.copy_from_slice(&b[..o]);
@@ -435,6 +435,10 @@ mod portable {
         while r + 16 <= o {
             forward_tile::<T, 16, C>(w, b, x, out, o, i, ks.clone(), r);
             r += 16;
+        }
+        while r + 8 <= o {
+            forward_tile::<T, 8, C>(w, b, x, out, o, i, ks.clone(), r);
+            r += 8;
         }
         while r + 4 <= o {
             forward_tile::<T, 4, C>(w, b, x, out, o, i, ks.clone(), r);
@@ -539,6 +543,10 @@ mod portable {
         while r + 16 <= o {
             gradient_tile::<T, 16, C>(g, d, a, o, i, js.clone(), k, r);
             r += 16;
+        }
+        while r + 8 <= o {
+            gradient_tile::<T, 8, C>(g, d, a, o, i, js.clone(), k, r);
+            r += 8;
         }
         while r + 4 <= o {
             gradient_tile::<T, 4, C>(g, d, a, o, i, js.clone(), k, r);
