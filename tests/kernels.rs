@@ -61,7 +61,7 @@ fn check_shape<const O: usize, const I: usize>(n: usize) {
         }
     };
 
-    let mut reference: Option<[Vec<u32>; 4]> = None;
+    let mut reference: Option<[Vec<u32>; 5]> = None;
     for path in KernelPath::ALL {
         let mut out = vec![f32::NAN; O * n + 3];
         let forward = kernels::dense_forward_on(path, &weight, &bias, &x, &mut out, n).to_vec();
@@ -112,11 +112,18 @@ fn check_shape<const O: usize, const I: usize>(n: usize) {
             assert_eq!(bits(fused_b.as_slice()), bits(&expected_b), "fused bias {what}");
         }
 
+        let squares = kernels::sum_of_squares_on(path, weight.as_slice());
+        let squares_ref: f64 = weight.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        assert!(
+            (squares - squares_ref).abs() <= 1e-12 * squares_ref,
+            "sum of squares {what}"
+        );
         let results = [
             bits(&forward),
             bits(grad.as_slice()),
             bits(&input),
             bits(fused_w.as_slice()),
+            vec![(squares.to_bits() >> 32) as u32, squares.to_bits() as u32],
         ];
         match &reference {
             None => reference = Some(results),

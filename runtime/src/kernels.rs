@@ -267,6 +267,18 @@ pub fn sgd_dense_update_on<T: Real, const O: usize, const I: usize>(
     }
 }
 
+/// `sum(v^2)` in `f64` with eight partial sums added in a fixed order (the same on every path).
+#[inline]
+pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
+    sum_of_squares_on(kernel_path(), values)
+}
+
+/// [`sum_of_squares`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn sum_of_squares_on<T: Real>(path: KernelPath, values: &[T]) -> f64 {
+    dispatch!(path, sum_of_squares::<T>(values))
+}
+
 /// `a = tanh(z)` element by element ([`Real::tanh_activation`]), on the kernel path.
 #[inline]
 pub fn tanh_into<T: Real>(z: &[T], a: &mut [T]) {
@@ -315,6 +327,11 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn input_gradient<T: Real>(w: &[T], d: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
                 portable::input_gradient(w, d, out, o, i, n)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn sum_of_squares<T: Real>(v: &[T]) -> f64 {
+                portable::sum_of_squares(v)
             }
 
             $(#[$attr])?
@@ -603,6 +620,25 @@ mod portable {
         for (c, t) in acc.iter().enumerate() {
             g[(k + c) * o + r..(k + c) * o + r + M].copy_from_slice(t);
         }
+    }
+
+    /// `sum(v^2)` in `f64`: element `m` goes to lane `m % 8`, then the lanes are added pairwise.
+    #[inline(always)]
+    pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
+        let mut lanes = [0.0f64; 8];
+        let chunks = values.chunks_exact(8);
+        let rest = chunks.remainder();
+        for chunk in chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                let v = v.to_f64();
+                *lane += v * v;
+            }
+        }
+        for (lane, &v) in lanes.iter_mut().zip(rest) {
+            let v = v.to_f64();
+            *lane += v * v;
+        }
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
     }
 
     /// `a[i] = f(z[i])`.

@@ -98,22 +98,10 @@ pub trait Parameters {
 
 /// `sum(v^2)` in `f64`, with eight independent partial sums so that the loop vectorizes
 /// (a single running sum is bound by the latency of one addition per value). The order of the
-/// additions is fixed, so the result is deterministic.
+/// additions is fixed, so the result is deterministic; it runs on the kernel path
+/// ([`kernels::sum_of_squares`](crate::kernels::sum_of_squares)).
 pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            let v = v.to_f64();
-            *lane += v * v;
-        }
-    }
-    for (lane, &v) in lanes.iter_mut().zip(rest) {
-        let v = v.to_f64();
-        *lane += v * v;
-    }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    crate::kernels::sum_of_squares(values)
 }
 
 /// Buffers a network's batched passes work in, sized for a maximum batch.
