@@ -277,6 +277,12 @@ impl<N: Network> Session<N> {
     /// and lets the optimizer update `net`. Returns the mean data loss before the update
     /// (the penalty is in [`last_penalty`](Self::last_penalty)).
     ///
+    /// On one sample with plain SGD ([`Optimizer::plain_sgd_rate`]) and no penalties,
+    /// clipping or last-good guard, the step is fused into the backward pass
+    /// ([`Network::sgd_step_into`]): the same result, bit for bit, without storing the gradient
+    /// (`gradients` then keeps the previous step's values). With `with_threads` (feature
+    /// `parallel`), batches are split across threads.
+    ///
     /// # Errors
     /// [`TrainError`] for a batch that does not fit, a non-finite loss or gradient, or an
     /// optimizer whose state does not match; `net` is left unchanged then.
