@@ -285,7 +285,7 @@ type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
 /// callbacks.
 ///
 /// The same seed, data, configuration and thread count give bit-identical weights and
-/// history (elapsed times aside).
+/// history (elapsed times aside) on the same kernel path ([`crate::kernels::kernel_path`]).
 pub struct Trainer<'a, T: Real> {
     epochs: usize,
     batch_size: usize,
