@@ -389,6 +389,22 @@ mod portable {
     use crate::real::Real;
     use std::ops::Range;
 
+    /// Covers the rows `0..$o` with tiles: as many of the first height as fit, then of the
+    /// next, and so on (the last height is 1); `$tile!(height, first_row)` runs one tile.
+    /// (`r + m <= o` reads as "a tile of height m fits", also for m = 1.)
+    macro_rules! row_tiles {
+        ($o:expr, [$($m:tt),+], $tile:ident) => {{
+            let mut r = 0;
+            $(
+                #[allow(clippy::int_plus_one)]
+                while r + $m <= $o {
+                    $tile!($m, r);
+                    r += $m;
+                }
+            )+
+        }};
+    }
+
     /// Inputs per block of a batched forward pass (the weights of a 64-row tile: 32 KiB in f32).
     const K_BLOCK: usize = 128;
     /// Samples per block of a weight gradient (128 rows of deltas: 16 KiB in f32).
@@ -456,31 +472,12 @@ mod portable {
         i: usize,
         ks: Range<usize>,
     ) {
-        let mut r = 0;
-        while r + TALL <= o {
-            forward_tile::<T, TALL, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += TALL;
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                forward_tile::<T, $m, C, FMA>(w, b, x, out, o, i, ks.clone(), $r)
+            };
         }
-        while r + R <= o {
-            forward_tile::<T, R, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += R;
-        }
-        while r + 16 <= o {
-            forward_tile::<T, 16, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += 16;
-        }
-        while r + 8 <= o {
-            forward_tile::<T, 8, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += 8;
-        }
-        while r + 4 <= o {
-            forward_tile::<T, 4, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += 4;
-        }
-        while r < o {
-            forward_tile::<T, 1, C, FMA>(w, b, x, out, o, i, ks.clone(), r);
-            r += 1;
-        }
+        row_tiles!(o, [TALL, R, 16, 8, 4, 1], tile);
     }
 
     /// Rows `r..r + M` of `C` samples for the inputs `ks`: `acc = b` (first block) or the
@@ -568,27 +565,12 @@ mod portable {
         js: Range<usize>,
         k: usize,
     ) {
-        let mut r = 0;
-        while r + R <= o {
-            gradient_tile::<T, R, C, FMA>(g, d, a, o, i, js.clone(), k, r);
-            r += R;
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                gradient_tile::<T, $m, C, FMA>(g, d, a, o, i, js.clone(), k, $r)
+            };
         }
-        while r + 16 <= o {
-            gradient_tile::<T, 16, C, FMA>(g, d, a, o, i, js.clone(), k, r);
-            r += 16;
-        }
-        while r + 8 <= o {
-            gradient_tile::<T, 8, C, FMA>(g, d, a, o, i, js.clone(), k, r);
-            r += 8;
-        }
-        while r + 4 <= o {
-            gradient_tile::<T, 4, C, FMA>(g, d, a, o, i, js.clone(), k, r);
-            r += 4;
-        }
-        while r < o {
-            gradient_tile::<T, 1, C, FMA>(g, d, a, o, i, js.clone(), k, r);
-            r += 1;
-        }
+        row_tiles!(o, [R, 16, 8, 4, 1], tile);
     }
 
     /// Rows `r..r + M` of columns `k..k + C` for the samples `js`: `acc += d[r.., j] a[k + c, j]`
