@@ -132,6 +132,32 @@ fn train<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, batch: usize, lr: f
     }
 }
 
+/// Samples per `Session::step_each` call in the `runs` rows.
+const RUN: usize = 64;
+
+/// Batch 1 through `Session::step_each`: runs of [`RUN`] one-sample steps per call.
+fn train_runs<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, lr: f32, loss: &L, pass: Duration) -> Row {
+    let pool = 4096;
+    let (x, y) = data::<N>(pool, 1);
+    let mut net = N::seeded(1);
+    let mut sgd = Sgd::new(lr);
+    let mut session = Session::<N>::new(1, 1);
+    let runs = pool / RUN;
+    let samples_per_second = median(|| {
+        rate(RUN, pass, |i| {
+            let r = i % runs;
+            let xs = &x[r * RUN * N::INPUT..(r + 1) * RUN * N::INPUT];
+            let ys = &y[r * RUN * N::OUTPUT..(r + 1) * RUN * N::OUTPUT];
+            black_box(session.step_each(&mut net, xs, ys, loss, &mut sgd).expect("run"));
+        })
+    });
+    Row {
+        name: format!("{name} train, batch 1, step_each"),
+        samples_per_second,
+        gflops: samples_per_second * training_flops::<N>() / 1e9,
+    }
+}
+
 fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> Row {
     let pool = 4096.max(batch);
     let (x, _) = data::<N>(pool, 2);
@@ -259,7 +285,7 @@ fn main() {
         PASSES.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!(
-        "{:<34} {:>14} {:>10} {:>10}",
+        "{:<40} {:>14} {:>10} {:>10}",
         "workload", "samples/s", "GFLOP/s", "of sgemm"
     );
     let mut rows = Vec::new();
@@ -274,14 +300,23 @@ fn main() {
     if wanted(format!("{w1} train, batch 1")) {
         rows.push(train::<W1, _>(w1, 1, 0.1, &MeanSquaredError, pass));
     }
+    if wanted(format!("{w1} train, batch 1, step_each")) {
+        rows.push(train_runs::<W1, _>(w1, 0.1, &MeanSquaredError, pass));
+    }
     for batch in [1, 32] {
         if wanted(format!("{w2} train, batch {batch}")) {
             rows.push(train::<W2, _>(w2, batch, 0.05, &CrossEntropy, pass));
+        }
+        if batch == 1 && wanted(format!("{w2} train, batch 1, step_each")) {
+            rows.push(train_runs::<W2, _>(w2, 0.05, &CrossEntropy, pass));
         }
     }
     for batch in [1, 32, 128] {
         if wanted(format!("{w3} train, batch {batch}")) {
             rows.push(train::<W3, _>(w3, batch, 0.01, &CrossEntropy, pass));
+        }
+        if batch == 1 && wanted(format!("{w3} train, batch 1, step_each")) {
+            rows.push(train_runs::<W3, _>(w3, 0.01, &CrossEntropy, pass));
         }
     }
     for batch in [1, 128] {
@@ -303,7 +338,7 @@ fn main() {
     let split = fit_rate("1 thread").zip(fit_rate("2 threads"));
     for row in rows.iter() {
         println!(
-            "{:<34} {:>14.0} {:>10.2} {:>9.1}%",
+            "{:<40} {:>14.0} {:>10.2} {:>9.1}%",
             row.name,
             row.samples_per_second,
             row.gflops,

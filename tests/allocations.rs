@@ -45,8 +45,14 @@ fn training_steps_allocate_nothing_after_the_first() {
     let y = one_hot::<f32>(&[0, 1, 2, 3, 0, 1, 2, 3], 4).expect("labels");
     let sample = retroprop::nalgebra::SVector::<f32, 16>::from_column_slice(&x[..16]);
     let target = retroprop::nalgebra::SVector::<f32, 4>::from_column_slice(&y[..4]);
-    // The first step creates the optimizer's momentum buffers.
+    // The first step creates the optimizer's momentum buffers, the first guarded run the
+    // guard's copy of the weights.
     session.step(&mut net, &x, &y, &CrossEntropy, &mut sgd).expect("step");
+    let mut plain = Sgd::new(0.05);
+    let mut guarded = Session::<Net>::new(1, 0).with_last_good_guard(true);
+    guarded
+        .step_each(&mut net, &x, &y, &CrossEntropy, &mut plain)
+        .expect("guarded run");
 
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     for _ in 0..10 {
@@ -58,6 +64,12 @@ fn training_steps_allocate_nothing_after_the_first() {
             .expect("partial batch");
         net.train_step(&sample, &target, &CrossEntropy, &mut sgd, &mut session)
             .expect("single step");
+        session
+            .step_each(&mut net, &x, &y, &CrossEntropy, &mut plain)
+            .expect("run of fused steps");
+        guarded
+            .step_each(&mut net, &x, &y, &CrossEntropy, &mut plain)
+            .expect("guarded run");
         let output = net.forward_into(&x, &mut session.workspace).expect("forward");
         assert_eq!(output.act.len(), 32);
         let single = net.forward(&sample);

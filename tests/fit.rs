@@ -400,3 +400,86 @@ fn fit_with_threads_learns_deterministically() {
     assert_eq!(first_loss, second_loss);
     assert!(first_loss < 0.3, "final training loss {first_loss}");
 }
+
+/// Plain SGD that does not say so (`plain_sgd_rate` is `None`), so that `fit` takes a
+/// `Session::step` per sample: the reference for the runs `fit` makes with batches of one.
+struct OpaqueSgd(Sgd<f64>);
+
+impl Optimizer<f64> for OpaqueSgd {
+    fn step<P, G>(&mut self, params: &mut P, grads: &G) -> Result<(), retroprop::OptimError>
+    where
+        P: retroprop::Parameters<Scalar = f64> + ?Sized,
+        G: retroprop::Parameters<Scalar = f64> + ?Sized,
+    {
+        self.0.step(params, grads)
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.0.set_learning_rate(lr);
+    }
+    fn state(&self) -> retroprop::optim::OptimizerState<f64> {
+        self.0.state()
+    }
+    fn set_state(&mut self, state: retroprop::optim::OptimizerState<f64>) -> Result<(), retroprop::OptimError> {
+        self.0.set_state(state)
+    }
+}
+
+#[test]
+fn batches_of_one_with_plain_sgd_train_in_runs_with_the_same_results() {
+    // 600 samples: runs of 256, 256 and 88, shuffled, with dropout and a schedule.
+    let data = class_data(600, 31);
+    let trainer = || quiet().epochs(3).batch_size(1).seed(5).schedule(Schedule::step(1, 0.5));
+    let (mut by_runs, mut by_steps) = (Classifier::seeded(12), Classifier::seeded(12));
+    let runs = trainer()
+        .fit(&mut by_runs, &data, &CrossEntropy, &mut Sgd::new(0.05))
+        .expect("runs");
+    let steps = trainer()
+        .fit(&mut by_steps, &data, &CrossEntropy, &mut OpaqueSgd(Sgd::new(0.05)))
+        .expect("steps");
+    assert!(by_runs == by_steps, "the weights differ");
+    for (a, b) in runs.epochs.iter().zip(&steps.epochs) {
+        // The losses are summed run by run: equal up to the order of the additions.
+        assert!(
+            (a.train_loss - b.train_loss).abs() <= 1e-12 * b.train_loss,
+            "{a:?} vs {b:?}"
+        );
+        assert_eq!(a.lr, b.lr);
+    }
+    assert!(runs.epochs[2].train_loss < runs.epochs[0].train_loss);
+
+    // An exploding rate overflows a weight inside a run: the guard finds the step, reports
+    // it as the step-by-step loop does and leaves the weights from before it.
+    let data = linear_data(300, 4);
+    let (mut by_runs, mut by_steps) = (Linear::seeded(3), Linear::seeded(3));
+    let runs = quiet()
+        .epochs(5)
+        .batch_size(1)
+        .fit(&mut by_runs, &data, &MeanSquaredError, &mut Sgd::new(f64::MAX))
+        .unwrap_err();
+    let steps = quiet()
+        .epochs(5)
+        .batch_size(1)
+        .fit(
+            &mut by_steps,
+            &data,
+            &MeanSquaredError,
+            &mut OpaqueSgd(Sgd::new(f64::MAX)),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            runs,
+            TrainError::Diverged {
+                what: "updated weights",
+                ..
+            }
+        ),
+        "{runs}"
+    );
+    assert_eq!(runs, steps);
+    assert!(by_runs.is_finite(), "non-finite weights were left in the network");
+    assert!(by_runs == by_steps);
+}

@@ -116,6 +116,38 @@ fn check_shape<const O: usize, const I: usize>(n: usize) {
             assert_eq!(bits(fused_b.as_slice()), bits(&expected_b), "fused bias {what}");
         }
 
+        // The update of the first sample applied during the next sample's forward pass, against
+        // the update and then the forward pass, on the same path.
+        if n >= 2 {
+            let (mut one_pass_w, mut one_pass_b) = (weight, bias);
+            let mut one_pass = vec![f32::NAN; O + 1];
+            let one_pass = kernels::sgd_update_and_forward_on(
+                path,
+                &mut one_pass_w,
+                &mut one_pass_b,
+                0.125,
+                &delta,
+                &x,
+                &x[I..],
+                &mut one_pass,
+            )
+            .to_vec();
+            assert_eq!(one_pass.len(), O);
+            let mut two_pass = vec![0.0; O];
+            let two_pass = kernels::dense_forward_on(path, &fused_w, &fused_b, &x[I..], &mut two_pass, 1);
+            assert_eq!(bits(&one_pass), bits(two_pass), "update and forward {what}");
+            assert_eq!(
+                bits(one_pass_w.as_slice()),
+                bits(fused_w.as_slice()),
+                "weights of update and forward {what}"
+            );
+            assert_eq!(
+                bits(one_pass_b.as_slice()),
+                bits(fused_b.as_slice()),
+                "bias of update and forward {what}"
+            );
+        }
+
         let squares = kernels::sum_of_squares_on(path, weight.as_slice());
         let squares_ref: f64 = weight.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
         assert!(
@@ -193,6 +225,184 @@ retroprop::network! {
         hidden: dense(8) -> tanh,
         out: dense(1) -> sigmoid,
     }
+}
+
+retroprop::network! {
+    /// The first layer is dropout: nothing to defer, the run is a loop of fused steps.
+    struct InputDropout {
+        input: 9,
+        drop: dropout(0.2),
+        hidden: dense(33) -> relu,
+        out: dense(4) -> softmax,
+    }
+
+    /// One layer: the first layer is also the output layer.
+    struct Linear {
+        input: 70,
+        out: dense(3) -> identity,
+    }
+
+    /// Wide enough for every row tile of the one-pass update (64, 16, 8, 4 and 1 rows).
+    struct Wide {
+        input: 150,
+        hidden: dense(93) -> relu,
+        out: dense(10) -> softmax,
+    }
+}
+
+/// Inputs and targets for `samples` samples of `N` (one-hot labels for several outputs).
+fn samples<N: Network>(samples: usize, seed: u64) -> (Vec<N::Scalar>, Vec<N::Scalar>) {
+    let x = values(seed, N::INPUT * samples, 1.0)
+        .into_iter()
+        .map(N::Scalar::cast)
+        .collect();
+    let targets = if N::OUTPUT <= 3 {
+        values(seed + 1, N::OUTPUT * samples, 0.5)
+            .into_iter()
+            .map(|v| N::Scalar::cast(v + 0.5))
+            .collect()
+    } else {
+        let labels: Vec<usize> = (0..samples).map(|i| (i * 7 + 3) % N::OUTPUT).collect();
+        one_hot(&labels, N::OUTPUT).expect("labels")
+    };
+    (x, targets)
+}
+
+/// Trains `N` with runs of one-sample steps (`Session::step_each`, runs of 1 to 9 samples)
+/// and with one `Session::step` per sample; asserts bit-identical weights after every run,
+/// the same mean losses and the last gradient norm.
+fn runs_match_steps<N, L>(loss: &L, lr: N::Scalar)
+where
+    N: Network + PartialEq + std::fmt::Debug,
+    L: Loss<N::Scalar>,
+{
+    let total = 45;
+    let (x, targets) = samples::<N>(total, 21);
+    let mut by_runs = N::seeded(4);
+    let mut by_steps = N::seeded(4);
+    let mut run_session = Session::<N>::new(1, 17);
+    let mut step_session = Session::<N>::new(1, 17);
+    let mut sgd = Sgd::new(lr);
+    let mut start = 0;
+    for len in (1..=9).cycle() {
+        let end = (start + len).min(total);
+        let (xs, ts) = (
+            &x[start * N::INPUT..end * N::INPUT],
+            &targets[start * N::OUTPUT..end * N::OUTPUT],
+        );
+        let mean = run_session
+            .step_each(&mut by_runs, xs, ts, loss, &mut sgd)
+            .expect("run");
+        let mut sum = 0.0;
+        for j in start..end {
+            let value = step_session
+                .step(
+                    &mut by_steps,
+                    &x[j * N::INPUT..(j + 1) * N::INPUT],
+                    &targets[j * N::OUTPUT..(j + 1) * N::OUTPUT],
+                    loss,
+                    &mut sgd,
+                )
+                .expect("step");
+            sum += value.to_f64();
+        }
+        assert_eq!(by_runs, by_steps, "{}: weights after samples {start}..{end}", N::NAME);
+        let expected = N::Scalar::cast(sum / (end - start) as f64);
+        assert_eq!(mean, expected, "{}: mean loss of samples {start}..{end}", N::NAME);
+        assert_eq!(run_session.last_grad_norm(), step_session.last_grad_norm());
+        start = end;
+        if start == total {
+            break;
+        }
+    }
+    assert_ne!(by_runs, N::seeded(4), "{} did not train", N::NAME);
+}
+
+#[test]
+fn runs_of_one_sample_steps_equal_a_step_per_sample() {
+    runs_match_steps::<Mixed, _>(&CrossEntropy, 0.05);
+    runs_match_steps::<Regressor, _>(&MeanSquaredError, 0.1);
+    runs_match_steps::<InputDropout, _>(&CrossEntropy, 0.05);
+    runs_match_steps::<Linear, _>(&MeanSquaredError, 0.01);
+    runs_match_steps::<Wide, _>(&CrossEntropy, 0.05);
+}
+
+#[test]
+fn a_run_stops_at_the_first_non_finite_step_and_keeps_the_ones_before() {
+    let (mut x, targets) = samples::<Wide>(6, 5);
+    x[3 * Wide::INPUT + 7] = f32::NAN;
+    let mut net = Wide::seeded(2);
+    let mut sgd = Sgd::new(0.05);
+    let mut session = Session::<Wide>::new(1, 3);
+    let error = session
+        .step_each(&mut net, &x, &targets, &CrossEntropy, &mut sgd)
+        .expect_err("sample 3 is NaN");
+    match &error {
+        TrainError::InRun { index: 3, source } => {
+            assert!(matches!(**source, TrainError::NonFinite { .. }), "{source:?}");
+        }
+        other => panic!("expected the step on sample 3 to fail, got {other:?}"),
+    }
+    assert_eq!(error.to_string(), "the step on sample 3 of the run was not applied");
+    // The network holds exactly the first three samples' updates, the last one included.
+    let mut expected = Wide::seeded(2);
+    let mut reference = Session::<Wide>::new(1, 3);
+    reference
+        .step_each(
+            &mut expected,
+            &x[..3 * Wide::INPUT],
+            &targets[..3 * Wide::OUTPUT],
+            &CrossEntropy,
+            &mut sgd,
+        )
+        .expect("three finite samples");
+    assert_eq!(net, expected);
+
+    // Shape errors come first and change nothing.
+    let before = net.clone();
+    let ragged = session.step_each(&mut net, &x[..Wide::INPUT + 1], &targets[..20], &CrossEntropy, &mut sgd);
+    assert!(matches!(ragged, Err(TrainError::Shape(_))), "{ragged:?}");
+    let empty = session.step_each(&mut net, &[], &[], &CrossEntropy, &mut sgd);
+    assert!(matches!(empty, Err(TrainError::Shape(_))), "{empty:?}");
+    let mut ctx = Context::training(1);
+    let mut no_room = Wide::workspace(0);
+    let no_room = net.sgd_steps_into(
+        &x[..Wide::INPUT],
+        &targets[..10],
+        &CrossEntropy,
+        &mut ctx,
+        &mut no_room,
+        0.1,
+    );
+    assert!(matches!(no_room, Err(TrainError::Shape(_))), "{no_room:?}");
+    assert_eq!(net, before);
+}
+
+#[test]
+fn runs_with_other_optimizers_are_a_step_per_sample() {
+    let (x, targets) = samples::<Mixed>(12, 8);
+    let (mut by_run, mut by_steps) = (Mixed::seeded(6), Mixed::seeded(6));
+    let (mut adam_run, mut adam_steps) = (Adam::new(0.01), Adam::new(0.01));
+    let mut run_session = Session::<Mixed>::new(1, 2);
+    let mut step_session = Session::<Mixed>::new(1, 2);
+    let mean = run_session
+        .step_each(&mut by_run, &x, &targets, &CrossEntropy, &mut adam_run)
+        .expect("run");
+    let mut sum = 0.0;
+    for j in 0..12 {
+        sum += step_session
+            .step(
+                &mut by_steps,
+                &x[j * Mixed::INPUT..(j + 1) * Mixed::INPUT],
+                &targets[j * Mixed::OUTPUT..(j + 1) * Mixed::OUTPUT],
+                &CrossEntropy,
+                &mut adam_steps,
+            )
+            .expect("step")
+            .to_f64();
+    }
+    assert_eq!(by_run, by_steps);
+    assert_eq!(mean, (sum / 12.0) as f32);
 }
 
 /// Trains `N` on one sample at a time, once through `Session::step` with plain SGD (the fused

@@ -174,10 +174,21 @@ pub fn expand(net: &Network) -> TokenStream {
     let last_act = &names[last].act;
 
     // ---- forward pass over a batch, into the workspace ----
-    let batch_forward = |training: bool| -> Vec<TokenStream> {
+    // The buffer that holds the first layer's delta after the backward pass: its own, unless
+    // dropout layers follow it (their backward passes work in place in their own buffers).
+    let first_delta_buffer = {
+        let mut k = 0;
+        while net.layers.get(k + 1).is_some_and(|l| !l.is_dense()) {
+            k += 1;
+        }
+        &names[k].delta
+    };
+    // `run`: the forward pass of a run of one-sample SGD steps, where the first layer (if it is
+    // dense) applies the previous sample's update in the same pass over its weights.
+    let batch_forward = |training: bool, run: bool| -> Vec<TokenStream> {
         let mut steps = Vec::new();
         let mut prev = quote!(x);
-        for (layer, n) in net.layers.iter().zip(&names) {
+        for (index, (layer, n)) in net.layers.iter().zip(&names).enumerate() {
             let (w, b, pre, act) = (&n.weight, &n.bias, &n.pre, &n.act);
             if let LayerKind::Dropout(rate) = layer.kind {
                 if training {
@@ -200,9 +211,27 @@ pub fn expand(net: &Network) -> TokenStream {
             let doc_act = format!(" Layer `{}`: activation `a = {}(z)`.", n.text, layer.activation.name());
             let activation = activation_expr(&p, t, layer.activation);
             let width = lit(layer.width);
-            steps.push(quote_spanned! {layer.name.span()=>
-                #[doc = #doc_pre]
-                let #pre = #p::dense_forward(&self.#w, &self.#b, #prev, &mut ws.#pre, n);
+            steps.push(if run && index == 0 {
+                let doc = format!(
+                    " Layer `{}`: pre-activation `z = W x + b`. From the second sample of the run on, the \
+                     previous sample's update `W -= lr dz x_prev^T`, `b -= lr dz` is applied in the same pass \
+                     over the weights.",
+                    n.text
+                );
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc]
+                    let #pre = match x_prev {
+                        ::core::option::Option::Some(x_prev) => #p::sgd_update_and_forward(
+                            &mut self.#w, &mut self.#b, lr, &ws.#first_delta_buffer, x_prev, x, &mut ws.#pre,
+                        ),
+                        ::core::option::Option::None => #p::dense_forward(&self.#w, &self.#b, x, &mut ws.#pre, n),
+                    };
+                }
+            } else {
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc_pre]
+                    let #pre = #p::dense_forward(&self.#w, &self.#b, #prev, &mut ws.#pre, n);
+                }
             });
             steps.push(if layer.activation == Activation::Identity {
                 let doc = format!(" Layer `{}`: identity activation, `a = z`.", n.text);
@@ -214,8 +243,17 @@ pub fn expand(net: &Network) -> TokenStream {
         }
         steps
     };
-    let inference_forward = batch_forward(false);
-    let training_forward = batch_forward(true);
+    let x_prev = if net.layers[0].is_dense() {
+        quote! {
+            /// The sample before it, whose update of the first layer is still to be applied.
+            let x_prev = j.checked_sub(1).map(|prev| &run_x[prev * #input..j * #input]);
+        }
+    } else {
+        quote!()
+    };
+    let inference_forward = batch_forward(false, false);
+    let training_forward = batch_forward(true, false);
+    let run_forward = batch_forward(true, true);
     let out_layer = &net.layers[last];
     let out_names = &names[last];
     let (out_pre, out_act, out_delta) = (&out_names.pre, &out_names.act, &out_names.delta);
@@ -306,9 +344,23 @@ pub fn expand(net: &Network) -> TokenStream {
             " Layer `{}`: `W -= lr dz a^T` and `b -= lr dz` in one pass (`a`: {below_text}).",
             n.text
         );
-        sgd_updates.push(quote_spanned! {layer.name.span()=>
-            #[doc = #doc_sgd]
-            #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #below);
+        sgd_updates.push(if i == 0 {
+            let doc = format!(
+                " Layer `{}`: `W -= lr dz x^T` and `b -= lr dz` in one pass, after the run's last sample \
+                 only: the others' updates are applied by the next sample's forward pass.",
+                n.text
+            );
+            quote_spanned! {layer.name.span()=>
+                if j + 1 == samples {
+                    #[doc = #doc]
+                    #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #below);
+                }
+            }
+        } else {
+            quote_spanned! {layer.name.span()=>
+                #[doc = #doc_sgd]
+                #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #below);
+            }
         });
         norm_terms.push(quote!(#p::outer_norm_squared(#delta, #below)));
         if weights_below(i) {
@@ -710,7 +762,7 @@ pub fn expand(net: &Network) -> TokenStream {
             }
 
             #[allow(unused_doc_comments)]
-            fn sgd_step_into<L: #p::Loss<#t> + ?Sized>(
+            fn sgd_steps_into<L: #p::Loss<#t> + ?Sized>(
                 &mut self,
                 x: &[#t],
                 target: &[#t],
@@ -718,15 +770,26 @@ pub fn expand(net: &Network) -> TokenStream {
                 #ctx: &mut #p::Context,
                 ws: &mut #ws_name,
                 lr: #t,
-            ) -> ::core::result::Result<#p::FusedStep<#t>, #p::TrainError> {
-                let n = #p::single_sample_len(x.len(), target.len(), #input, #output, ws.capacity)?;
-                #(#training_forward)*
-                #(#backward)*
-                /// The gradient's global norm, from each layer's rank-one weight gradient; nothing
-                /// is updated unless it and the loss are finite.
-                let grad_norm = #p::check_fused_step(loss_value, #(#norm_terms)+*)?;
-                #(#sgd_updates)*
-                ::core::result::Result::Ok(#p::FusedStep { loss: loss_value, grad_norm })
+            ) -> ::core::result::Result<#p::FusedSteps<#t>, #p::TrainError> {
+                let samples = #p::run_len(x.len(), target.len(), #input, #output, ws.capacity)?;
+                let (run_x, run_target) = (x, target);
+                let n = 1;
+                let mut run = #p::FusedSteps::new();
+                for j in 0..samples {
+                    /// Sample `j` of the run.
+                    let x = &run_x[j * #input..(j + 1) * #input];
+                    let target = &run_target[j * #output..(j + 1) * #output];
+                    #x_prev
+                    #(#run_forward)*
+                    #(#backward)*
+                    /// The gradient's global norm, from each layer's rank-one weight gradient;
+                    /// nothing of this sample is applied unless it and the loss are finite.
+                    let grad_norm = #p::check_fused_step(loss_value, #(#norm_terms)+*)
+                        .map_err(|error| #p::TrainError::in_run(j, error))?;
+                    #(#sgd_updates)*
+                    run.push(loss_value, grad_norm);
+                }
+                ::core::result::Result::Ok(run)
             }
         }
     }

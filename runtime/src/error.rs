@@ -139,4 +139,28 @@ pub enum TrainError {
     /// An invalid training configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A run of one-sample steps ([`Session::step_each`], [`Network::sgd_steps_into`]) stopped
+    /// at sample `index` (from 0): the samples before it were trained on, it and the ones after
+    /// it were not. `source` says why.
+    ///
+    /// [`Session::step_each`]: crate::train::Session::step_each
+    /// [`Network::sgd_steps_into`]: crate::network::Network::sgd_steps_into
+    #[error("the step on sample {index} of the run was not applied")]
+    InRun {
+        /// The sample whose step failed (from 0); as many samples were trained on.
+        index: usize,
+        /// Why it failed.
+        #[source]
+        source: Box<TrainError>,
+    },
+}
+
+impl TrainError {
+    /// `error` as the failure of the step on sample `index` of a run ([`TrainError::InRun`]).
+    pub fn in_run(index: usize, error: TrainError) -> Self {
+        TrainError::InRun {
+            index,
+            source: Box::new(error),
+        }
+    }
 }

@@ -280,6 +280,10 @@ fn read_file(path: &Path) -> Result<String, HistoryError> {
 
 type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
 
+/// Samples per run when `fit` trains one sample per step with plain SGD (gathered at once,
+/// then `Session::step_each`).
+const RUN: usize = 256;
+
 /// Configures and runs training: epochs, batch size, shuffling with a seed, a validation set,
 /// a learning-rate schedule, early stopping, metrics, penalties and clipping, progress and
 /// callbacks.
@@ -572,24 +576,49 @@ impl<'a, T: Real> Trainer<'a, T> {
             let bar = ProgressBar::new(show_bar, batches as u64, epoch, self.epochs);
             let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
             let batch_size = self.batch_size;
-            for (index, indices) in order.chunks(batch_size).enumerate() {
-                self.gather(train, indices, &mut batch_features, &mut batch_targets);
-                let value = session
-                    .step(net, &batch_features, &batch_targets, loss, optimizer)
-                    .map_err(|error| match error {
-                        TrainError::NonFinite { what, value } => TrainError::Diverged {
-                            epoch,
-                            batch: index + 1,
-                            what,
-                            value,
-                        },
-                        other => other,
-                    })?;
-                let n = indices.len();
-                loss_sum += value.to_f64() * n as f64;
-                penalty_sum += session.last_penalty() * n as f64;
-                seen += n;
-                bar.update(index as u64 + 1, loss_sum / seen as f64, seen, start);
+            if batch_size == 1 && session.runs_fuse(optimizer) {
+                // One sample per step with plain SGD: runs of steps, each gathered at once and
+                // trained with one-pass updates (`Session::step_each`); the same weights and
+                // losses as a step per sample.
+                for (run, indices) in order.chunks(RUN).enumerate() {
+                    self.gather(train, indices, &mut batch_features, &mut batch_targets);
+                    loss_sum += session
+                        .run(net, &batch_features, &batch_targets, loss, optimizer)
+                        .map_err(|error| match error {
+                            TrainError::InRun { index, source } => match *source {
+                                TrainError::NonFinite { what, value } => TrainError::Diverged {
+                                    epoch,
+                                    batch: run * RUN + index + 1,
+                                    what,
+                                    value,
+                                },
+                                other => other,
+                            },
+                            other => other,
+                        })?;
+                    seen += indices.len();
+                    bar.update(seen as u64, loss_sum / seen as f64, seen, start);
+                }
+            } else {
+                for (index, indices) in order.chunks(batch_size).enumerate() {
+                    self.gather(train, indices, &mut batch_features, &mut batch_targets);
+                    let value = session
+                        .step(net, &batch_features, &batch_targets, loss, optimizer)
+                        .map_err(|error| match error {
+                            TrainError::NonFinite { what, value } => TrainError::Diverged {
+                                epoch,
+                                batch: index + 1,
+                                what,
+                                value,
+                            },
+                            other => other,
+                        })?;
+                    let n = indices.len();
+                    loss_sum += value.to_f64() * n as f64;
+                    penalty_sum += session.last_penalty() * n as f64;
+                    seen += n;
+                    bar.update(index as u64 + 1, loss_sum / seen as f64, seen, start);
+                }
             }
             bar.finish();
             let train_loss = loss_sum / seen.max(1) as f64;

@@ -274,6 +274,51 @@ pub fn sgd_dense_update_on<T: Real, const O: usize, const I: usize>(
     }
 }
 
+/// One sample's SGD update of a dense layer, `W -= lr * (delta a_prev^T)` and
+/// `b -= lr * delta` (the update [`sgd_dense_update`] makes), then the next sample's forward
+/// pass `out = W x + b` with the updated parameters, in **one pass over `W`**: each weight is
+/// read, updated, stored and multiplied by its input while it is in a register. The results are
+/// bit-identical to the two calls [`sgd_dense_update`] and [`dense_forward`] for one sample,
+/// which read the matrix twice and write it once; for a layer whose weights do not fit in the
+/// L1 cache that saves a third of the memory traffic of a training step on one sample.
+/// Returns `out`'s first `O` values.
+///
+/// `delta` holds the previous sample's `O` deltas, `a_prev` its `I` inputs, `x` the next
+/// sample's `I` inputs.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_update_and_forward<'a, T: Real, const O: usize, const I: usize>(
+    weight: &mut SMatrix<T, O, I>,
+    bias: &mut SVector<T, O>,
+    lr: T,
+    delta: &[T],
+    a_prev: &[T],
+    x: &[T],
+    out: &'a mut [T],
+) -> &'a [T] {
+    sgd_update_and_forward_on(kernel_path(), weight, bias, lr, delta, a_prev, x, out)
+}
+
+/// [`sgd_update_and_forward`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_update_and_forward_on<'a, T: Real, const O: usize, const I: usize>(
+    path: KernelPath,
+    weight: &mut SMatrix<T, O, I>,
+    bias: &mut SVector<T, O>,
+    lr: T,
+    delta: &[T],
+    a_prev: &[T],
+    x: &[T],
+    out: &'a mut [T],
+) -> &'a [T] {
+    let out = &mut out[..O];
+    let (w, b) = (weight.as_mut_slice(), bias.as_mut_slice());
+    let (d, a, x) = (&delta[..O], &a_prev[..I], &x[..I]);
+    dispatch!(path, sgd_update_and_forward::<T>(w, b, lr, d, a, x, &mut *out, O, I));
+    out
+}
+
 /// `sum(v^2)` in `f64` with eight partial sums added in a fixed order (the same on every path).
 #[inline]
 pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
@@ -317,6 +362,7 @@ macro_rules! compile_for {
         [$($attr:meta)?],
         forward = ($rows:literal, $cols:literal, $tall:literal),
         gradient = ($g_rows:literal, $g_cols:literal),
+        update = $u_rows:literal,
         fma = $fma:literal
     ) => {
         pub(crate) mod $module {
@@ -336,6 +382,14 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
                 portable::sgd_outer_update(w, lr, d, a, o, i)
+            }
+
+            $(#[$attr])?
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn sgd_update_and_forward<T: Real>(
+                w: &mut [T], b: &mut [T], lr: T, d: &[T], a: &[T], x: &[T], out: &mut [T], o: usize, i: usize,
+            ) {
+                portable::sgd_update_and_forward::<T, $u_rows, $fma>(w, b, lr, d, a, x, out, o, i)
             }
 
             $(#[$attr])?
@@ -361,7 +415,14 @@ macro_rules! compile_for {
     };
 }
 
-compile_for!(baseline, [], forward = (8, 4, 32), gradient = (8, 4), fma = false);
+compile_for!(
+    baseline,
+    [],
+    forward = (8, 4, 32),
+    gradient = (8, 4),
+    update = 16,
+    fma = false
+);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -370,6 +431,7 @@ mod x86 {
         [target_feature(enable = "avx2,fma")],
         forward = (24, 4, 64),
         gradient = (24, 4),
+        update = 32,
         fma = true
     );
     compile_for!(
@@ -377,6 +439,7 @@ mod x86 {
         [target_feature(enable = "avx512f,fma")],
         forward = (64, 4, 128),
         gradient = (64, 4),
+        update = 128,
         fma = true
     );
 }
@@ -668,6 +731,65 @@ mod portable {
                 *w -= lr * g;
             }
         }
+    }
+
+    /// `W -= lr * (d a^T)` and `b -= lr * d` (as [`sgd_outer_update`] computes them), then
+    /// `out = W x + b` for one sample (as [`dense_forward`] sums it), row tile by row tile in
+    /// one pass over `W`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_update_and_forward<T: Real, const R: usize, const FMA: bool>(
+        w: &mut [T],
+        b: &mut [T],
+        lr: T,
+        d: &[T],
+        a: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+    ) {
+        for (b, &dm) in b[..o].iter_mut().zip(&d[..o]) {
+            *b -= lr * dm;
+        }
+        let (w, b) = (&mut w[..o * i], &b[..o]);
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                update_forward_tile::<T, $m, FMA>(&mut *w, b, lr, d, a, x, &mut *out, o, $r)
+            };
+        }
+        row_tiles!(o, [R, 16, 8, 4, 1], tile);
+    }
+
+    /// Rows `r..r + M` of [`sgd_update_and_forward`]: the deltas and the sums stay in registers
+    /// while the loop runs over the weight columns.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn update_forward_tile<T: Real, const M: usize, const FMA: bool>(
+        w: &mut [T],
+        b: &[T],
+        lr: T,
+        d: &[T],
+        a: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        r: usize,
+    ) {
+        let mut acc = [T::zero(); M];
+        acc.copy_from_slice(&b[r..r + M]);
+        let mut d_tile = [T::zero(); M];
+        d_tile.copy_from_slice(&d[r..r + M]);
+        for ((w_col, &ak), &xk) in w.chunks_exact_mut(o).zip(a).zip(x) {
+            let w_tile = &mut w_col[r..r + M];
+            for m in 0..M {
+                let g = d_tile[m] * ak;
+                let updated = w_tile[m] - lr * g;
+                w_tile[m] = updated;
+                acc[m] = multiply_add::<T, FMA>(updated, xk, acc[m]);
+            }
+        }
+        out[r..r + M].copy_from_slice(&acc);
     }
 
     /// `out[:, j] = W^T d[:, j]` for `W` `o x i`, `d` `o x n`, `out` `i x n`.

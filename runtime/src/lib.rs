@@ -27,7 +27,7 @@ pub mod train;
 pub mod weights;
 
 pub use error::{OptimError, ShapeError, TrainError};
-pub use network::{FusedStep, Network, Parameters, TensorKind, TensorSpec, Workspace};
+pub use network::{FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
 pub use real::Real;
 
 /// Items used by generated code. Not part of the public API.
@@ -38,14 +38,12 @@ pub mod __private {
     pub use crate::init::{seeded_rng, Init};
     pub use crate::kernels::{
         bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
-        weight_gradient,
+        sgd_update_and_forward, weight_gradient,
     };
     pub use crate::loss::{Loss, Output};
-    pub use crate::network::{FusedStep, Network, Parameters, TensorKind, TensorSpec, Workspace};
+    pub use crate::network::{FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
     pub use crate::optim::Optimizer;
-    pub use crate::train::{
-        batch_len, check_fused_step, input_len, loss_and_delta, single_sample_len, Context, Session,
-    };
+    pub use crate::train::{batch_len, check_fused_step, input_len, loss_and_delta, run_len, Context, Session};
     pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;

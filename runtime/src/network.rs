@@ -172,7 +172,8 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
     /// once ([`sgd_dense_update`](crate::kernels::sgd_dense_update)). The updated weights are
     /// bit-identical to [`gradients_into`](Self::gradients_into) followed by
     /// [`Sgd`](crate::optim::Sgd) without momentum or weight decay; [`Session::step`]
-    /// takes this path on its own when it applies.
+    /// takes this path on its own when it applies. A run of one sample of
+    /// [`sgd_steps_into`](Self::sgd_steps_into).
     ///
     /// # Errors
     /// [`TrainError::Shape`] unless `x` and `target` hold exactly one sample;
@@ -188,7 +189,85 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
         ctx: &mut Context,
         ws: &mut Self::Workspace,
         lr: Self::Scalar,
-    ) -> Result<FusedStep<Self::Scalar>, TrainError>;
+    ) -> Result<FusedStep<Self::Scalar>, TrainError> {
+        crate::train::single_sample_len(x.len(), target.len(), Self::INPUT, Self::OUTPUT, ws.capacity())?;
+        match self.sgd_steps_into(x, target, loss, ctx, ws, lr) {
+            Ok(run) => Ok(run.last),
+            Err(TrainError::InRun { source, .. }) => Err(*source),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Plain gradient descent on each sample of `x` in turn ("online" SGD, a batch of one per
+    /// step): the same updates, bit for bit, as calling [`sgd_step_into`](Self::sgd_step_into)
+    /// on every sample in order, with less memory traffic. The first layer's update from one
+    /// sample is applied while the next sample's forward pass reads the weights
+    /// ([`sgd_update_and_forward`](crate::kernels::sgd_update_and_forward)): one read and one
+    /// write of its weight matrix per sample instead of two reads and a write. The network is
+    /// borrowed for the whole run and holds every update when the call returns, so the
+    /// deferral cannot be observed. `ws` needs room for one sample.
+    ///
+    /// # Errors
+    /// [`TrainError::Shape`] if `x` and `target` are not whole samples of the same count (at
+    /// least one), or `ws` has no room; nothing is changed then. [`TrainError::InRun`] if
+    /// the loss or gradient norm of a sample is not finite: the samples before it were
+    /// trained on, it and the ones after were not.
+    fn sgd_steps_into<L: Loss<Self::Scalar> + ?Sized>(
+        &mut self,
+        x: &[Self::Scalar],
+        target: &[Self::Scalar],
+        loss: &L,
+        ctx: &mut Context,
+        ws: &mut Self::Workspace,
+        lr: Self::Scalar,
+    ) -> Result<FusedSteps<Self::Scalar>, TrainError>;
+}
+
+/// What [`Network::sgd_steps_into`] reports about a run of one-sample steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusedSteps<T> {
+    /// Samples trained on.
+    pub steps: usize,
+    /// The sum of their losses (each before its own update), in `f64`.
+    pub loss_sum: f64,
+    /// The last step.
+    pub last: FusedStep<T>,
+}
+
+impl<T: Real> FusedSteps<T> {
+    /// An empty run.
+    pub fn new() -> Self {
+        FusedSteps {
+            steps: 0,
+            loss_sum: 0.0,
+            last: FusedStep {
+                loss: T::zero(),
+                grad_norm: 0.0,
+            },
+        }
+    }
+
+    /// Records one more step with its loss and gradient norm.
+    pub fn push(&mut self, loss: T, grad_norm: f64) {
+        self.steps += 1;
+        self.loss_sum += loss.to_f64();
+        self.last = FusedStep { loss, grad_norm };
+    }
+
+    /// The mean loss over the run (0 for an empty run).
+    pub fn mean_loss(&self) -> f64 {
+        if self.steps == 0 {
+            0.0
+        } else {
+            self.loss_sum / self.steps as f64
+        }
+    }
+}
+
+impl<T: Real> Default for FusedSteps<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// What [`Network::sgd_step_into`] reports about the step it took.

@@ -305,13 +305,7 @@ impl<N: Network> Session<N> {
                     Ok(step.loss)
                 }
                 Err(error) => {
-                    if let TrainError::NonFinite {
-                        what: "gradient norm",
-                        value,
-                    } = error
-                    {
-                        self.last_grad_norm = value;
-                    }
+                    self.note_refused_norm(&error);
                     Err(error)
                 }
             };
@@ -340,10 +334,7 @@ impl<N: Network> Session<N> {
             self.regularization.clip(&mut self.gradients, norm);
         }
         if self.keep_last_good {
-            match &mut self.last_good {
-                Some(copy) => copy_parameters(net, copy),
-                None => self.last_good = Some(net.clone()),
-            }
+            self.keep_copy(net);
         }
         optimizer.step(net, &self.gradients)?;
         if self.keep_last_good && !net.is_finite() {
@@ -360,6 +351,140 @@ impl<N: Network> Session<N> {
 }
 
 impl<N: Network> Session<N> {
+    /// One [`step`](Self::step) per sample of `x`, in order ("online" training, a batch of
+    /// one per update); returns the mean loss. The run may be longer than the session's
+    /// capacity.
+    ///
+    /// With plain SGD ([`Optimizer::plain_sgd_rate`]) and no penalties, clipping or last-good
+    /// guard, the run goes through [`Network::sgd_steps_into`]: the same weights, bit for bit,
+    /// as a step per sample, but each sample's update of the first layer is applied while the
+    /// next sample's forward pass reads the weights, which saves a third of the memory
+    /// traffic when that layer's weights do not fit in the L1 cache (a 784-128-10 network
+    /// trains about 1.3 times as fast as with a `step` call per sample). The last-good guard
+    /// then costs one copy of the weights per run, not per sample. Otherwise it calls `step`
+    /// on each sample.
+    ///
+    /// The `retroprop` crate's documentation has an example ("Training one sample at a
+    /// time").
+    ///
+    /// # Errors
+    /// [`TrainError::Shape`] if `x` and `target` are not whole samples of the same count (at
+    /// least one); nothing is changed then. Otherwise [`TrainError::InRun`] with the sample
+    /// whose step failed (and why): the samples before it were trained on, it and the ones
+    /// after were not.
+    pub fn step_each<L, O>(
+        &mut self,
+        net: &mut N,
+        x: &[N::Scalar],
+        target: &[N::Scalar],
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<N::Scalar, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        let samples = run_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
+        let loss_sum = self.run(net, x, target, loss, optimizer)?;
+        Ok(N::Scalar::cast(loss_sum / samples as f64))
+    }
+
+    /// [`step_each`](Self::step_each), returning the sum of the losses in `f64` (what `fit`
+    /// accumulates). With the last-good guard, the run keeps one copy of the weights from
+    /// its start; if any weight is not finite at its end, the run starts again from that
+    /// copy with a guarded `step` per sample, which stops at the step that overflowed.
+    pub(crate) fn run<L, O>(
+        &mut self,
+        net: &mut N,
+        x: &[N::Scalar],
+        target: &[N::Scalar],
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<f64, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        run_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
+        let Some(lr) = self.plain_sgd_rate(optimizer) else {
+            return self.run_by_steps(net, x, target, loss, optimizer);
+        };
+        let context = self.keep_last_good.then(|| {
+            self.keep_copy(net);
+            self.context.clone()
+        });
+        let result = net.sgd_steps_into(x, target, loss, &mut self.context, &mut self.workspace, lr);
+        if let (Some(context), Some(copy)) = (context, &self.last_good) {
+            if !net.is_finite() {
+                copy_parameters(copy, net);
+                self.context = context;
+                return self.run_by_steps(net, x, target, loss, optimizer);
+            }
+        }
+        match result {
+            Ok(run) => {
+                self.last_grad_norm = run.last.grad_norm;
+                Ok(run.loss_sum)
+            }
+            Err(error) => {
+                self.note_refused_norm(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// A `step` per sample; the sum of the losses.
+    fn run_by_steps<L, O>(
+        &mut self,
+        net: &mut N,
+        x: &[N::Scalar],
+        target: &[N::Scalar],
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<f64, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        let mut loss_sum = 0.0;
+        for (j, (xs, ts)) in x.chunks_exact(N::INPUT).zip(target.chunks_exact(N::OUTPUT)).enumerate() {
+            let value = self
+                .step(net, xs, ts, loss, optimizer)
+                .map_err(|error| TrainError::in_run(j, error))?;
+            loss_sum += value.to_f64();
+        }
+        Ok(loss_sum)
+    }
+
+    /// Whether [`step_each`](Self::step_each) fuses its steps with this optimizer (plain SGD
+    /// and no penalties or clipping).
+    pub(crate) fn runs_fuse<O>(&self, optimizer: &O) -> bool
+    where
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        self.plain_sgd_rate(optimizer).is_some()
+    }
+
+    /// Records the gradient norm a fused step refused (in a run or not) as the last one.
+    fn note_refused_norm(&mut self, error: &TrainError) {
+        match error {
+            TrainError::NonFinite {
+                what: "gradient norm",
+                value,
+            } => self.last_grad_norm = *value,
+            TrainError::InRun { source, .. } => self.note_refused_norm(source),
+            _ => {}
+        }
+    }
+
+    /// Copies `net` into the last-good copy.
+    fn keep_copy(&mut self, net: &N) {
+        match &mut self.last_good {
+            Some(copy) => copy_parameters(net, copy),
+            None => self.last_good = Some(net.clone()),
+        }
+    }
+
     /// The gradient of the mean loss on the batch, into `self.gradients`: on this thread, or
     /// split across the parts.
     fn gradients_into<L>(
@@ -438,7 +563,18 @@ impl<N: Network> Session<N> {
     where
         O: Optimizer<N::Scalar> + ?Sized,
     {
-        if x_len != N::INPUT || self.keep_last_good || !self.regularization.is_none() {
+        if x_len != N::INPUT || self.keep_last_good {
+            return None;
+        }
+        self.plain_sgd_rate(optimizer)
+    }
+
+    /// The learning rate of plain SGD without penalties or clipping.
+    fn plain_sgd_rate<O>(&self, optimizer: &O) -> Option<N::Scalar>
+    where
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        if !self.regularization.is_none() {
             return None;
         }
         optimizer.plain_sgd_rate()
@@ -482,6 +618,25 @@ pub fn single_sample_len(
         });
     }
     Ok(n)
+}
+
+/// Checks a run of one-sample steps (for [`Network::sgd_steps_into`]): whole samples, as
+/// many targets as inputs, at least one, and a workspace with room for one sample (the run
+/// itself may be longer than the workspace). Returns the number of samples.
+///
+/// # Errors
+/// [`ShapeError`] naming what does not fit.
+pub fn run_len(
+    x_len: usize,
+    target_len: usize,
+    input: usize,
+    output: usize,
+    capacity: usize,
+) -> Result<usize, ShapeError> {
+    if capacity == 0 {
+        return Err(ShapeError::BatchTooLarge { len: 1, capacity });
+    }
+    batch_len(x_len, target_len, input, output, usize::MAX)
 }
 
 /// The checks [`Session::step`] makes before an update, for the fused path: the loss and
