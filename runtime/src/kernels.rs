@@ -345,9 +345,16 @@ pub fn sigmoid_into<T: Real>(z: &[T], a: &mut [T]) {
 
 /// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:
 /// `|delta|^2 (|a_prev|^2 + 1)`, since the weight gradient `delta a_prev^T` has rank one.
-/// Summed in `f64`.
+/// Summed in `f64`: in order for short vectors, else by [`sum_of_squares`] (whose eight
+/// partial sums do not wait on each other).
 pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
-    let squares = |v: &[T]| v.iter().map(|&x| x.to_f64() * x.to_f64()).sum::<f64>();
+    let squares = |v: &[T]| {
+        if v.len() < 16 {
+            v.iter().map(|&x| x.to_f64() * x.to_f64()).sum::<f64>()
+        } else {
+            sum_of_squares(v)
+        }
+    };
     squares(delta) * (squares(a_prev) + 1.0)
 }
 
@@ -487,19 +494,6 @@ mod portable {
         i: usize,
         n: usize,
     ) {
-        if o < 16 && n < NR {
-            // Too few rows and samples for a register tile: one sample at a time, `out = b` then
-            // `out += W[:, k] x[k]` for each input in order (the same sums as the tiles).
-            for (out_col, x_col) in out.chunks_exact_mut(o).zip(x.chunks_exact(i)).take(n) {
-                out_col.copy_from_slice(&b[..o]);
-                for (w_col, &xk) in w.chunks_exact(o).zip(x_col) {
-                    for (v, &wv) in out_col.iter_mut().zip(w_col) {
-                        *v = multiply_add::<T, FMA>(wv, xk, *v);
-                    }
-                }
-            }
-            return;
-        }
         // Batches run over the inputs a block at a time, so that the block of weights stays
         // in the L1 cache while every sample uses it; a lone sample reads the weights once
         // anyway.
@@ -540,7 +534,7 @@ mod portable {
                 forward_tile::<T, $m, C, FMA>(w, b, x, out, o, i, ks.clone(), $r)
             };
         }
-        row_tiles!(o, [TALL, R, 16, 8, 4, 1], tile);
+        row_tiles!(o, [TALL, R, 16, 8, 4, 2, 1], tile);
     }
 
     /// Rows `r..r + M` of `C` samples for the inputs `ks`: `acc = b` (first block) or the
