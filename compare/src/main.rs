@@ -18,7 +18,9 @@
 //! SGD update (no momentum, no weight decay):
 //!
 //! - retroprop: `Session::step` with `Sgd`, exactly as `benches/speed.rs` does; inference is
-//!   `forward_into` with a workspace.
+//!   `forward_into` with a workspace. The `step_each` rows train batch 1 through
+//!   `Session::step_each` (runs of 64 samples per call, the same updates as a step per
+//!   sample); the peers' columns there are their batch-1 steps, measured again.
 //! - candle: a `Linear` stack built from a `VarMap`, `candle_nn::loss::cross_entropy` (log-softmax
 //!   and NLL over class indices) or `candle_nn::loss::mse`, and `SGD::backward_step`.
 //! - dfdx: a `(Linear, activation, Linear, ...)` tuple module with compile-time shapes,
@@ -125,6 +127,25 @@ mod rp {
                 let xs = &x[b * batch * N::INPUT..(b + 1) * batch * N::INPUT];
                 let ys = &y[b * batch * N::OUTPUT..(b + 1) * batch * N::OUTPUT];
                 black_box(session.step(&mut net, xs, ys, loss, &mut sgd).expect("step"));
+            })
+        })
+    }
+
+    /// Batch 1 through `Session::step_each`, runs of 64 samples per call, as the benchmark's
+    /// `step_each` rows do: the same updates as a `step` per sample.
+    pub fn train_runs<N: Network<Scalar = f32>, L: Loss<f32>>(lr: f32, loss: &L, pass: Duration) -> f64 {
+        const RUN: usize = 64;
+        let (x, y) = data(N::INPUT, N::OUTPUT, POOL, 1);
+        let mut net = N::seeded(1);
+        let mut sgd = Sgd::new(lr);
+        let mut session = Session::<N>::new(1, 1);
+        let runs = POOL / RUN;
+        median3(|| {
+            rate(RUN, pass, |i| {
+                let r = i % runs;
+                let xs = &x[r * RUN * N::INPUT..(r + 1) * RUN * N::INPUT];
+                let ys = &y[r * RUN * N::OUTPUT..(r + 1) * RUN * N::OUTPUT];
+                black_box(session.step_each(&mut net, xs, ys, loss, &mut sgd).expect("run"));
             })
         })
     }
@@ -395,12 +416,12 @@ fn main() {
     println!("{}, threads=1, f32", cpu_model());
     println!("candle {CANDLE_VERSION}, dfdx {DFDX_VERSION}; median of 3 passes of 0.4 s\n");
     println!(
-        "{:<36} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>8}",
         "workload", "retroprop", "candle", "dfdx", "vs candle", "vs dfdx"
     );
     let print = |row: &Row| {
         println!(
-            "{:<36} {:>10.0} {:>10.0} {:>10.0} {:>9.1}x {:>7.1}x",
+            "{:<44} {:>10.0} {:>10.0} {:>10.0} {:>9.1}x {:>7.1}x",
             row.name,
             row.retroprop,
             row.candle,
@@ -431,8 +452,20 @@ fn main() {
         &|| dx::train_regression(0.1, pass),
     );
     run(
+        "W1 2-8-1 train b1, step_each (steps/s)".to_string(),
+        &|| rp::train_runs::<rp::W1, _>(0.1, &MeanSquaredError, pass),
+        &|| candle(cd::train([2, 8, 1], Regression, 1, 0.1, pass)),
+        &|| dx::train_regression(0.1, pass),
+    );
+    run(
         train_name("W2 64-32-10", 1),
         &|| rp::train::<rp::W2, _>(1, 0.05, &CrossEntropy, pass),
+        &|| candle(cd::train(w2, Classifier, 1, 0.05, pass)),
+        &|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass),
+    );
+    run(
+        "W2 64-32-10 train b1, step_each (steps/s)".to_string(),
+        &|| rp::train_runs::<rp::W2, _>(0.05, &CrossEntropy, pass),
         &|| candle(cd::train(w2, Classifier, 1, 0.05, pass)),
         &|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass),
     );
@@ -445,6 +478,12 @@ fn main() {
     run(
         train_name("W3 784-128-10", 1),
         &|| rp::train::<rp::W3, _>(1, 0.01, &CrossEntropy, pass),
+        &|| candle(cd::train(w3, Classifier, 1, 0.01, pass)),
+        &|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass),
+    );
+    run(
+        "W3 784-128-10 train b1, step_each (steps/s)".to_string(),
+        &|| rp::train_runs::<rp::W3, _>(0.01, &CrossEntropy, pass),
         &|| candle(cd::train(w3, Classifier, 1, 0.01, pass)),
         &|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass),
     );

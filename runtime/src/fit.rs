@@ -343,6 +343,10 @@ impl<'a, T: Real> Trainer<'a, T> {
     }
 
     /// Samples per batch (the last batch of an epoch may be smaller).
+    ///
+    /// With 1 and plain SGD (no momentum, weight decay, penalties or clipping), epochs run in
+    /// runs of one-sample steps ([`Session::step_each`](crate::train::Session::step_each)):
+    /// the same weights as a step per batch of one, with less memory traffic.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
