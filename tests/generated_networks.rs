@@ -1,7 +1,8 @@
 //! Property test: networks from a fixed set of generated definitions (random depth 1-6,
 //! widths 1-64, activations, dropout and scalar type; see `tests/generated/make_networks.py`)
-//! pass the finite-difference gradient check in f64 for random seeds and inputs, and their
-//! f32 builds agree with f64.
+//! pass the finite-difference gradient check in f64 for random seeds and inputs, train the
+//! same in runs of one-sample steps as with a step per sample, and their f32 builds agree
+//! with f64.
 
 mod common;
 
@@ -153,6 +154,38 @@ fn twins<N64: Network<Scalar = f64>, N32: Network<Scalar = f32>>(kind: Kind, see
     Ok(())
 }
 
+/// A run of one-sample SGD steps (`Session::step_each`, the first layer's updates deferred to
+/// the next sample's forward pass) leaves the same weights, bit for bit, as a `step` per
+/// sample, with the same dropout masks.
+fn runs_equal_steps<N>(kind: Kind, seed: u64) -> Result<(), TestCaseError>
+where
+    N: Network<Scalar = f64> + PartialEq + std::fmt::Debug,
+{
+    let x = common::values(seed ^ 0x5a5a, N::INPUT * SAMPLES, 1.0);
+    let (loss, y) = loss_and_targets(kind, N::OUTPUT, seed);
+    let (mut by_run, mut by_steps) = (N::seeded(seed), N::seeded(seed));
+    let mut sgd = Sgd::new(0.05);
+    let (mut run_session, mut step_session) = (Session::<N>::new(1, seed), Session::<N>::new(1, seed));
+    let mean = run_session
+        .step_each(&mut by_run, &x, &y, &*loss, &mut sgd)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut sum = 0.0;
+    for j in 0..SAMPLES {
+        sum += step_session
+            .step(
+                &mut by_steps,
+                &x[j * N::INPUT..(j + 1) * N::INPUT],
+                &y[j * N::OUTPUT..(j + 1) * N::OUTPUT],
+                &*loss,
+                &mut sgd,
+            )
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+    prop_assert_eq!(&by_run, &by_steps, "seed {}", seed);
+    prop_assert_eq!(mean, sum / SAMPLES as f64);
+    Ok(())
+}
+
 fn runner() -> TestRunner {
     TestRunner::new(Config {
         cases: 6,
@@ -172,6 +205,9 @@ fn generated_networks_pass_the_gradient_check() {
                     |(seed, scale)| gradient_check::<$net>(Kind::$kind, seed, scale),
                 )
                 .unwrap_or_else(|e| panic!("{}: {e}", stringify!($net)));
+            runner()
+                .run(&(0u64..1_000_000), |seed| runs_equal_steps::<$net>(Kind::$kind, seed))
+                .unwrap_or_else(|e| panic!("{} (runs of steps): {e}", stringify!($net)));
             checked += 1;
         }};
     }
