@@ -39,7 +39,8 @@
 //! `Session::step_each` takes a step per sample of a slice of samples ("online" SGD). With
 //! plain SGD it applies each sample's update of the first layer while the next sample's
 //! forward pass reads the weights: the same weights, bit for bit, as a `step` per sample,
-//! with a third less memory traffic. `Trainer::batch_size(1)` uses it.
+//! with one pass less over the first layer's weights per sample. `Trainer::batch_size(1)`
+//! uses it with plain SGD and no penalties or clipping.
 //!
 //! ```
 //! # retroprop::network! {

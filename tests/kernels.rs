@@ -236,13 +236,23 @@ retroprop::network! {
         out: dense(4) -> softmax,
     }
 
+    /// Two dropout layers after the first: its delta ends up in the second one's buffer.
+    struct TwoDropouts {
+        input: 11,
+        a: dense(20) -> relu,
+        d1: dropout(0.2),
+        d2: dropout(0.3),
+        out: dense(3) -> softmax,
+    }
+
     /// One layer: the first layer is also the output layer.
     struct Linear {
         input: 70,
         out: dense(3) -> identity,
     }
 
-    /// Wide enough for every row tile of the one-pass update (64, 16, 8, 4 and 1 rows).
+    /// 93 rows: on every path a mix of the one-pass update's row tiles (16, 32 or 128 rows, then
+    /// 16, 8, 4 and 1).
     struct Wide {
         input: 150,
         hidden: dense(93) -> relu,
@@ -325,6 +335,7 @@ fn runs_of_one_sample_steps_equal_a_step_per_sample() {
     runs_match_steps::<InputDropout, _>(&CrossEntropy, 0.05);
     runs_match_steps::<Linear, _>(&MeanSquaredError, 0.01);
     runs_match_steps::<Wide, _>(&CrossEntropy, 0.05);
+    runs_match_steps::<TwoDropouts, _>(&CrossEntropy, 0.05);
 }
 
 #[test]

@@ -91,7 +91,9 @@ pub enum OptimError {
     },
 }
 
-/// Why a training step failed. The network's weights are unchanged when this is returned.
+/// Why a training step failed. The network's weights are unchanged when this is returned,
+/// except for [`TrainError::InRun`], where the run's samples before the failing one were
+/// trained on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {

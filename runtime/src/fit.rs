@@ -582,8 +582,8 @@ impl<'a, T: Real> Trainer<'a, T> {
             let batch_size = self.batch_size;
             if batch_size == 1 && session.runs_fuse(optimizer) {
                 // One sample per step with plain SGD: runs of steps, each gathered at once and
-                // trained with one-pass updates (`Session::step_each`); the same weights and
-                // losses as a step per sample.
+                // trained with one-pass updates (`Session::step_each`): the same weights as a
+                // step per sample (the epoch's loss is summed run by run, equal to rounding).
                 for (run, indices) in order.chunks(RUN).enumerate() {
                     self.gather(train, indices, &mut batch_features, &mut batch_targets);
                     loss_sum += session

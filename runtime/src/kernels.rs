@@ -15,10 +15,11 @@
 //!
 //! Results are deterministic for a given path: the sums run in a fixed order that does not
 //! depend on the batch size or a sample's place in it. The AVX2 and AVX-512 paths compute the
-//! two matrix products ([`dense_forward`], [`weight_gradient`]) with fused multiply-adds (one
-//! rounding per term instead of two; 20-25% faster on Zen 4), so they agree with the portable
-//! path to rounding, not bit for bit; AVX2 and AVX-512 give the same bits, and every other
-//! kernel gives the same bits on every path. The environment variable `RETROPROP_KERNELS`
+//! two matrix products ([`dense_forward`], [`weight_gradient`], and the forward half of
+//! [`sgd_update_and_forward`], which must match `dense_forward`) with fused multiply-adds
+//! (one rounding per term instead of two; 20-25% faster on Zen 4), so they agree with the
+//! portable path to rounding, not bit for bit; AVX2 and AVX-512 give the same bits, and every
+//! other result (the updates included) has the same bits on every path. The environment variable `RETROPROP_KERNELS`
 //! (`portable`, `avx2` or `avx512`) caps the choice: `portable` reproduces the results of a
 //! CPU without AVX2 anywhere.
 //!

@@ -633,10 +633,12 @@ pub fn run_len(
     output: usize,
     capacity: usize,
 ) -> Result<usize, ShapeError> {
+    let samples = batch_len(x_len, target_len, input, output, usize::MAX)?;
     if capacity == 0 {
+        // A run needs room for one sample at a time.
         return Err(ShapeError::BatchTooLarge { len: 1, capacity });
     }
-    batch_len(x_len, target_len, input, output, usize::MAX)
+    Ok(samples)
 }
 
 /// The checks [`Session::step`] makes before an update, for the fused path: the loss and
