@@ -389,7 +389,7 @@ macro_rules! compile_for {
 
             $(#[$attr])?
             pub(crate) fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
-                portable::sgd_outer_update(w, lr, d, a, o, i)
+                portable::sgd_outer_update::<T, $u_rows>(w, lr, d, a, o, i)
             }
 
             $(#[$attr])?
@@ -535,7 +535,7 @@ mod portable {
                 forward_tile::<T, $m, C, FMA>(w, b, x, out, o, i, ks.clone(), $r)
             };
         }
-        row_tiles!(o, [TALL, R, 16, 8, 4, 2, 1], tile);
+        row_tiles!(o, [TALL, R, 32, 16, 8, 4, 2, 1], tile);
     }
 
     /// Rows `r..r + M` of `C` samples for the inputs `ks`: `acc = b` (first block) or the
@@ -716,14 +716,41 @@ mod portable {
         }
     }
 
-    /// `W -= lr * (d a^T)` for one sample: `d` has `o` values, `a` has `i`.
+    /// `W -= lr * (d a^T)` for one sample: `d` has `o` values, `a` has `i`; each weight gets
+    /// `g = d * a`, then `w - lr * g` (the rounding of the gradient followed by an SGD step).
+    /// Layers of up to `R` rows go row tile by row tile with the tile's deltas in registers;
+    /// taller ones column by column (several passes of narrower tiles over a matrix that is
+    /// not in the L1 cache would read each cache line shared by two tiles twice).
     #[inline(always)]
-    pub fn sgd_outer_update<T: Real>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
-        let d = &d[..o];
-        for (w_col, &ak) in w.chunks_exact_mut(o).zip(&a[..i]) {
-            for (w, &dm) in w_col.iter_mut().zip(d) {
-                let g = dm * ak;
-                *w -= lr * g;
+    pub fn sgd_outer_update<T: Real, const R: usize>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, i: usize) {
+        let (w, d, a) = (&mut w[..o * i], &d[..o], &a[..i]);
+        if o > R {
+            for (w_col, &ak) in w.chunks_exact_mut(o).zip(a) {
+                for (w, &dm) in w_col.iter_mut().zip(d) {
+                    let g = dm * ak;
+                    *w -= lr * g;
+                }
+            }
+            return;
+        }
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                update_tile::<T, $m>(&mut *w, lr, d, a, o, $r)
+            };
+        }
+        row_tiles!(o, [R, 32, 16, 8, 4, 2, 1], tile);
+    }
+
+    /// Rows `r..r + M` of [`sgd_outer_update`].
+    #[inline(always)]
+    fn update_tile<T: Real, const M: usize>(w: &mut [T], lr: T, d: &[T], a: &[T], o: usize, r: usize) {
+        let mut d_tile = [T::zero(); M];
+        d_tile.copy_from_slice(&d[r..r + M]);
+        for (w_col, &ak) in w.chunks_exact_mut(o).zip(a) {
+            let w_tile = &mut w_col[r..r + M];
+            for m in 0..M {
+                let g = d_tile[m] * ak;
+                w_tile[m] -= lr * g;
             }
         }
     }
@@ -753,7 +780,7 @@ mod portable {
                 update_forward_tile::<T, $m, FMA>(&mut *w, b, lr, d, a, x, &mut *out, o, $r)
             };
         }
-        row_tiles!(o, [R, 16, 8, 4, 1], tile);
+        row_tiles!(o, [R, 32, 16, 8, 4, 2, 1], tile);
     }
 
     /// Rows `r..r + M` of [`sgd_update_and_forward`]: the deltas and the sums stay in registers
