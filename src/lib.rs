@@ -74,8 +74,8 @@ pub use retroprop_macros::network;
 pub use nalgebra;
 pub use retroprop_runtime::{
     activation, checkpoint, data, datasets, dropout, error, fit, init, io, kernels, loss, metrics, network, optim,
-    real, schedule, train, weights, FusedStep, FusedSteps, Network, OptimError, Parameters, Real, ShapeError,
-    TensorKind, TensorSpec, TrainError, Workspace,
+    real, schedule, train, weights, CacheAligned, FusedStep, FusedSteps, Network, OptimError, Parameters, Real,
+    ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
 };
 
 /// A static column vector (`SVector`) from its elements, as nalgebra's `vector!`, but usable

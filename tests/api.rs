@@ -77,6 +77,35 @@ fn seeding_is_deterministic_and_follows_the_init_scheme() {
 }
 
 #[test]
+fn parameters_are_aligned_to_cache_lines() {
+    fn aligned<P: Parameters>(p: &P, what: &str) {
+        for (index, spec) in P::TENSORS.iter().enumerate() {
+            let address = p.tensor(index).as_ptr() as usize;
+            assert_eq!(address % 64, 0, "{what}: {} at {address:#x}", spec.name);
+        }
+    }
+    // Several of each, so that the allocator's 16-byte alignment alone would miss.
+    let nets: Vec<Classifier> = (0..8).map(Classifier::seeded).collect();
+    for net in &nets {
+        aligned(net, "seeded");
+        aligned(&net.clone(), "clone");
+    }
+    aligned(&Classifier::zeroed(), "zeroed");
+    aligned(&Classifier::zeroed_gradients(), "gradients");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("net.safetensors");
+    nets[3].save(&path).expect("save");
+    let loaded = Classifier::load(&path).expect("load");
+    aligned(&loaded, "loaded");
+    assert!(loaded == nets[3]);
+    // The fields dereference to the matrices.
+    let mut net = Classifier::seeded(1);
+    **net.output_bias = retroprop::nalgebra::SVector::<f32, 3>::new(1.0, 2.0, 3.0);
+    assert_eq!(net.output_bias[2], 3.0);
+    assert_eq!(net.tensor(3), &[1.0, 2.0, 3.0]);
+}
+
+#[test]
 fn forward_forward_batch_and_forward_slice_agree() {
     let net = Classifier::seeded(5);
     let batch = OMatrix::<f32, retroprop::nalgebra::Const<4>, retroprop::nalgebra::Dyn>::from_fn(7, |r, c| {

@@ -103,9 +103,9 @@ pub fn expand(net: &Network) -> TokenStream {
         let bdoc = format!(" Biases of layer `{}`.", n.text);
         fields.push(quote! {
             #[doc = #wdoc]
-            pub #w: #p::Box<#nalgebra::SMatrix<#t, #rows, #cols>>,
+            pub #w: #p::Box<#p::CacheAligned<#nalgebra::SMatrix<#t, #rows, #cols>>>,
             #[doc = #bdoc]
-            pub #b: #p::Box<#nalgebra::SVector<#t, #rows>>,
+            pub #b: #p::Box<#p::CacheAligned<#nalgebra::SVector<#t, #rows>>>,
         });
         zeroed.push(quote!(#w: #p::zeroed_box(), #b: #p::zeroed_box(),));
         cloned.push(quote!(#w: #p::clone_box(&*self.#w), #b: #p::clone_box(&*self.#b),));

@@ -27,7 +27,7 @@ pub mod train;
 pub mod weights;
 
 pub use error::{OptimError, ShapeError, TrainError};
-pub use network::{FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
+pub use network::{CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
 pub use real::Real;
 
 /// Items used by generated code. Not part of the public API.
@@ -41,7 +41,9 @@ pub mod __private {
         sgd_update_and_forward, weight_gradient,
     };
     pub use crate::loss::{Loss, Output};
-    pub use crate::network::{FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
+    pub use crate::network::{
+        CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace,
+    };
     pub use crate::optim::Optimizer;
     pub use crate::train::{batch_len, check_fused_step, input_len, loss_and_delta, run_len, Context, Session};
     pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
@@ -111,9 +113,9 @@ pub mod __private {
 
     /// A heap copy of `value` that never passes through the stack.
     #[inline]
-    pub fn clone_box<M: bytemuck::Pod>(value: &M) -> Box<M> {
-        let mut out: Box<M> = bytemuck::zeroed_box();
-        bytemuck::bytes_of_mut(&mut *out).copy_from_slice(bytemuck::bytes_of(value));
+    pub fn clone_box<M: bytemuck::Pod>(value: &CacheAligned<M>) -> Box<CacheAligned<M>> {
+        let mut out: Box<CacheAligned<M>> = bytemuck::zeroed_box();
+        bytemuck::bytes_of_mut(&mut out.0).copy_from_slice(bytemuck::bytes_of(&value.0));
         out
     }
 }

@@ -5,6 +5,58 @@ use crate::loss::{Loss, Output};
 use crate::real::Real;
 use crate::train::Context;
 
+/// A value aligned to a 64-byte cache line, as generated networks store each weight matrix
+/// and bias vector: `Box<CacheAligned<SMatrix<T, O, I>>>`.
+///
+/// The allocator aligns large blocks to 16 bytes only; with a 16- or 48-byte offset, many
+/// vector loads of a weight column straddle two cache lines, and the one-sample training
+/// step of a 784-128-10 network runs about 20% slower on Zen 4 (measured: 94k against 113k
+/// steps per second). It dereferences to the value, so indexing, methods and `&net.weight`
+/// where a `&SMatrix` is expected work as on the matrix itself; assigning a whole matrix
+/// goes through the dereference (`**net.hidden_weight = m`) or the field (`.0`).
+///
+/// ```
+/// use retroprop_runtime::network::CacheAligned;
+///
+/// let v = Box::new(CacheAligned([1.0f32, 2.0, 3.0]));
+/// assert_eq!(&*v as *const _ as usize % 64, 0);
+/// assert_eq!(v[1], 2.0);
+/// assert_eq!(v.len(), 3);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[repr(C, align(64))]
+pub struct CacheAligned<T>(pub T);
+
+impl<T> std::ops::Deref for CacheAligned<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for CacheAligned<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for CacheAligned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+// SAFETY: `CacheAligned<T>` is `repr(C)` with one field of type `T` (the alignment only adds
+// trailing padding, which holds no value), so the all-zero bit pattern is a valid
+// `CacheAligned<T>` whenever it is a valid `T`, which `T: Zeroable` promises. Exercised by
+// every generated network (`zeroed_box` builds their parameters) and by
+// `tests/api.rs` (`parameters_are_aligned_to_cache_lines`).
+#[allow(unsafe_code)]
+unsafe impl<T: bytemuck::Zeroable> bytemuck::Zeroable for CacheAligned<T> {}
+
 /// What kind of parameter a tensor holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TensorKind {
