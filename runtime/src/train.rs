@@ -360,7 +360,7 @@ impl<N: Network> Session<N> {
     /// as a step per sample, but each sample's update of the first layer is applied while the
     /// next sample's forward pass reads the weights, which saves a third of the memory
     /// traffic when that layer's weights do not fit in the L1 cache (a 784-128-10 network
-    /// trains 1.2-1.6 times as fast as with a `step` call per sample). The last-good guard
+    /// trains about 1.35 times as fast as with a `step` call per sample). The last-good guard
     /// then costs one copy of the weights per run, not per sample. Otherwise it calls `step`
     /// on each sample.
     ///
