@@ -384,9 +384,9 @@ impl<N: Network> Session<N> {
         L: Loss<N::Scalar> + ?Sized,
         O: Optimizer<N::Scalar> + ?Sized,
     {
-        let samples = run_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
         let loss_sum = self.run(net, x, target, loss, optimizer)?;
-        Ok(N::Scalar::cast(loss_sum / samples as f64))
+        // `run` checked that `x` holds a whole number of samples, at least one.
+        Ok(N::Scalar::cast(loss_sum / (x.len() / N::INPUT) as f64))
     }
 
     /// [`step_each`](Self::step_each), returning the sum of the losses in `f64` (what `fit`
