@@ -1,18 +1,36 @@
 //! Training steps allocate nothing once the session and the optimizer state exist: checked
 //! with a counting global allocator (this test binary only).
+//!
+//! The allocator counts per thread, so the test harness's own threads (and other tests
+//! running beside this one) cannot add to the count of the thread that runs the steps.
 
 use retroprop::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by the current thread. `const`-initialized and without a destructor,
+    /// so reading it never allocates (which would recurse into the allocator).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts one allocation of the current thread.
+fn count() {
+    // `try_with` fails only while the thread is being torn down; nothing is counted then.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// Allocations made so far by the calling thread.
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 // SAFETY: delegates every call to the system allocator unchanged; it only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -23,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -54,7 +72,7 @@ fn training_steps_allocate_nothing_after_the_first() {
         .step_each(&mut net, &x, &y, &CrossEntropy, &mut plain)
         .expect("guarded run");
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for _ in 0..10 {
         session
             .step(&mut net, &x, &y, &CrossEntropy, &mut sgd)
@@ -75,6 +93,10 @@ fn training_steps_allocate_nothing_after_the_first() {
         let single = net.forward(&sample);
         assert!(single.sum() > 0.99);
     }
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(after - before, 0, "training steps allocated {} times", after - before);
+    // The counter does see this thread's allocations.
+    let probe = std::hint::black_box(Vec::<u8>::with_capacity(64));
+    assert_eq!(allocations(), after + 1);
+    drop(probe);
 }

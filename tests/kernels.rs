@@ -202,11 +202,23 @@ fn a_batch_of_zero_samples_zeroes_the_weight_gradient() {
 fn the_chosen_path_runs_on_this_cpu() {
     let path = kernels::kernel_path();
     assert!(path.is_supported());
-    // The widest supported path is chosen unless RETROPROP_KERNELS caps it.
-    if std::env::var_os("RETROPROP_KERNELS").is_none() {
-        assert_eq!(path, KernelPath::Avx512.or_supported());
-    }
+    // The widest supported path is chosen unless RETROPROP_KERNELS caps it; the expectation
+    // holds whatever the variable says in this environment.
+    let setting = std::env::var("RETROPROP_KERNELS").ok();
+    assert_eq!(path, KernelPath::capped_by(setting.as_deref()));
     assert_eq!(KernelPath::Portable.name(), "portable");
+}
+
+#[test]
+fn the_kernel_setting_caps_the_path() {
+    for path in KernelPath::ALL {
+        assert_eq!(KernelPath::from_name(path.name()), Some(path));
+        assert_eq!(KernelPath::capped_by(Some(path.name())), path.or_supported());
+    }
+    assert_eq!(KernelPath::from_name("AVX2"), None);
+    assert_eq!(KernelPath::capped_by(None), KernelPath::Avx512.or_supported());
+    assert_eq!(KernelPath::capped_by(Some("sse9")), KernelPath::Avx512.or_supported());
+    assert_eq!(KernelPath::capped_by(Some("portable")), KernelPath::Portable);
 }
 
 retroprop::network! {

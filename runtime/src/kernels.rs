@@ -55,6 +55,27 @@ impl KernelPath {
         }
     }
 
+    /// The path named `name` (as [`name`](Self::name) spells it), if any.
+    ///
+    /// ```
+    /// use retroprop_runtime::kernels::KernelPath;
+    /// assert_eq!(KernelPath::from_name("avx2"), Some(KernelPath::Avx2));
+    /// assert_eq!(KernelPath::from_name("neon"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<KernelPath> {
+        KernelPath::ALL.into_iter().find(|path| path.name() == name)
+    }
+
+    /// The path capped by the value of `RETROPROP_KERNELS` (`None` when it is not set): the
+    /// widest supported path not wider than the one it names, or than `Avx512` when it names
+    /// none.
+    pub fn capped_by(value: Option<&str>) -> KernelPath {
+        value
+            .and_then(KernelPath::from_name)
+            .unwrap_or(KernelPath::Avx512)
+            .or_supported()
+    }
+
     /// Whether this CPU can run the path (detected once per process).
     pub fn is_supported(self) -> bool {
         static SUPPORT: OnceLock<[bool; 3]> = OnceLock::new();
@@ -101,14 +122,7 @@ impl KernelPath {
 /// ```
 pub fn kernel_path() -> KernelPath {
     static PATH: OnceLock<KernelPath> = OnceLock::new();
-    *PATH.get_or_init(|| {
-        let cap = match std::env::var("RETROPROP_KERNELS").as_deref() {
-            Ok("portable") => KernelPath::Portable,
-            Ok("avx2") => KernelPath::Avx2,
-            _ => KernelPath::Avx512,
-        };
-        cap.or_supported()
-    })
+    *PATH.get_or_init(|| KernelPath::capped_by(std::env::var("RETROPROP_KERNELS").ok().as_deref()))
 }
 
 /// Calls kernel `$name` compiled for `$path`'s instruction set.
