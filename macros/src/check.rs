@@ -54,18 +54,19 @@ impl Errors {
     }
 }
 
-/// Validates one network. Returns the model, or every error found.
-pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
+/// Validates one network. Returns the model and every error found, combined.
+///
+/// The model is always valid: where the definition has a mistake, it is repaired (a bad
+/// width becomes 1, an unknown activation `identity`, a layer that cannot be understood is
+/// left out, ...), so that the expansion of a definition with errors is an ordinary network
+/// beside the `compile_error!`s, and code that uses it gets no follow-on errors.
+pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
     let mut errors = Errors::default();
     for error in raw.errors {
         errors.push_error(error);
     }
     let options = check_options(&raw.attrs, &mut errors);
-    let attrs = raw
-        .attrs
-        .into_iter()
-        .filter(|a| !a.path().is_ident("network"))
-        .collect();
+    let attrs = check_derives(raw.attrs, &mut errors);
 
     let mut input: Option<usize> = None;
     let mut saw_input = false;
@@ -88,10 +89,12 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
                 errors.push(name.span(), "`input` must be the first entry, before the layers");
             }
             input = check_input(&value, &mut errors);
-            fan_in = input.unwrap_or(0);
+            fan_in = input.unwrap_or(1);
             continue;
         }
-        if !names.insert(key.clone()) {
+        // A repeated name is reported, and the repaired network leaves that layer out.
+        let repeated = !names.insert(key.clone());
+        if repeated {
             errors.push(
                 name.span(),
                 format!("duplicate layer name `{key}`; every layer needs its own name"),
@@ -122,7 +125,7 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
                 softmax: false,
                 dropout: true,
             });
-            if let Some(p) = p {
+            if let (Some(p), false) = (p, repeated) {
                 layers.push(Layer {
                     name,
                     kind: LayerKind::Dropout(p),
@@ -138,29 +141,37 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
             None => (Some(Activation::Identity), kind.ident.span()),
             Some((_, call)) => (check_activation(call, &mut errors), call.ident.span()),
         };
-        if let Some(width) = width {
-            if fan_in > 0 && width.checked_mul(fan_in).is_none_or(|w| w > MAX_LAYER_WEIGHTS) {
+        let mut width = width.map(|w| match w {
+            Width::Valid(w) => w,
+            // Repaired: a width that is not a positive literal becomes 1.
+            Width::Invalid => 1,
+        });
+        if let Some(w) = width {
+            if w.checked_mul(fan_in).is_none_or(|weights| weights > MAX_LAYER_WEIGHTS) {
                 errors.push(
                     kind.args.as_ref().map_or(kind.ident.span(), |a| a.span),
                     format!(
-                        "layer `{key}` would have {width} x {fan_in} weights, more than the limit of 2^28 \
+                        "layer `{key}` would have {w} x {fan_in} weights, more than the limit of 2^28 \
                          ({MAX_LAYER_WEIGHTS}); use a smaller width"
                     ),
                 );
+                width = Some(1);
             }
         }
-        if let (Some(width), Some(activation)) = (width, activation) {
+        layer_spans.push(LayerSpan {
+            span: act_span,
+            softmax: matches!(activation, Some(Activation::Softmax)),
+            dropout: false,
+        });
+        if let (Some(width), false) = (width, repeated) {
+            let mut activation = activation.unwrap_or(Activation::Identity);
             if activation == Activation::Softmax && width == 1 {
                 errors.push(
                     act_span,
                     "`softmax` over a single output is always 1; use `sigmoid` for one output",
                 );
+                activation = Activation::Identity;
             }
-            layer_spans.push(LayerSpan {
-                span: act_span,
-                softmax: activation == Activation::Softmax,
-                dropout: false,
-            });
             layers.push(Layer {
                 name,
                 kind: LayerKind::Dense,
@@ -169,14 +180,8 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
                 activation,
             });
             fan_in = width;
-        } else {
-            // Keep later layers' fan-in meaningful: an invalid layer is skipped.
-            layer_spans.push(LayerSpan {
-                span: act_span,
-                softmax: matches!(activation, Some(Activation::Softmax)),
-                dropout: false,
-            });
         }
+        // Otherwise the layer is left out, and later layers read what came before it.
     }
 
     if let Some((last, rest)) = layer_spans.split_last() {
@@ -214,18 +219,125 @@ pub fn check(raw: RawNetwork) -> Result<Network, syn::Error> {
         );
     }
 
-    match errors.into_error() {
-        Some(error) => Err(error),
-        None => Ok(Network {
-            attrs,
-            vis: raw.vis,
-            ident: raw.ident,
-            scalar: options.scalar,
-            krate: options.krate,
-            input: input.unwrap_or(0),
-            layers,
-        }),
+    let input = input.unwrap_or(1);
+    repair(input, &mut layers);
+    let network = Network {
+        attrs,
+        vis: raw.vis,
+        ident: raw.ident,
+        scalar: options.scalar,
+        krate: options.krate,
+        input,
+        layers,
+    };
+    (network, errors.into_error())
+}
+
+/// Makes the layers of a definition with mistakes a valid network (the mistakes themselves
+/// were reported): no dropout at the end, softmax on the last layer only, at least one layer,
+/// and each layer reading what the one before it gives. A valid definition is unchanged.
+fn repair(input: usize, layers: &mut Vec<Layer>) {
+    while layers.last().is_some_and(|l| !l.is_dense()) {
+        layers.pop();
     }
+    let count = layers.len();
+    for layer in layers.iter_mut().take(count.saturating_sub(1)) {
+        if layer.activation == Activation::Softmax {
+            layer.activation = Activation::Identity;
+        }
+    }
+    if layers.is_empty() {
+        layers.push(Layer {
+            name: Ident::new("output", Span::call_site()),
+            kind: LayerKind::Dense,
+            fan_in: 1,
+            width: 1,
+            activation: Activation::Identity,
+        });
+    }
+    let mut fan_in = input;
+    for layer in layers.iter_mut() {
+        layer.fan_in = fan_in;
+        if !layer.is_dense() {
+            layer.width = fan_in;
+        }
+        fan_in = layer.width;
+    }
+}
+
+/// Traits that a network implements itself; a derive of one of them is left out.
+const ABSORBED_DERIVES: &[&str] = &["Clone", "Debug", "PartialEq", "Default"];
+
+/// Traits that a network cannot have, with the reason.
+const REFUSED_DERIVES: &[(&str, &str)] = &[
+    ("Copy", "its weights are held on the heap, so copying is `clone()`"),
+    (
+        "Eq",
+        "its weights are floats, whose equality is partial (NaN is not equal to itself)",
+    ),
+    (
+        "Hash",
+        "its weights are floats, which have no hash consistent with their equality",
+    ),
+    ("PartialOrd", "networks have no meaningful order"),
+    ("Ord", "networks have no meaningful order"),
+];
+
+/// The outer attributes to put on the struct: `#[network(...)]` removed, and in each
+/// `#[derive(...)]` the traits the network implements itself left out (and refused traits
+/// reported); other derives pass through unchanged.
+fn check_derives(attrs: Vec<syn::Attribute>, errors: &mut Errors) -> Vec<syn::Attribute> {
+    let mut kept = Vec::new();
+    for attr in attrs {
+        if attr.path().is_ident("network") {
+            continue;
+        }
+        if !attr.path().is_ident("derive") {
+            kept.push(attr);
+            continue;
+        }
+        let paths =
+            match attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated) {
+                Ok(paths) => paths,
+                Err(_) => {
+                    // Not a list of paths: the compiler reports it as it would on any struct.
+                    kept.push(attr);
+                    continue;
+                }
+            };
+        let mut passed = Vec::new();
+        for path in paths {
+            let Some(last) = path.segments.last().map(|s| s.ident.to_string()) else {
+                continue;
+            };
+            if ABSORBED_DERIVES.contains(&last.as_str()) {
+                continue;
+            }
+            if let Some((_, why)) = REFUSED_DERIVES.iter().find(|(name, _)| *name == last) {
+                errors.push(
+                    path.span(),
+                    format!(
+                        "a network cannot implement `{last}`: {why}; a network implements `Clone`, \
+                         `Debug`, `PartialEq` and `Default` itself"
+                    ),
+                );
+                continue;
+            }
+            passed.push(path);
+        }
+        if !passed.is_empty() {
+            let pound = attr.pound_token;
+            let bracket = attr.bracket_token;
+            let meta: syn::Meta = syn::parse_quote_spanned!(attr.path().span()=> derive(#(#passed),*));
+            kept.push(syn::Attribute {
+                pound_token: pound,
+                style: attr.style,
+                bracket_token: bracket,
+                meta,
+            });
+        }
+    }
+    kept
 }
 
 /// Where a layer is, for the checks that need the whole list.
@@ -364,8 +476,15 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<usize> {
     }
 }
 
-/// Checks `dense(n)`; returns the width.
-fn check_layer_kind(call: &Call, errors: &mut Errors) -> Option<usize> {
+/// A dense layer's width as written.
+enum Width {
+    Valid(usize),
+    /// Missing or not a positive literal (reported).
+    Invalid,
+}
+
+/// Checks `dense(n)`; returns the width, or `None` if the layer kind is unknown.
+fn check_layer_kind(call: &Call, errors: &mut Errors) -> Option<Width> {
     let kind = call.ident.unraw().to_string();
     if !LAYER_KINDS.contains(&kind.as_str()) {
         let hint = match suggest(&kind, LAYER_KINDS.iter().copied().chain(ACTIVATIONS.iter().copied())) {
@@ -378,19 +497,19 @@ fn check_layer_kind(call: &Call, errors: &mut Errors) -> Option<usize> {
     }
     let Some(args) = &call.args else {
         errors.push(call.ident.span(), "`dense` needs a width, as in `dense(32)`");
-        return None;
+        return Some(Width::Invalid);
     };
-    match args.values.as_slice() {
+    Some(match args.values.as_slice() {
         [] => {
             errors.push(args.span, "`dense` needs a width, as in `dense(32)`");
-            None
+            Width::Invalid
         }
-        [width] => check_width(width, errors),
+        [width] => check_width(width, errors).map_or(Width::Invalid, Width::Valid),
         [_, extra, ..] => {
             errors.push(extra.span(), "`dense` takes one argument, its width, as in `dense(32)`");
-            None
+            Width::Invalid
         }
-    }
+    })
 }
 
 fn check_width(expr: &Expr, errors: &mut Errors) -> Option<usize> {

@@ -65,8 +65,9 @@ fn activation_expr(p: &TokenStream, t: &Ident, activation: Activation) -> TokenS
     }
 }
 
-/// Expands one validated network.
-pub fn expand(net: &Network) -> TokenStream {
+/// Expands one validated network. `repaired`: the network was repaired from a definition
+/// with mistakes (reported beside it), so its items may go unused without a warning.
+pub fn expand(net: &Network, repaired: bool) -> TokenStream {
     let krate = &net.krate;
     let p = quote!(#krate::__private);
     let t = &net.scalar;
@@ -417,8 +418,15 @@ pub fn expand(net: &Network) -> TokenStream {
          write into it allocate nothing."
     );
 
+    let allow_unused = if repaired {
+        quote!(#[allow(dead_code)])
+    } else {
+        quote!()
+    };
+
     quote! {
         #(#attrs)*
+        #allow_unused
         #vis struct #name {
             #(#fields)*
         }
@@ -622,6 +630,13 @@ pub fn expand(net: &Network) -> TokenStream {
             }
         }
 
+        /// The network with every parameter zero ([`zeroed`](Self::zeroed)), built on the heap.
+        impl ::core::default::Default for #name {
+            fn default() -> Self {
+                Self::zeroed()
+            }
+        }
+
         impl ::core::clone::Clone for #grads_name {
             fn clone(&self) -> Self {
                 Self { #(#cloned)* }
@@ -792,18 +807,5 @@ pub fn expand(net: &Network) -> TokenStream {
                 ::core::result::Result::Ok(run)
             }
         }
-    }
-}
-
-/// What is emitted for a definition with errors: the errors, and a harmless stand-in for the
-/// struct so that code using it does not drown in follow-on errors.
-pub fn fallback(ident: &Ident, vis: &syn::Visibility, attrs: &[syn::Attribute], error: syn::Error) -> TokenStream {
-    let attrs = attrs.iter().filter(|a| !a.path().is_ident("network"));
-    let error = error.to_compile_error();
-    quote! {
-        #error
-        #(#attrs)*
-        #[allow(dead_code)]
-        #vis struct #ident;
     }
 }

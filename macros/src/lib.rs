@@ -26,12 +26,12 @@ fn expand_network(input: TokenStream) -> TokenStream {
     let parsed = parse::parse(input);
     let mut out = TokenStream::new();
     for raw in parsed.networks {
-        let ident = raw.ident.clone();
-        let vis = raw.vis.clone();
-        let attrs = raw.attrs.clone();
-        match check::check(raw) {
-            Ok(network) => out.extend(expand::expand(&network)),
-            Err(error) => out.extend(expand::fallback(&ident, &vis, &attrs, error)),
+        // A definition with mistakes expands to its repaired network beside the errors, so
+        // that code using it gets no follow-on errors.
+        let (network, error) = check::check(raw);
+        out.extend(expand::expand(&network, error.is_some()));
+        if let Some(error) = error {
+            out.extend(error.to_compile_error());
         }
     }
     if let Some(error) = parsed.fatal {

@@ -88,10 +88,17 @@ fn parse_network(input: ParseStream, last: Span) -> syn::Result<RawNetwork> {
         });
     }
     let ident: Ident = input.parse()?;
+    let mut errors = Vec::new();
     if input.peek(Token![<]) {
-        return Err(input.error(
-            "a network cannot have generic parameters; choose the scalar type with `#[network(scalar = f64)]`",
-        ));
+        errors.push(
+            input.error(
+                "a network cannot have generic parameters; choose the scalar type with `#[network(scalar = f64)]`",
+            ),
+        );
+        // Skip to the body, so that the rest of the definition is still checked.
+        while !input.is_empty() && !input.peek(syn::token::Brace) {
+            input.parse::<TokenTree>()?;
+        }
     }
     let body = match input.parse::<TokenTree>() {
         Ok(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace => group,
@@ -109,7 +116,6 @@ fn parse_network(input: ParseStream, last: Span) -> syn::Result<RawNetwork> {
         }
     };
     let mut entries = Vec::new();
-    let mut errors = Vec::new();
     for chunk in split_entries(body.stream()) {
         match chunk {
             Chunk::Entry(tokens) => match parse_entry.parse2(tokens) {

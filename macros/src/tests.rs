@@ -129,14 +129,87 @@ fn every_error_in_a_definition_is_reported_at_once() {
     assert_eq!(found.len(), expected.len(), "{found:#?}");
 }
 
-#[test]
-fn a_definition_with_errors_still_emits_a_stand_in_struct() {
-    let text = pretty(quote! {
-        /// Docs stay.
-        pub struct Broken { input: 2, out: dense(0) }
+/// The expansion of `input` without its `compile_error!`s and the `allow` that a repaired
+/// network's struct gets.
+fn pretty_without_errors(input: TokenStream) -> String {
+    let mut file: syn::File = match syn::parse2(expand_network(input)) {
+        Ok(file) => file,
+        Err(error) => panic!("expansion is not a valid file: {error}"),
+    };
+    file.items.retain(|item| {
+        !matches!(item, syn::Item::Macro(m) if m.mac.path.segments.last().is_some_and(|s| s.ident == "compile_error"))
     });
-    assert!(text.contains("pub struct Broken;"), "{text}");
-    assert!(text.contains("compile_error!"), "{text}");
+    prettyplease::unparse(&file).replace("#[allow(dead_code)]\n", "")
+}
+
+#[test]
+fn a_definition_with_errors_expands_to_the_repaired_network() {
+    let cases = [
+        // A bad width becomes 1, an unknown activation `identity`.
+        (
+            quote! { pub struct Broken { input: 2, hidden: dense(0) -> rleu, out: dense(2) -> softmax } },
+            quote! { pub struct Broken { input: 2, hidden: dense(1), out: dense(2) -> softmax } },
+        ),
+        // An unknown layer kind and a repeated name are left out.
+        (
+            quote! { struct N { input: 3, a: conv(3), b: dense(4) -> relu, b: dense(9), out: dense(1) } },
+            quote! { struct N { input: 3, b: dense(4) -> relu, out: dense(1) } },
+        ),
+        // Softmax before the last layer becomes identity; a dropout at the end is left out.
+        (
+            quote! { struct N { input: 3, a: dense(4) -> softmax, out: dense(2), d: dropout(0.5) } },
+            quote! { struct N { input: 3, a: dense(4), out: dense(2) } },
+        ),
+        // `input` after a layer; a bad dropout probability leaves the dropout out.
+        (
+            quote! { struct N { a: dense(4) -> tanh, input: 3, d: dropout(2.0), out: dense(2) } },
+            quote! { struct N { input: 3, a: dense(4) -> tanh, out: dense(2) } },
+        ),
+        // No input, no layers.
+        (
+            quote! { struct N {} },
+            quote! { struct N { input: 1, output: dense(1) } },
+        ),
+        // Generic parameters, a bad scalar type, refused derives.
+        (
+            quote! { #[derive(Copy, Debug, Hash)] #[network(scalar = i8)] struct N<T> { input: 2, out: dense(1) } },
+            quote! { struct N { input: 2, out: dense(1) } },
+        ),
+    ];
+    for (broken, repaired) in cases {
+        assert!(!errors(broken.clone()).is_empty(), "{broken}");
+        assert!(errors(repaired.clone()).is_empty(), "{repaired}");
+        assert_eq!(pretty_without_errors(broken), pretty(repaired));
+    }
+}
+
+#[test]
+fn derives_the_network_implements_are_absorbed_and_others_pass_through() {
+    let text = pretty(quote! {
+        #[derive(Clone, serde::Serialize, Debug, PartialEq, Default, Frobnicate)]
+        #[derive(Debug)]
+        pub struct N { input: 2, out: dense(1) }
+    });
+    assert!(
+        text.contains("#[derive(serde::Serialize, Frobnicate)]\npub struct N {"),
+        "{text}"
+    );
+    assert_eq!(text.matches("#[derive").count(), 1, "{text}");
+    assert!(text.contains("impl ::core::default::Default for N"), "{text}");
+    assert!(errors(quote! {
+        #[derive(Clone, Debug)]
+        pub struct N { input: 2, out: dense(1) }
+    })
+    .is_empty());
+    let refused = errors(quote! {
+        #[derive(Copy, Clone, Eq, Hash, PartialOrd, Ord)]
+        pub struct N { input: 2, out: dense(1) }
+    });
+    assert_eq!(refused.len(), 5, "{refused:#?}");
+    for name in ["Copy", "Eq", "Hash", "PartialOrd", "Ord"] {
+        let needle = format!("cannot implement `{name}`");
+        assert!(refused.iter().any(|e| e.contains(&needle)), "{name}: {refused:#?}");
+    }
 }
 
 #[test]
