@@ -61,6 +61,25 @@ fn tensors_are_stored_row_major_as_pytorch_does() {
 }
 
 #[test]
+fn tensor_metadata_carries_the_pytorch_shape_and_the_scalar_its_dtype() {
+    let specs = <Small64 as Parameters>::TENSORS;
+    let shapes: Vec<&[usize]> = specs.iter().map(|t| t.shape).collect();
+    assert_eq!(shapes, [&[7, 5][..], &[7], &[3, 7], &[3]]);
+    for spec in specs {
+        assert_eq!(spec.rows, spec.shape[0], "{}", spec.name);
+        assert_eq!(spec.cols, spec.shape[1..].iter().product::<usize>(), "{}", spec.name);
+    }
+    assert_eq!(<f32 as Real>::DTYPE, safetensors::Dtype::F32);
+    assert_eq!(<f64 as Real>::DTYPE, safetensors::Dtype::F64);
+    let bytes = weights::to_bytes(&Small32::seeded(0)).expect("bytes");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
+    assert_eq!(
+        file.tensor("hidden.weight").expect("tensor").dtype(),
+        safetensors::Dtype::F32
+    );
+}
+
+#[test]
 fn f32_and_f64_files_load_into_either_scalar_type() {
     let dir = tempfile::tempdir().expect("dir");
     let single = Small32::seeded(3);

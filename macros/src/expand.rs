@@ -112,8 +112,8 @@ pub fn expand(net: &Network, repaired: bool) -> TokenStream {
         cloned.push(quote!(#w: #p::clone_box(&*self.#w), #b: #p::clone_box(&*self.#b),));
         let (wname, bname, lname) = (format!("{}.weight", n.text), format!("{}.bias", n.text), &n.text);
         tensors.push(quote! {
-            #p::TensorSpec { name: #wname, layer: #lname, rows: #rows, cols: #cols, kind: #p::TensorKind::Weight },
-            #p::TensorSpec { name: #bname, layer: #lname, rows: #rows, cols: 1, kind: #p::TensorKind::Bias },
+            #p::TensorSpec { name: #wname, layer: #lname, shape: &[#rows, #cols], rows: #rows, cols: #cols, kind: #p::TensorKind::Weight },
+            #p::TensorSpec { name: #bname, layer: #lname, shape: &[#rows], rows: #rows, cols: 1, kind: #p::TensorKind::Bias },
         });
         let (wi, bi) = (lit(index), lit(index + 1));
         index += 2;
@@ -731,6 +731,7 @@ pub fn expand(net: &Network, repaired: bool) -> TokenStream {
             const INPUT: usize = #input;
             const OUTPUT: usize = #output;
             const PARAMETERS: usize = #parameters;
+            const FUSED_SGD: bool = true;
 
             fn zeroed() -> Self {
                 #name::zeroed()

@@ -67,15 +67,25 @@ pub enum TensorKind {
 }
 
 /// Name and shape of one parameter tensor.
+///
+/// A tensor of any rank is stored flat, as a `rows x cols` column-major matrix with
+/// `rows = shape[0]` and `cols` the product of the other dimensions (1 for a vector); the
+/// columns enumerate the other dimensions in row-major order. So a dense weight `[out, in]` is
+/// an `out x in` matrix, and a convolution weight `[out, in, kh, kw]` (PyTorch's layout) an
+/// `out x (in * kh * kw)` one, and both are saved, loaded and checked the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TensorSpec {
     /// `layer.weight` or `layer.bias`.
     pub name: &'static str,
     /// The layer the tensor belongs to.
     pub layer: &'static str,
-    /// Rows (the layer's outputs).
+    /// The tensor's shape as PyTorch has it: `[out, in]` for a dense weight, `[out]` for a
+    /// bias.
+    pub shape: &'static [usize],
+    /// Rows: `shape[0]` (the layer's outputs).
     pub rows: usize,
-    /// Columns (the layer's inputs for a weight, 1 for a bias).
+    /// Columns: the product of the other dimensions (the layer's inputs for a dense weight,
+    /// 1 for a bias).
     pub cols: usize,
     /// Weight or bias.
     pub kind: TensorKind,
@@ -184,6 +194,11 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
     const OUTPUT: usize;
     /// Total number of parameters.
     const PARAMETERS: usize;
+    /// Whether the network has the fused one-sample SGD path
+    /// ([`sgd_steps_into`](Self::sgd_steps_into)): true when every layer supports the
+    /// rank-one update. [`Session`](crate::train::Session) and `fit` take that path only
+    /// then; otherwise `sgd_steps_into` is never called by the runtime.
+    const FUSED_SGD: bool = false;
 
     /// A network with every parameter zero, allocated on the heap without touching the stack.
     fn zeroed() -> Self;
@@ -263,7 +278,9 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
     /// [`TrainError::Shape`] if `x` and `target` are not whole samples of the same count (at
     /// least one), or `ws` has no room; nothing is changed then. [`TrainError::InRun`] if
     /// the loss or gradient norm of a sample is not finite: the samples before it were
-    /// trained on, it and the ones after were not.
+    /// trained on, it and the ones after were not. [`TrainError::Config`] if the network has
+    /// no fused path ([`FUSED_SGD`](Self::FUSED_SGD) is false: the provided method), and
+    /// nothing is changed then.
     fn sgd_steps_into<L: Loss<Self::Scalar> + ?Sized>(
         &mut self,
         x: &[Self::Scalar],
@@ -272,7 +289,13 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
         ctx: &mut Context,
         ws: &mut Self::Workspace,
         lr: Self::Scalar,
-    ) -> Result<FusedSteps<Self::Scalar>, TrainError>;
+    ) -> Result<FusedSteps<Self::Scalar>, TrainError> {
+        let _ = (x, target, loss, ctx, ws, lr);
+        Err(TrainError::Config(format!(
+            "network `{}` has no fused one-sample SGD path; train it with `Session::step`",
+            Self::NAME
+        )))
+    }
 }
 
 /// What [`Network::sgd_steps_into`] reports about a run of one-sample steps.

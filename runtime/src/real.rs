@@ -10,6 +10,8 @@ pub trait Real:
 {
     /// The type's name as written in Rust (`"f32"` or `"f64"`).
     const NAME: &'static str;
+    /// The type's dtype in safetensors files (`F32` or `F64`).
+    const DTYPE: safetensors::Dtype;
     /// Negative infinity.
     const NEG_INFINITY: Self;
     /// Converts from `f64`, rounding to nearest.
@@ -32,6 +34,7 @@ pub trait Real:
 
 impl Real for f32 {
     const NAME: &'static str = "f32";
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
     #[inline]
     fn finite(self) -> bool {
@@ -61,6 +64,7 @@ impl Real for f32 {
 
 impl Real for f64 {
     const NAME: &'static str = "f64";
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
     #[inline]
     fn finite(self) -> bool {

@@ -569,12 +569,13 @@ impl<N: Network> Session<N> {
         self.plain_sgd_rate(optimizer)
     }
 
-    /// The learning rate of plain SGD without penalties or clipping.
+    /// The learning rate of plain SGD without penalties or clipping, for a network with the
+    /// fused path ([`Network::FUSED_SGD`]).
     fn plain_sgd_rate<O>(&self, optimizer: &O) -> Option<N::Scalar>
     where
         O: Optimizer<N::Scalar> + ?Sized,
     {
-        if !self.regularization.is_none() {
+        if !N::FUSED_SGD || !self.regularization.is_none() {
             return None;
         }
         optimizer.plain_sgd_rate()

@@ -114,21 +114,9 @@ fn list(problems: &[TensorProblem]) -> String {
     problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// The shape of a tensor as stored (`[out, in]` or `[out]`).
+/// The shape of a tensor as stored: its PyTorch shape (`[out, in]`, `[out]`, ...).
 pub fn stored_shape(spec: &TensorSpec) -> Vec<usize> {
-    if spec.cols == 1 && spec.kind == crate::network::TensorKind::Bias {
-        vec![spec.rows]
-    } else {
-        vec![spec.rows, spec.cols]
-    }
-}
-
-fn dtype_of<T: Real>() -> Dtype {
-    if T::NAME == "f64" {
-        Dtype::F64
-    } else {
-        Dtype::F32
-    }
+    spec.shape.to_vec()
 }
 
 /// Appends the little-endian bytes of a column-major tensor in row-major order.
@@ -136,7 +124,8 @@ fn push_row_major<T: Real>(out: &mut Vec<u8>, values: &[T], rows: usize, cols: u
     for r in 0..rows {
         for c in 0..cols {
             let v = values[r + c * rows];
-            if T::NAME == "f64" {
+            // Little-endian, as safetensors stores values, whatever the platform.
+            if T::DTYPE == Dtype::F64 {
                 out.extend_from_slice(&v.to_f64().to_le_bytes());
             } else {
                 out.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
@@ -173,7 +162,7 @@ pub(crate) fn serialize<T: Real>(
         .map(|(name, shape, bytes)| {
             Ok((
                 name.clone(),
-                TensorView::new(dtype_of::<T>(), shape.clone(), bytes).map_err(format)?,
+                TensorView::new(T::DTYPE, shape.clone(), bytes).map_err(format)?,
             ))
         })
         .collect::<Result<_, WeightsError>>()?;
