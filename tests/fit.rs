@@ -499,6 +499,51 @@ fn history_round_trips_through_csv_and_json() {
     );
 }
 
+#[test]
+fn history_csv_is_exact_and_round_trips_awkward_values() {
+    let record = |epoch: usize, val_loss: Option<f64>, metrics: &[(&str, f64)]| EpochRecord {
+        epoch,
+        train_loss: 0.1 + 0.2,
+        penalty: 0.0,
+        val_loss,
+        metrics: metrics.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        lr: 1e-300,
+        elapsed_secs: f64::MAX,
+    };
+    let history = History {
+        epochs: vec![
+            record(1, Some(2.5), &[("accuracy", 0.75), ("top,\"5\"", 1.0)]),
+            record(2, None, &[("accuracy", -0.0)]),
+        ],
+        best_epoch: None,
+        stopped_early: false,
+    };
+    let text = history.to_csv();
+    let max = f64::MAX.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "epoch,train_loss,penalty,val_loss,lr,elapsed_secs,accuracy,\"top,\"\"5\"\"\"\n\
+             1,0.30000000000000004,0,2.5,0.000{zeros}1,{max},0.75,1\n\
+             2,0.30000000000000004,0,,0.000{zeros}1,{max},-0,\n",
+            zeros = "0".repeat(296)
+        )
+    );
+    let back = History::from_csv(&text, std::path::Path::new("h.csv")).expect("parse");
+    assert_eq!(back, history);
+    assert_eq!(back.metric_names(), ["accuracy", "top,\"5\""]);
+    // The file goes through the same writer.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("h.csv");
+    history.write_csv(&path).expect("write");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    assert_eq!(History::read_csv(&path).expect("read back"), history);
+    // An epoch that is not a whole number is refused, not truncated.
+    let bad = text.replacen("\n2,", "\n2.5,", 1);
+    let err = History::from_csv(&bad, &path).unwrap_err();
+    assert!(err.to_string().contains("line 3, column 1 (`epoch`)"), "{err}");
+}
+
 /// The mean-loss gradient of a batch, from a session split into `threads` parts.
 fn split_gradient(threads: usize, n: usize) -> (f64, Vec<Vec<f64>>) {
     let data = class_data(n, 5);

@@ -125,31 +125,40 @@ impl History {
     }
 
     /// The history as CSV: `epoch,train_loss,penalty,val_loss,lr,elapsed_secs` and one
-    /// column per metric; an empty cell where there is no value. `best_epoch` and
-    /// `stopped_early` are not part of the CSV.
+    /// column per metric; an empty cell where there is no value, and numbers in Rust's
+    /// shortest form that reads back to the same value. Lines end in `\n`; a metric name with
+    /// a comma or a quote is quoted. `best_epoch` and `stopped_early` are not part of the CSV.
     pub fn to_csv(&self) -> String {
+        let mut out = Vec::new();
+        // Only I/O fails in the csv crate, and writing to memory does not; every cell is UTF-8.
+        match self.write_csv_to(&mut out) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Writes [`to_csv`](Self::to_csv) to `writer`.
+    fn write_csv_to<W: Write>(&self, writer: W) -> csv::Result<()> {
         let metrics = self.metric_names();
-        let mut out = FIXED_COLUMNS.join(",");
-        for name in &metrics {
-            out.push(',');
-            out.push_str(name);
-        }
-        out.push('\n');
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(writer);
+        csv.write_record(FIXED_COLUMNS.iter().copied().chain(metrics.iter().map(String::as_str)))?;
+        let cell = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
         for e in &self.epochs {
-            let val = e.val_loss.map(|v| v.to_string()).unwrap_or_default();
-            out.push_str(&format!(
-                "{},{},{},{},{},{}",
-                e.epoch, e.train_loss, e.penalty, val, e.lr, e.elapsed_secs
-            ));
-            for name in &metrics {
-                out.push(',');
-                if let Some(v) = e.metrics.get(name) {
-                    out.push_str(&v.to_string());
-                }
-            }
-            out.push('\n');
+            let fixed = [
+                e.epoch.to_string(),
+                e.train_loss.to_string(),
+                e.penalty.to_string(),
+                cell(e.val_loss),
+                e.lr.to_string(),
+                e.elapsed_secs.to_string(),
+            ];
+            let metric_cells = metrics.iter().map(|name| cell(e.metrics.get(name).copied()));
+            csv.write_record(fixed.into_iter().chain(metric_cells))?;
         }
-        out
+        csv.flush()?;
+        Ok(())
     }
 
     /// Parses the CSV written by [`to_csv`](Self::to_csv).
@@ -191,7 +200,12 @@ impl History {
             let required = |column: usize| -> Result<f64, HistoryError> {
                 number(column)?.ok_or_else(|| format(format!("line {line}: `{}` is empty", columns[column])))
             };
-            let epoch = required(0)?;
+            let epoch = record.get(0).unwrap_or("");
+            let epoch = epoch.parse::<usize>().map_err(|_| {
+                format(format!(
+                    "line {line}, column 1 (`epoch`): `{epoch}` is not an epoch number"
+                ))
+            })?;
             let mut metrics = BTreeMap::new();
             for (column, name) in columns.iter().enumerate().skip(FIXED_COLUMNS.len()) {
                 if let Some(v) = number(column)? {
@@ -199,7 +213,7 @@ impl History {
                 }
             }
             epochs.push(EpochRecord {
-                epoch: epoch as usize,
+                epoch,
                 train_loss: required(1)?,
                 penalty: required(2)?,
                 val_loss: number(3)?,
@@ -236,7 +250,10 @@ impl History {
     /// # Errors
     /// [`HistoryError::Io`] naming the file.
     pub fn write_csv(&self, path: &Path) -> Result<(), HistoryError> {
-        write_file(path, self.to_csv().as_bytes())
+        write_atomic(path, |f| self.write_csv_to(f).map_err(std::io::Error::from)).map_err(|source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Writes [`to_json`](Self::to_json) to `path`, atomically.
