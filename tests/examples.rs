@@ -40,6 +40,25 @@ fn digits_reaches_95_percent_and_writes_its_outputs() {
     assert_eq!(history.epochs.len(), report.history.epochs.len());
     let svg = std::fs::read_to_string(dir.path().join("training.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.contains("validation accuracy"));
+    // The epoch whose weights early stopping kept is marked, with a legend entry.
+    let best = report.history.best_epoch.expect("early stopping keeps a best epoch");
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|(_, text)| *text == digits::best_epoch_label(best)),
+        "no marker legend for epoch {best}: {texts:?}"
+    );
+    // The x axes (the lowest tick labels, above the axis titles) count whole epochs.
+    let axis_titles = texts.iter().filter(|(_, t)| *t == "epoch").map(|(y, _)| *y);
+    let below = axis_titles.fold(f64::INFINITY, f64::min);
+    let row = texts.iter().map(|(y, _)| *y).filter(|&y| y < below).fold(0.0, f64::max);
+    let ticks: Vec<&str> = texts.iter().filter(|(y, _)| *y == row).map(|(_, t)| *t).collect();
+    assert!(ticks.len() >= 6, "x tick labels {ticks:?}");
+    for tick in &ticks {
+        let epoch: usize = tick
+            .parse()
+            .unwrap_or_else(|_| panic!("x tick `{tick}` is not a whole number"));
+        assert!((1..=report.history.epochs.len()).contains(&epoch), "x tick {epoch}");
+    }
     // The saved weights are the trained network, and the server example can load them.
     let loaded = serve::DigitNet::load(dir.path().join("digits.safetensors")).expect("serve loads digits weights");
     let mut images = retroprop::datasets::digits::<f32>().expect("digits");
@@ -63,4 +82,24 @@ fn iris_reaches_95_percent_mean_over_ten_seeds() {
     let accuracies: Vec<f64> = (0..10).map(|seed| iris::run(seed).expect("training").0).collect();
     let mean = accuracies.iter().sum::<f64>() / 10.0;
     assert!(mean >= 0.95, "mean accuracy {mean}: {accuracies:?}");
+}
+
+/// The text elements of an SVG written by plotters: their `y` and their text.
+fn svg_texts(svg: &str) -> Vec<(f64, &str)> {
+    svg.split("<text ")
+        .skip(1)
+        .map(|element| {
+            let y = element
+                .split_once(" y=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .and_then(|(y, _)| y.parse().ok())
+                .expect("a text element with y");
+            let text = element
+                .split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</text>"))
+                .map(|(text, _)| text.trim())
+                .expect("a closed text element");
+            (y, text)
+        })
+        .collect()
 }
