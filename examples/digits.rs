@@ -12,8 +12,9 @@
 //! With `--seeds N` it trains N times (seeds 0 to N-1 for the split and initialization) and
 //! prints the mean and standard deviation of the test accuracy, writing nothing.
 
-mod common;
+pub mod common;
 
+use common::Cli;
 use plotters::prelude::*;
 use retroprop::data::preprocess::stratified_split;
 use retroprop::prelude::*;
@@ -188,27 +189,45 @@ fn plot(history: &History, path: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-const USAGE: &str = "usage: digits [--out DIR] [--seed N] [--epochs N] [--seeds N]";
+/// The command line's usage.
+pub const USAGE: &str = "usage: digits [--out DIR] [--seed N] [--epochs N] [--seeds N]";
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The run (`--out`, `--seed`, `--epochs`).
+    pub config: Config,
+    /// With `--seeds N`: train N times and report mean and standard deviation.
+    pub seeds: Option<u64>,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse_args<I>(args: I) -> Result<Cli<Options>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short};
+    let mut options = Options {
+        config: Config::default(),
+        seeds: None,
+    };
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("out") => options.config.out = Some(PathBuf::from(parser.value()?)),
+            Long("seed") => options.config.seed = common::number(&mut parser, "--seed")?,
+            Long("epochs") => options.config.epochs = common::number(&mut parser, "--epochs")?,
+            Long("seeds") => options.seeds = Some(common::number(&mut parser, "--seeds")?),
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Cli::Run(options))
+}
 
 fn main() {
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        common::exit_with(USAGE, 0);
-    }
-    let mut args = common::Args::from_env();
-    let parsed = (|| -> Result<(Config, Option<u64>), String> {
-        let mut config = Config::default();
-        if let Some(out) = args.value("--out")? {
-            config.out = Some(PathBuf::from(out));
-        }
-        config.seed = args.parsed("--seed")?.unwrap_or(0);
-        config.epochs = args.parsed("--epochs")?.unwrap_or(config.epochs);
-        let seeds = args.parsed("--seeds")?;
-        if !args.rest()?.is_empty() {
-            return Err(USAGE.into());
-        }
-        Ok((config, seeds))
-    })();
-    let (config, seeds) = parsed.unwrap_or_else(|message| common::exit_with(&message, 2));
+    let Options { config, seeds } = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     if let Some(seeds) = seeds {
         repeat(&config, seeds);
         return;
