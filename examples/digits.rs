@@ -12,8 +12,9 @@
 //! With `--seeds N` it trains N times (seeds 0 to N-1 for the split and initialization) and
 //! prints the mean and standard deviation of the test accuracy, writing nothing.
 
-mod common;
+pub mod common;
 
+use common::Cli;
 use plotters::prelude::*;
 use retroprop::data::preprocess::stratified_split;
 use retroprop::prelude::*;
@@ -113,30 +114,40 @@ fn write_outputs(report: &Report, out: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Training and validation loss, and validation accuracy, per epoch.
+/// The legend text of the early-stopping marker.
+pub fn best_epoch_label(epoch: usize) -> String {
+    format!("best epoch {epoch} (weights kept)")
+}
+
+/// Training and validation loss, and validation accuracy, per epoch, with a dashed line at
+/// the epoch whose weights early stopping kept.
 fn plot(history: &History, path: &Path) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(400);
-    let epochs = history.epochs.len().max(2) as f64;
+    let epoch = |e: &EpochRecord| u32::try_from(e.epoch).unwrap_or(u32::MAX);
+    let last = history.epochs.last().map_or(2, epoch).max(2);
+    let best = history.best_epoch.and_then(|b| u32::try_from(b).ok());
+    let marker = ShapeStyle::from(&BLACK.mix(0.6)).stroke_width(2);
     let max_loss = history
         .epochs
         .iter()
         .flat_map(|e| [e.train_loss, e.val_loss.unwrap_or(0.0)])
         .fold(0.0f64, f64::max)
-        .max(1e-3);
+        .max(1e-3)
+        * 1.05;
     let mut chart = ChartBuilder::on(&left)
         .caption("loss", ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(45)
-        .build_cartesian_2d(1f64..epochs, 0f64..max_loss * 1.05)?;
+        .build_cartesian_2d(1u32..last, 0f64..max_loss)?;
     chart.configure_mesh().x_desc("epoch").draw()?;
-    let train: Vec<(f64, f64)> = history.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
-    let val: Vec<(f64, f64)> = history
+    let train: Vec<(u32, f64)> = history.epochs.iter().map(|e| (epoch(e), e.train_loss)).collect();
+    let val: Vec<(u32, f64)> = history
         .epochs
         .iter()
-        .filter_map(|e| Some((e.epoch as f64, e.val_loss?)))
+        .filter_map(|e| Some((epoch(e), e.val_loss?)))
         .collect();
     chart
         .draw_series(LineSeries::new(train, &BLUE))?
@@ -146,6 +157,12 @@ fn plot(history: &History, path: &Path) -> Result<(), Box<dyn Error>> {
         .draw_series(LineSeries::new(val, &RED))?
         .label("validation")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED));
+    if let Some(best) = best {
+        chart
+            .draw_series(DashedLineSeries::new([(best, 0.0), (best, max_loss)], 6, 4, marker))?
+            .label(best_epoch_label(best as usize))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], marker));
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE)
@@ -157,39 +174,60 @@ fn plot(history: &History, path: &Path) -> Result<(), Box<dyn Error>> {
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(45)
-        .build_cartesian_2d(1f64..epochs, 0.8f64..1.0)?;
+        .build_cartesian_2d(1u32..last, 0.8f64..1.0)?;
     chart.configure_mesh().x_desc("epoch").draw()?;
-    let accuracy: Vec<(f64, f64)> = history
+    let accuracy: Vec<(u32, f64)> = history
         .epochs
         .iter()
-        .filter_map(|e| Some((e.epoch as f64, *e.metrics.get("accuracy")?)))
+        .filter_map(|e| Some((epoch(e), *e.metrics.get("accuracy")?)))
         .collect();
     chart.draw_series(LineSeries::new(accuracy, &GREEN))?;
+    if let Some(best) = best {
+        chart.draw_series(DashedLineSeries::new([(best, 0.8), (best, 1.0)], 6, 4, marker))?;
+    }
     root.present()?;
     Ok(())
 }
 
-const USAGE: &str = "usage: digits [--out DIR] [--seed N] [--epochs N] [--seeds N]";
+/// The command line's usage.
+pub const USAGE: &str = "usage: digits [--out DIR] [--seed N] [--epochs N] [--seeds N]";
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The run (`--out`, `--seed`, `--epochs`).
+    pub config: Config,
+    /// With `--seeds N`: train N times and report mean and standard deviation.
+    pub seeds: Option<u64>,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse_args<I>(args: I) -> Result<Cli<Options>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short};
+    let mut options = Options {
+        config: Config::default(),
+        seeds: None,
+    };
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("out") => options.config.out = Some(PathBuf::from(parser.value()?)),
+            Long("seed") => options.config.seed = common::number(&mut parser, "--seed")?,
+            Long("epochs") => options.config.epochs = common::number(&mut parser, "--epochs")?,
+            Long("seeds") => options.seeds = Some(common::number(&mut parser, "--seeds")?),
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Cli::Run(options))
+}
 
 fn main() {
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        common::exit_with(USAGE, 0);
-    }
-    let mut args = common::Args::from_env();
-    let parsed = (|| -> Result<(Config, Option<u64>), String> {
-        let mut config = Config::default();
-        if let Some(out) = args.value("--out")? {
-            config.out = Some(PathBuf::from(out));
-        }
-        config.seed = args.parsed("--seed")?.unwrap_or(0);
-        config.epochs = args.parsed("--epochs")?.unwrap_or(config.epochs);
-        let seeds = args.parsed("--seeds")?;
-        if !args.rest()?.is_empty() {
-            return Err(USAGE.into());
-        }
-        Ok((config, seeds))
-    })();
-    let (config, seeds) = parsed.unwrap_or_else(|message| common::exit_with(&message, 2));
+    let Options { config, seeds } = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     if let Some(seeds) = seeds {
         repeat(&config, seeds);
         return;

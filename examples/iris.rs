@@ -7,8 +7,9 @@
 //! cargo run --release --example iris -- [--seeds N]
 //! ```
 
-mod common;
+pub mod common;
 
+use common::Cli;
 use retroprop::data::preprocess::{stratified_split, Standardizer};
 use retroprop::prelude::*;
 use std::error::Error;
@@ -51,18 +52,30 @@ pub fn run(seed: u64) -> Result<(f64, usize, ConfusionMatrix), Box<dyn Error>> {
     Ok((cm.accuracy(), history.epochs.len(), cm))
 }
 
+/// The command line's usage.
+pub const USAGE: &str = "usage: iris [--seeds N]";
+
+/// Parses the arguments (without the program name): the number of seeds (default 10).
+pub fn parse_args<I>(args: I) -> Result<Cli<u64>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short};
+    let mut seeds = 10;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("seeds") => seeds = common::number(&mut parser, "--seeds")?,
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Cli::Run(seeds))
+}
+
 fn main() {
-    let mut args = common::Args::from_env();
-    if args.flag("--help") {
-        common::exit_with("usage: iris [--seeds N]", 0);
-    }
-    let seeds: u64 = args
-        .parsed("--seeds")
-        .unwrap_or_else(|e| common::exit_with(&e, 2))
-        .unwrap_or(10);
-    if let Err(e) = args.rest() {
-        common::exit_with(&e, 2);
-    }
+    let seeds = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     let start = std::time::Instant::now();
     let mut accuracies = Vec::new();
     for seed in 0..seeds {

@@ -17,6 +17,7 @@
 
 mod common;
 
+use common::Cli;
 use retroprop::prelude::*;
 use std::path::PathBuf;
 
@@ -76,23 +77,59 @@ fn run(
     ))
 }
 
-fn main() {
-    let mut args = common::Args::from_env();
-    if args.flag("--help") {
-        common::exit_with(USAGE, 0);
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The directory of the MNIST files.
+    pub dir: PathBuf,
+    /// Epochs (default 20).
+    pub epochs: usize,
+    /// Seed of a single run (default 0).
+    pub seed: u64,
+    /// With `--seeds N`: N runs, seeds 0 to N-1.
+    pub seeds: Option<u64>,
+    /// Where to write the weights and history of a single run.
+    pub out: Option<PathBuf>,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse_args<I>(args: I) -> Result<Cli<Options>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value};
+    let (mut dir, mut epochs, mut seed, mut seeds, mut out) = (None, 20, 0, None, None);
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("epochs") => epochs = common::number(&mut parser, "--epochs")?,
+            Long("seed") => seed = common::number(&mut parser, "--seed")?,
+            Long("seeds") => seeds = Some(common::number(&mut parser, "--seeds")?),
+            Long("out") => out = Some(PathBuf::from(parser.value()?)),
+            Value(value) if dir.is_none() => dir = Some(PathBuf::from(value)),
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let parse = |r: Result<Option<u64>, String>| r.unwrap_or_else(|e| common::exit_with(&e, 2));
-    let epochs = parse(args.parsed("--epochs")).unwrap_or(20) as usize;
-    let seed = parse(args.parsed("--seed")).unwrap_or(0);
-    let seeds = parse(args.parsed("--seeds"));
-    let out = args
-        .value("--out")
-        .unwrap_or_else(|e| common::exit_with(&e, 2))
-        .map(PathBuf::from);
-    let rest = args.rest().unwrap_or_else(|e| common::exit_with(&e, 2));
-    let Some(dir) = rest.first().map(PathBuf::from) else {
-        common::exit_with(USAGE, 2);
-    };
+    let dir = dir.ok_or("missing DIR, the directory of the MNIST files")?;
+    Ok(Cli::Run(Options {
+        dir,
+        epochs,
+        seed,
+        seeds,
+        out,
+    }))
+}
+
+fn main() {
+    let Options {
+        dir,
+        epochs,
+        seed,
+        seeds,
+        out,
+    } = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     let mnist = retroprop::data::load::read_mnist::<f32>(&dir)
         .unwrap_or_else(|e| common::exit_with(&format!("cannot read MNIST: {e}\n\n{USAGE}"), 1));
     let train_all = mnist

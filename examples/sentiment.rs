@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::Cli;
 use retroprop::data::preprocess::stratified_split;
 use retroprop::data::text::{HashingVectorizer, Weighting};
 use retroprop::prelude::*;
@@ -92,13 +93,45 @@ pub fn run(seed: u64, verbose: bool) -> Result<(Model, f64), Box<dyn Error>> {
     Ok((Model { vectorizer, net }, cm.accuracy()))
 }
 
-fn main() {
-    let mut args = common::Args::from_env();
-    if args.flag("--help") {
-        common::exit_with("usage: sentiment [--seeds N] [\"sentence\" ...]", 0);
+/// The command line's usage.
+pub const USAGE: &str = "usage: sentiment [--seeds N] [\"sentence\" ...]\n\
+    (put `--` before sentences that start with `-`)";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// With `--seeds N`: train N times and report the mean accuracy.
+    pub seeds: Option<u64>,
+    /// Sentences to classify.
+    pub sentences: Vec<String>,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse_args<I>(args: I) -> Result<Cli<Options>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value};
+    use lexopt::ValueExt;
+    let mut options = Options {
+        seeds: None,
+        sentences: Vec::new(),
+    };
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("seeds") => options.seeds = Some(common::number(&mut parser, "--seeds")?),
+            Value(sentence) => options.sentences.push(sentence.string()?),
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let seeds: Option<u64> = args.parsed("--seeds").unwrap_or_else(|e| common::exit_with(&e, 2));
-    let sentences = args.rest().unwrap_or_else(|e| common::exit_with(&e, 2));
+    Ok(Cli::Run(options))
+}
+
+fn main() {
+    let Options { seeds, sentences } = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     let start = std::time::Instant::now();
     let mut accuracies = Vec::new();
     let mut model = None;

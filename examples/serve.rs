@@ -9,8 +9,9 @@
 //! cargo run --release --example serve -- [digits-out/digits.safetensors]
 //! ```
 
-mod common;
+pub mod common;
 
+use common::Cli;
 use retroprop::ShapeError;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,15 +40,33 @@ pub fn predict(net: &DigitNet, pixels: &[f32]) -> Result<Prediction, ShapeError>
     })
 }
 
-fn main() {
-    let mut args = common::Args::from_env();
-    if args.flag("--help") {
-        common::exit_with("usage: serve [WEIGHTS.safetensors]", 0);
+/// The command line's usage.
+pub const USAGE: &str = "usage: serve [WEIGHTS.safetensors]";
+
+/// Parses the arguments (without the program name): the weight file (default
+/// `digits-out/digits.safetensors`).
+pub fn parse_args<I>(args: I) -> Result<Cli<PathBuf>, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value};
+    let mut path = None;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Value(value) if path.is_none() => path = Some(PathBuf::from(value)),
+            Long("help") | Short('h') => return Ok(Cli::Help),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let rest = args.rest().unwrap_or_else(|e| common::exit_with(&e, 2));
-    let path = rest
-        .first()
-        .map_or_else(|| PathBuf::from("digits-out/digits.safetensors"), PathBuf::from);
+    Ok(Cli::Run(
+        path.unwrap_or_else(|| PathBuf::from("digits-out/digits.safetensors")),
+    ))
+}
+
+fn main() {
+    let path = common::settings_or_exit(parse_args(std::env::args_os().skip(1)), USAGE);
     let net = match DigitNet::load(&path) {
         Ok(net) => Arc::new(net),
         Err(e) => common::exit_with(

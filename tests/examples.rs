@@ -1,6 +1,6 @@
 //! The examples' own code, run with fast settings: the digits main job reaches at least 95%
-//! test accuracy, iris at least 95% mean test accuracy over 10 seeds, and the server answers
-//! and rejects requests.
+//! test accuracy, iris at least 95% mean test accuracy over 10 seeds, the server answers
+//! and rejects requests, and the examples parse their command lines.
 
 // Each example declares `mod common;` for its shared helpers; included together here, the
 // helper file is compiled once per example, which is what we want.
@@ -40,6 +40,25 @@ fn digits_reaches_95_percent_and_writes_its_outputs() {
     assert_eq!(history.epochs.len(), report.history.epochs.len());
     let svg = std::fs::read_to_string(dir.path().join("training.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.contains("validation accuracy"));
+    // The epoch whose weights early stopping kept is marked, with a legend entry.
+    let best = report.history.best_epoch.expect("early stopping keeps a best epoch");
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|(_, text)| *text == digits::best_epoch_label(best)),
+        "no marker legend for epoch {best}: {texts:?}"
+    );
+    // The x axes (the lowest tick labels, above the axis titles) count whole epochs.
+    let axis_titles = texts.iter().filter(|(_, t)| *t == "epoch").map(|(y, _)| *y);
+    let below = axis_titles.fold(f64::INFINITY, f64::min);
+    let row = texts.iter().map(|(y, _)| *y).filter(|&y| y < below).fold(0.0, f64::max);
+    let ticks: Vec<&str> = texts.iter().filter(|(y, _)| *y == row).map(|(_, t)| *t).collect();
+    assert!(ticks.len() >= 6, "x tick labels {ticks:?}");
+    for tick in &ticks {
+        let epoch: usize = tick
+            .parse()
+            .unwrap_or_else(|_| panic!("x tick `{tick}` is not a whole number"));
+        assert!((1..=report.history.epochs.len()).contains(&epoch), "x tick {epoch}");
+    }
     // The saved weights are the trained network, and the server example can load them.
     let loaded = serve::DigitNet::load(dir.path().join("digits.safetensors")).expect("serve loads digits weights");
     let mut images = retroprop::datasets::digits::<f32>().expect("digits");
@@ -63,4 +82,98 @@ fn iris_reaches_95_percent_mean_over_ten_seeds() {
     let accuracies: Vec<f64> = (0..10).map(|seed| iris::run(seed).expect("training").0).collect();
     let mean = accuracies.iter().sum::<f64>() / 10.0;
     assert!(mean >= 0.95, "mean accuracy {mean}: {accuracies:?}");
+}
+
+/// The text elements of an SVG written by plotters: their `y` and their text.
+fn svg_texts(svg: &str) -> Vec<(f64, &str)> {
+    svg.split("<text ")
+        .skip(1)
+        .map(|element| {
+            let y = element
+                .split_once(" y=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .and_then(|(y, _)| y.parse().ok())
+                .expect("a text element with y");
+            let text = element
+                .split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</text>"))
+                .map(|(text, _)| text.trim())
+                .expect("a closed text element");
+            (y, text)
+        })
+        .collect()
+}
+
+fn args(list: &[&str]) -> Vec<std::ffi::OsString> {
+    list.iter().map(Into::into).collect()
+}
+
+#[test]
+fn the_examples_parse_their_command_lines() {
+    use digits::common::{settings, Cli};
+    // Good flags, in any order and in both `--name value` and `--name=value` forms.
+    let Ok(Cli::Run(options)) = digits::parse_args(args(&["--seeds", "3", "--out", "o", "--epochs=7", "--seed", "5"]))
+    else {
+        panic!("good flags");
+    };
+    assert_eq!(options.seeds, Some(3));
+    assert_eq!(options.config.out.as_deref(), Some(std::path::Path::new("o")));
+    assert_eq!((options.config.epochs, options.config.seed), (7, 5));
+    // Defaults.
+    let Ok(Cli::Run(options)) = digits::parse_args(args(&[])) else {
+        panic!("no flags");
+    };
+    let defaults = digits::Config::default();
+    assert_eq!(options.seeds, None);
+    assert_eq!(
+        (options.config.epochs, options.config.seed),
+        (defaults.epochs, defaults.seed)
+    );
+    assert_eq!(options.config.out, defaults.out);
+    // Bad command lines are errors that say what is wrong.
+    let error = |list: &[&str]| match digits::parse_args(args(list)) {
+        Err(e) => e.to_string(),
+        Ok(parsed) => panic!("{list:?} parsed as {parsed:?}"),
+    };
+    assert_eq!(error(&["--bogus"]), "invalid option '--bogus'");
+    assert_eq!(
+        error(&["--epochs", "5", "--seed"]),
+        "missing argument for option '--seed'"
+    );
+    assert!(error(&["--epochs", "many"]).starts_with("--epochs `many`: "));
+    assert_eq!(error(&["extra"]), "unexpected argument \"extra\"");
+    // `--help` asks for the usage (exit status 0); errors print the usage too (status 2).
+    assert!(matches!(
+        digits::parse_args(args(&["--epochs", "5", "--help"])),
+        Ok(Cli::Help)
+    ));
+    assert!(matches!(digits::parse_args(args(&["-h"])), Ok(Cli::Help)));
+    assert_eq!(
+        settings(digits::parse_args(args(&["--help"])), digits::USAGE).unwrap_err(),
+        (digits::USAGE.to_owned(), 0)
+    );
+    let (message, status) = settings(digits::parse_args(args(&["--bogus"])), digits::USAGE).unwrap_err();
+    assert_eq!(status, 2);
+    assert!(
+        message.contains("invalid option '--bogus'") && message.ends_with(digits::USAGE),
+        "{message}"
+    );
+    assert_eq!(settings(Ok(Cli::Run(4)), "usage"), Ok(4));
+
+    // The other examples included here (each with its own copy of `common`).
+    use iris::common::Cli as IrisCli;
+    use serve::common::Cli as ServeCli;
+    assert!(matches!(iris::parse_args(args(&[])), Ok(IrisCli::Run(10))));
+    assert!(matches!(iris::parse_args(args(&["--seeds", "4"])), Ok(IrisCli::Run(4))));
+    assert!(iris::parse_args(args(&["--seeds"])).is_err());
+    assert!(iris::parse_args(args(&["--seed", "4"])).is_err());
+    let weights = |list: &[&str]| match serve::parse_args(args(list)) {
+        Ok(ServeCli::Run(path)) => Ok(path),
+        Ok(ServeCli::Help) => Err("help".to_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    assert_eq!(weights(&[]), Ok("digits-out/digits.safetensors".into()));
+    assert_eq!(weights(&["m.safetensors"]), Ok("m.safetensors".into()));
+    assert_eq!(weights(&["a", "b"]), Err("unexpected argument \"b\"".into()));
+    assert_eq!(weights(&["--out", "a"]), Err("invalid option '--out'".into()));
 }

@@ -222,15 +222,174 @@ fn schedules_and_plateaus_set_the_rate_per_epoch() {
         );
     }
     // A rate so small that the loss does not improve by the relative threshold (1e-4): with
-    // patience 1 the rate halves after every second epoch without improvement.
+    // patience 1 the rate halves after every second epoch without improvement, from the
+    // optimizer's rate.
+    for rate in [1e-6, 3e-6] {
+        let mut net = Linear::seeded(1);
+        let history = quiet()
+            .epochs(6)
+            .reduce_on_plateau(plateau())
+            .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(rate))
+            .expect("fit");
+        let lrs: Vec<f64> = history.epochs.iter().map(|e| e.lr).collect();
+        assert_eq!(lrs, plateau_rates(rate), "from {rate}");
+    }
+}
+
+/// Patience 1, factor 0.5.
+fn plateau() -> ReduceOnPlateau {
+    ReduceOnPlateau::new().with_patience(1).with_factor(0.5)
+}
+
+/// The rates of six epochs of [`plateau`] on a loss that does not improve, from `rate`.
+fn plateau_rates(rate: f64) -> [f64; 6] {
+    [rate, rate, rate, rate * 0.5, rate * 0.5, rate * 0.25]
+}
+
+#[test]
+fn the_plateau_starts_from_the_optimizers_rate() {
+    let data = linear_data(16, 12);
     let mut net = Linear::seeded(1);
+    let mut sgd = Sgd::new(0.1);
     let history = quiet()
-        .epochs(6)
-        .reduce_on_plateau(ReduceOnPlateau::new(1e-6).with_patience(1).with_factor(0.5))
-        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .epochs(4)
+        .reduce_on_plateau(ReduceOnPlateau::new())
+        .fit(&mut net, &data, &MeanSquaredError, &mut sgd)
         .expect("fit");
-    let lrs: Vec<f64> = history.epochs.iter().map(|e| e.lr).collect();
-    assert_eq!(lrs, [1e-6, 1e-6, 1e-6, 5e-7, 5e-7, 2.5e-7]);
+    // Default patience 10: no reduction in four epochs, so every epoch trains at 0.1.
+    assert!(history.epochs.iter().all(|e| e.lr == 0.1), "{:?}", history.epochs);
+    assert_eq!(sgd.lr, 0.1);
+    // The same weights as training without the plateau.
+    let mut plain = Linear::seeded(1);
+    quiet()
+        .epochs(4)
+        .fit(&mut plain, &data, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("fit");
+    assert!(net == plain);
+}
+
+#[test]
+fn a_schedule_and_a_plateau_together_are_a_conflict() {
+    let data = linear_data(16, 12);
+    let mut net = Linear::seeded(1);
+    let mut epochs_run = 0;
+    let err = quiet()
+        .epochs(3)
+        .schedule(Schedule::step(1, 0.5))
+        .reduce_on_plateau(ReduceOnPlateau::new())
+        .on_epoch(|_| {
+            epochs_run += 1;
+            Control::Continue
+        })
+        .fit(&mut net, &data, &MeanSquaredError, &mut Sgd::new(0.1))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TrainError::Conflict {
+            first: "schedule",
+            second: "reduce_on_plateau",
+            reason: "both set the learning rate of every epoch; use one of them",
+        }
+    );
+    assert!(err.to_string().contains("`schedule` and `reduce_on_plateau`"), "{err}");
+    // Returned before the first epoch: nothing trained.
+    assert_eq!(epochs_run, 0);
+    assert!(net == Linear::seeded(1));
+}
+
+#[test]
+fn resuming_continues_the_plateau_from_the_checkpoint() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("plateau.safetensors");
+    let data = linear_data(16, 12);
+    let mut straight = Linear::seeded(1);
+    let full = quiet()
+        .epochs(6)
+        .reduce_on_plateau(plateau())
+        .fit(&mut straight, &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .expect("fit");
+    let mut first = Linear::seeded(1);
+    quiet()
+        .epochs(3)
+        .reduce_on_plateau(plateau())
+        .checkpoint(&path)
+        .fit(&mut first, &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .expect("fit");
+    // The plateau reduced the rate after epoch 3, which trained at 1e-6: epoch 4 must train
+    // at 5e-7, the checkpoint's rate, neither the resumed optimizer's (0.5) nor epoch 3's.
+    let mut resumed = Linear::seeded(2);
+    let rest = quiet()
+        .epochs(6)
+        .reduce_on_plateau(plateau())
+        .resume_from(&path)
+        .fit(&mut resumed, &data, &MeanSquaredError, &mut Sgd::new(0.5))
+        .expect("resume");
+    let lrs = |h: &History| h.epochs.iter().map(|e| e.lr).collect::<Vec<_>>();
+    assert_eq!(lrs(&full), plateau_rates(1e-6));
+    assert_eq!(lrs(&rest), lrs(&full));
+    assert!(resumed == straight);
+
+    // A checkpoint with a plateau resumed without one, and the other way round, are errors.
+    let err = quiet()
+        .epochs(6)
+        .resume_from(&path)
+        .fit(&mut Linear::seeded(1), &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .unwrap_err();
+    assert!(
+        matches!(&err, TrainError::Checkpoint { message, .. } if message.contains("written with `reduce_on_plateau`")),
+        "{err}"
+    );
+    let plain = dir.path().join("plain.safetensors");
+    quiet()
+        .epochs(2)
+        .checkpoint(&plain)
+        .fit(&mut Linear::seeded(1), &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .expect("fit");
+    let err = quiet()
+        .epochs(4)
+        .reduce_on_plateau(plateau())
+        .resume_from(&plain)
+        .fit(&mut Linear::seeded(1), &data, &MeanSquaredError, &mut Sgd::new(1e-6))
+        .unwrap_err();
+    assert!(
+        matches!(&err, TrainError::Checkpoint { message, .. } if message.contains("written without `reduce_on_plateau`")),
+        "{err}"
+    );
+
+    // A checkpoint from before the plateau's rate was saved (no `plateau_lr`) resumes from
+    // the optimizer's saved rate, that of its last epoch.
+    let old = dir.path().join("old.safetensors");
+    std::fs::write(&old, without_plateau_lr(&std::fs::read(&path).expect("read"))).expect("write");
+    let rest = quiet()
+        .epochs(6)
+        .reduce_on_plateau(plateau())
+        .resume_from(&old)
+        .fit(&mut Linear::seeded(1), &data, &MeanSquaredError, &mut Sgd::new(0.5))
+        .expect("resume an old checkpoint");
+    assert_eq!(lrs(&rest)[3], 1e-6);
+}
+
+/// A checkpoint file with `plateau_lr` taken out of the loop's state, as written before it
+/// was saved.
+fn without_plateau_lr(bytes: &[u8]) -> Vec<u8> {
+    let (len, rest) = bytes.split_at(8);
+    let len = usize::try_from(u64::from_le_bytes(len.try_into().expect("8 bytes"))).expect("length");
+    let (header, data) = rest.split_at(len);
+    let mut header: serde_json::Value = serde_json::from_slice(header).expect("header");
+    let meta = &mut header["__metadata__"]["retroprop.checkpoint"];
+    let mut checkpoint: serde_json::Value = serde_json::from_str(meta.as_str().expect("string")).expect("meta");
+    let state = checkpoint["fit"].as_object_mut().expect("fit state");
+    assert!(
+        state.remove("plateau_lr").is_some(),
+        "the checkpoint saves the plateau's rate"
+    );
+    *meta = serde_json::Value::String(checkpoint.to_string());
+    let mut header = serde_json::to_vec(&header).expect("json");
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header);
+    out.extend(data);
+    out
 }
 
 #[test]
@@ -338,6 +497,51 @@ fn history_round_trips_through_csv_and_json() {
         matches!(err, HistoryError::Io { .. }) && err.to_string().contains("missing.json"),
         "{err}"
     );
+}
+
+#[test]
+fn history_csv_is_exact_and_round_trips_awkward_values() {
+    let record = |epoch: usize, val_loss: Option<f64>, metrics: &[(&str, f64)]| EpochRecord {
+        epoch,
+        train_loss: 0.1 + 0.2,
+        penalty: 0.0,
+        val_loss,
+        metrics: metrics.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        lr: 1e-300,
+        elapsed_secs: f64::MAX,
+    };
+    let history = History {
+        epochs: vec![
+            record(1, Some(2.5), &[("accuracy", 0.75), ("top,\"5\"", 1.0)]),
+            record(2, None, &[("accuracy", -0.0)]),
+        ],
+        best_epoch: None,
+        stopped_early: false,
+    };
+    let text = history.to_csv();
+    let max = f64::MAX.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "epoch,train_loss,penalty,val_loss,lr,elapsed_secs,accuracy,\"top,\"\"5\"\"\"\n\
+             1,0.30000000000000004,0,2.5,0.000{zeros}1,{max},0.75,1\n\
+             2,0.30000000000000004,0,,0.000{zeros}1,{max},-0,\n",
+            zeros = "0".repeat(296)
+        )
+    );
+    let back = History::from_csv(&text, std::path::Path::new("h.csv")).expect("parse");
+    assert_eq!(back, history);
+    assert_eq!(back.metric_names(), ["accuracy", "top,\"5\""]);
+    // The file goes through the same writer.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("h.csv");
+    history.write_csv(&path).expect("write");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    assert_eq!(History::read_csv(&path).expect("read back"), history);
+    // An epoch that is not a whole number is refused, not truncated.
+    let bad = text.replacen("\n2,", "\n2.5,", 1);
+    let err = History::from_csv(&bad, &path).unwrap_err();
+    assert!(err.to_string().contains("line 3, column 1 (`epoch`)"), "{err}");
 }
 
 /// The mean-loss gradient of a batch, from a session split into `threads` parts.

@@ -303,21 +303,25 @@ fn reduce_on_plateau_matches_torch() {
     for expected in plateaus {
         let base = expected["base_lr"].as_f64().expect("base");
         let mut plateau = match expected["name"].as_str().expect("name") {
-            "defaults" => ReduceOnPlateau::new(base),
-            "patience_cooldown_min_lr" => ReduceOnPlateau::new(base)
+            "defaults" => ReduceOnPlateau::new(),
+            "patience_cooldown_min_lr" => ReduceOnPlateau::new()
                 .with_factor(0.5)
                 .with_patience(2)
                 .with_cooldown(1)
                 .with_min_lr(0.2),
-            "max_mode" => ReduceOnPlateau::new(base)
+            "max_mode" => ReduceOnPlateau::new()
                 .with_mode(Mode::Max)
                 .with_patience(1)
                 .with_factor(0.5),
             other => panic!("unknown plateau case {other}"),
         };
+        let mut lr = base;
         let lrs: Vec<f64> = row_major(&expected["metrics"])
             .into_iter()
-            .map(|m| plateau.step(m))
+            .map(|m| {
+                lr = plateau.step(m, lr);
+                lr
+            })
             .collect();
         assert_close(
             &lrs,

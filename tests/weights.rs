@@ -260,7 +260,7 @@ fn training_resumed_from_a_checkpoint_matches_training_that_never_stopped() {
             .validation(&val)
             .metric(Metric::Accuracy)
             .early_stopping(EarlyStopping::new(20))
-            .reduce_on_plateau(ReduceOnPlateau::new(0.01).with_patience(1))
+            .reduce_on_plateau(ReduceOnPlateau::new().with_patience(1))
             .progress(Progress::Quiet)
     };
     // Uninterrupted.

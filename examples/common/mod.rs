@@ -13,63 +13,45 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Command-line flags of the form `--name value`, `--flag`, and positional arguments.
-pub struct Args {
-    items: Vec<String>,
+/// What a command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cli<T> {
+    /// Run with these settings.
+    Run(T),
+    /// Print the usage (`--help` or `-h`).
+    Help,
 }
 
-impl Args {
-    /// The process's arguments.
-    pub fn from_env() -> Self {
-        Args {
-            items: std::env::args().skip(1).collect(),
-        }
-    }
+/// The value of the option just read (`name`, for messages), parsed.
+pub fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, name: &str) -> Result<T, lexopt::Error>
+where
+    T::Err: std::fmt::Display,
+{
+    use lexopt::ValueExt;
+    let text = parser.value()?.string()?;
+    text.parse()
+        .map_err(|e| lexopt::Error::from(format!("{name} `{text}`: {e}")))
+}
 
-    /// Removes `--name value` and returns the value.
-    pub fn value(&mut self, name: &str) -> Result<Option<String>, String> {
-        match self.items.iter().position(|a| a == name) {
-            Some(i) => {
-                if i + 1 >= self.items.len() {
-                    return Err(format!("{name} needs a value"));
-                }
-                let value = self.items.remove(i + 1);
-                self.items.remove(i);
-                Ok(Some(value))
-            }
-            None => Ok(None),
-        }
+/// The settings of a parsed command line, or what to print and the exit status: the usage
+/// and 0 for `--help`; the error, the usage and 2 (bad usage) for a bad command line.
+pub fn settings<T>(parsed: Result<Cli<T>, lexopt::Error>, usage: &str) -> Result<T, (String, i32)> {
+    match parsed {
+        Ok(Cli::Run(settings)) => Ok(settings),
+        Ok(Cli::Help) => Err((usage.to_owned(), 0)),
+        Err(error) => Err((format!("error: {error}\n{usage}"), 2)),
     }
+}
 
-    /// Removes `--name value` and parses it.
-    pub fn parsed<T: std::str::FromStr>(&mut self, name: &str) -> Result<Option<T>, String>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.value(name)? {
-            Some(v) => v.parse().map(Some).map_err(|e| format!("{name} `{v}`: {e}")),
-            None => Ok(None),
+/// [`settings`], or print (the usage to standard output, errors to standard error) and exit.
+pub fn settings_or_exit<T>(parsed: Result<Cli<T>, lexopt::Error>, usage: &str) -> T {
+    settings(parsed, usage).unwrap_or_else(|(message, status)| {
+        if status == 0 {
+            println!("{message}");
+            std::process::exit(0)
         }
-    }
-
-    /// Removes `--flag` and says whether it was there.
-    pub fn flag(&mut self, name: &str) -> bool {
-        match self.items.iter().position(|a| a == name) {
-            Some(i) => {
-                self.items.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// What is left: positional arguments. An unknown `--option` is an error.
-    pub fn rest(self) -> Result<Vec<String>, String> {
-        if let Some(unknown) = self.items.iter().find(|a| a.starts_with("--")) {
-            return Err(format!("unknown option `{unknown}`; try --help"));
-        }
-        Ok(self.items)
-    }
+        exit_with(&message, status)
+    })
 }
 
 /// Prints `message` and exits with status 2 (bad usage) or 1 (failure).

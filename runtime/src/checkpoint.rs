@@ -34,6 +34,10 @@ pub(crate) struct FitState {
     pub waited: usize,
     /// The plateau scheduler.
     pub plateau: Option<ReduceOnPlateau>,
+    /// The rate the plateau scheduler set for the next epoch (`None` without one, and in
+    /// checkpoints written before it was saved).
+    #[serde(default)]
+    pub plateau_lr: Option<f64>,
     /// The learning rate the schedule starts from.
     pub base_lr: f64,
 }

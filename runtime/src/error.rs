@@ -141,6 +141,17 @@ pub enum TrainError {
     /// An invalid training configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Two settings of a [`Trainer`](crate::fit::Trainer) that cannot be combined, found by
+    /// `fit` before the first epoch.
+    #[error("invalid configuration: `{first}` and `{second}` cannot be combined: {reason}")]
+    Conflict {
+        /// The first setting (a `Trainer` method, such as `"schedule"`).
+        first: &'static str,
+        /// The second setting.
+        second: &'static str,
+        /// Why not.
+        reason: &'static str,
+    },
     /// A run of one-sample steps ([`Session::step_each`], [`Network::sgd_steps_into`]) stopped
     /// at sample `index` (from 0): the samples before it were trained on, it and the ones after
     /// it were not. `source` says why.

@@ -125,31 +125,40 @@ impl History {
     }
 
     /// The history as CSV: `epoch,train_loss,penalty,val_loss,lr,elapsed_secs` and one
-    /// column per metric; an empty cell where there is no value. `best_epoch` and
-    /// `stopped_early` are not part of the CSV.
+    /// column per metric; an empty cell where there is no value, and numbers in Rust's
+    /// shortest form that reads back to the same value. Lines end in `\n`; a metric name with
+    /// a comma or a quote is quoted. `best_epoch` and `stopped_early` are not part of the CSV.
     pub fn to_csv(&self) -> String {
+        let mut out = Vec::new();
+        // Only I/O fails in the csv crate, and writing to memory does not; every cell is UTF-8.
+        match self.write_csv_to(&mut out) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Writes [`to_csv`](Self::to_csv) to `writer`.
+    fn write_csv_to<W: Write>(&self, writer: W) -> csv::Result<()> {
         let metrics = self.metric_names();
-        let mut out = FIXED_COLUMNS.join(",");
-        for name in &metrics {
-            out.push(',');
-            out.push_str(name);
-        }
-        out.push('\n');
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(writer);
+        csv.write_record(FIXED_COLUMNS.iter().copied().chain(metrics.iter().map(String::as_str)))?;
+        let cell = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
         for e in &self.epochs {
-            let val = e.val_loss.map(|v| v.to_string()).unwrap_or_default();
-            out.push_str(&format!(
-                "{},{},{},{},{},{}",
-                e.epoch, e.train_loss, e.penalty, val, e.lr, e.elapsed_secs
-            ));
-            for name in &metrics {
-                out.push(',');
-                if let Some(v) = e.metrics.get(name) {
-                    out.push_str(&v.to_string());
-                }
-            }
-            out.push('\n');
+            let fixed = [
+                e.epoch.to_string(),
+                e.train_loss.to_string(),
+                e.penalty.to_string(),
+                cell(e.val_loss),
+                e.lr.to_string(),
+                e.elapsed_secs.to_string(),
+            ];
+            let metric_cells = metrics.iter().map(|name| cell(e.metrics.get(name).copied()));
+            csv.write_record(fixed.into_iter().chain(metric_cells))?;
         }
-        out
+        csv.flush()?;
+        Ok(())
     }
 
     /// Parses the CSV written by [`to_csv`](Self::to_csv).
@@ -191,7 +200,12 @@ impl History {
             let required = |column: usize| -> Result<f64, HistoryError> {
                 number(column)?.ok_or_else(|| format(format!("line {line}: `{}` is empty", columns[column])))
             };
-            let epoch = required(0)?;
+            let epoch = record.get(0).unwrap_or("");
+            let epoch = epoch.parse::<usize>().map_err(|_| {
+                format(format!(
+                    "line {line}, column 1 (`epoch`): `{epoch}` is not an epoch number"
+                ))
+            })?;
             let mut metrics = BTreeMap::new();
             for (column, name) in columns.iter().enumerate().skip(FIXED_COLUMNS.len()) {
                 if let Some(v) = number(column)? {
@@ -199,7 +213,7 @@ impl History {
                 }
             }
             epochs.push(EpochRecord {
-                epoch: epoch as usize,
+                epoch,
                 train_loss: required(1)?,
                 penalty: required(2)?,
                 val_loss: number(3)?,
@@ -236,7 +250,10 @@ impl History {
     /// # Errors
     /// [`HistoryError::Io`] naming the file.
     pub fn write_csv(&self, path: &Path) -> Result<(), HistoryError> {
-        write_file(path, self.to_csv().as_bytes())
+        write_atomic(path, |f| self.write_csv_to(f).map_err(std::io::Error::from)).map_err(|source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Writes [`to_json`](Self::to_json) to `path`, atomically.
@@ -421,13 +438,27 @@ impl<'a, T: Real> Trainer<'a, T> {
         self
     }
 
-    /// A learning-rate schedule, from the optimizer's rate at the start of `fit`.
+    /// A learning-rate schedule, from the optimizer's rate at the start of `fit`. Cannot be
+    /// combined with [`reduce_on_plateau`](Self::reduce_on_plateau) (`fit` returns
+    /// [`TrainError::Conflict`]).
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = Some(schedule);
         self
     }
 
-    /// Reduce the rate on a plateau of the monitored loss (instead of a schedule).
+    /// Reduce the rate on a plateau of the monitored loss (validation loss if there is a
+    /// validation set, training loss otherwise), as PyTorch's `ReduceLROnPlateau` wrapping the
+    /// optimizer: the first epoch trains at the optimizer's learning rate, and the plateau
+    /// lowers it from there. When resuming, the rate and the plateau's state come from the
+    /// checkpoint. Cannot be combined with [`schedule`](Self::schedule) (`fit` returns
+    /// [`TrainError::Conflict`]).
+    ///
+    /// ```
+    /// use retroprop_runtime::fit::Trainer;
+    /// use retroprop_runtime::schedule::ReduceOnPlateau;
+    /// let trainer = Trainer::<f32>::new().reduce_on_plateau(ReduceOnPlateau::new().with_patience(3));
+    /// # let _ = trainer;
+    /// ```
     pub fn reduce_on_plateau(mut self, plateau: ReduceOnPlateau) -> Self {
         self.plateau = Some(plateau);
         self
@@ -486,6 +517,7 @@ impl<'a, T: Real> Trainer<'a, T> {
     ///
     /// # Errors
     /// [`TrainError`] for data of the wrong width, an empty data set, a zero batch size,
+    /// settings that conflict ([`TrainError::Conflict`]), a checkpoint that cannot be resumed,
     /// an optimizer that does not match, or divergence ([`TrainError::Diverged`], which names
     /// the epoch and batch; the network keeps the weights from before that batch).
     pub fn fit<N, L, O>(
@@ -507,7 +539,16 @@ impl<'a, T: Real> Trainer<'a, T> {
         if self.batch_size == 0 {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
         }
+        if self.schedule.is_some() && self.plateau.is_some() {
+            return Err(TrainError::Conflict {
+                first: "schedule",
+                second: "reduce_on_plateau",
+                reason: "both set the learning rate of every epoch; use one of them",
+            });
+        }
         let mut base_lr = optimizer.learning_rate().to_f64();
+        // The rate of the next epoch under the plateau scheduler: from the optimizer's.
+        let mut plateau_lr = base_lr;
         // Epochs visit `train` in `order`, shuffled in place; each batch is gathered into these
         // buffers (the data set itself is neither copied nor moved).
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -547,6 +588,16 @@ impl<'a, T: Real> Trainer<'a, T> {
                     train.len()
                 )));
             }
+            if state.plateau.is_some() != self.plateau.is_some() {
+                let (with, without) = if state.plateau.is_some() {
+                    ("with", "has none")
+                } else {
+                    ("without", "has one")
+                };
+                return Err(checkpoint_error(format!(
+                    "it was written {with} `reduce_on_plateau`, but this `Trainer` {without}"
+                )));
+            }
             copy_parameters(&checkpoint.network, net);
             optimizer.set_state(checkpoint.optimizer)?;
             history = checkpoint.history;
@@ -557,6 +608,9 @@ impl<'a, T: Real> Trainer<'a, T> {
             waited = state.waited;
             plateau = state.plateau;
             base_lr = state.base_lr;
+            // Checkpoints written before the plateau's rate was saved: the optimizer's, which
+            // is the rate of the checkpoint's last epoch.
+            plateau_lr = state.plateau_lr.unwrap_or_else(|| optimizer.learning_rate().to_f64());
             best = match (state.best, checkpoint.best) {
                 (Some((value, epoch)), Some(weights)) => Some((value, epoch, weights)),
                 _ => None,
@@ -570,7 +624,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             let start = Instant::now();
             let lr = match (&self.schedule, &plateau) {
                 (Some(schedule), _) => schedule.lr_at(base_lr, epoch - 1),
-                (None, Some(p)) => p.lr(),
+                (None, Some(_)) => plateau_lr,
                 (None, None) => optimizer.learning_rate().to_f64(),
             };
             optimizer.set_learning_rate(T::cast(lr));
@@ -647,7 +701,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             record.elapsed_secs = start.elapsed().as_secs_f64();
             let monitored = record.val_loss.unwrap_or(train_loss);
             if let Some(p) = &mut plateau {
-                p.step(monitored);
+                plateau_lr = p.step(monitored, lr);
             }
             let mut stop = false;
             if let Some(es) = self.early_stopping {
@@ -684,6 +738,7 @@ impl<'a, T: Real> Trainer<'a, T> {
                     best: best.as_ref().map(|(value, at, _)| (*value, *at)),
                     waited,
                     plateau: plateau.clone(),
+                    plateau_lr: plateau.is_some().then_some(plateau_lr),
                     base_lr,
                 };
                 let best_weights = best.as_ref().map(|(_, _, weights)| weights);

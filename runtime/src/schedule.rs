@@ -116,12 +116,21 @@ pub enum Mode {
 /// `ReduceLROnPlateau` with `threshold_mode='rel'`. Defaults: mode min, factor 0.1, patience
 /// 10, threshold 1e-4, cooldown 0, min_lr 0, eps 1e-8.
 ///
+/// Like PyTorch's, it holds no rate of its own: [`step`](Self::step) takes the rate in use and
+/// returns the rate for the next epoch (PyTorch reads and rewrites the optimizer's). Given to
+/// [`Trainer::reduce_on_plateau`](crate::fit::Trainer::reduce_on_plateau), it starts from the
+/// optimizer's learning rate, or from the checkpoint's rate when resuming.
+///
 /// ```
 /// use retroprop_runtime::schedule::ReduceOnPlateau;
-/// let mut plateau = ReduceOnPlateau::new(1.0).with_patience(1);
-/// assert_eq!(plateau.step(0.5), 1.0);
-/// assert_eq!(plateau.step(0.5), 1.0); // one bad epoch: within patience
-/// assert!((plateau.step(0.5) - 0.1).abs() < 1e-12); // two: reduced
+/// let mut plateau = ReduceOnPlateau::new().with_patience(1);
+/// let mut lr = 1.0;
+/// lr = plateau.step(0.5, lr);
+/// assert_eq!(lr, 1.0);
+/// lr = plateau.step(0.5, lr);
+/// assert_eq!(lr, 1.0); // one bad epoch: within patience
+/// lr = plateau.step(0.5, lr);
+/// assert!((lr - 0.1).abs() < 1e-12); // two: reduced
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReduceOnPlateau {
@@ -139,15 +148,20 @@ pub struct ReduceOnPlateau {
     pub min_lr: f64,
     /// Reductions smaller than this are skipped (default 1e-8).
     pub eps: f64,
-    lr: f64,
     best: f64,
     bad_epochs: usize,
     cooldown_counter: usize,
 }
 
+impl Default for ReduceOnPlateau {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ReduceOnPlateau {
-    /// A scheduler starting at `lr`, with PyTorch's defaults.
-    pub fn new(lr: f64) -> Self {
+    /// A scheduler with PyTorch's defaults.
+    pub fn new() -> Self {
         ReduceOnPlateau {
             mode: Mode::Min,
             factor: 0.1,
@@ -156,7 +170,6 @@ impl ReduceOnPlateau {
             cooldown: 0,
             min_lr: 0.0,
             eps: 1e-8,
-            lr,
             best: f64::INFINITY,
             bad_epochs: 0,
             cooldown_counter: 0,
@@ -203,13 +216,10 @@ impl ReduceOnPlateau {
         self
     }
 
-    /// The current rate.
-    pub fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    /// Takes the epoch's monitored value; returns the rate for the next epoch.
-    pub fn step(&mut self, value: f64) -> f64 {
+    /// Takes the epoch's monitored value and the rate the epoch used; returns the rate for the
+    /// next epoch: `lr` itself, or `max(lr * factor, min_lr)` when the value has not improved
+    /// for more than `patience` epochs (and that lowers it by more than `eps`).
+    pub fn step(&mut self, value: f64, lr: f64) -> f64 {
         let better = match self.mode {
             Mode::Min => value < self.best * (1.0 - self.threshold),
             Mode::Max => value > self.best * (1.0 + self.threshold),
@@ -224,14 +234,15 @@ impl ReduceOnPlateau {
             self.cooldown_counter -= 1;
             self.bad_epochs = 0;
         }
+        let mut next = lr;
         if self.bad_epochs > self.patience {
-            let reduced = (self.lr * self.factor).max(self.min_lr);
-            if self.lr - reduced > self.eps {
-                self.lr = reduced;
+            let reduced = (lr * self.factor).max(self.min_lr);
+            if lr - reduced > self.eps {
+                next = reduced;
             }
             self.cooldown_counter = self.cooldown;
             self.bad_epochs = 0;
         }
-        self.lr
+        next
     }
 }
