@@ -2,7 +2,8 @@
 //! so that the user sees all of them at once; code generation only sees valid input.
 
 use crate::ast::{Args, Call, Entry, RawNetwork, Value};
-use crate::model::{Activation, Layer, LayerKind, Network};
+use crate::layers;
+use crate::model::{Activation, Layer, Network, Shape};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use std::collections::HashSet;
@@ -14,7 +15,6 @@ use syn::{Expr, Ident, Lit, UnOp};
 /// held in memory in any sensible program, and compiling them would take forever.
 pub const MAX_LAYER_WEIGHTS: usize = 1 << 28;
 
-const LAYER_KINDS: &[&str] = &["dense", "dropout"];
 const ACTIVATIONS: &[&str] = &[
     "identity",
     "relu",
@@ -68,12 +68,14 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
     let options = check_options(&raw.attrs, &mut errors);
     let attrs = check_derives(raw.attrs, &mut errors);
 
-    let mut input: Option<usize> = None;
+    let mut input: Option<Shape> = None;
     let mut saw_input = false;
     let mut layers: Vec<Layer> = Vec::new();
     let mut layer_spans: Vec<LayerSpan> = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
-    let mut fan_in = 0usize;
+    let mut constants: HashSet<String> = HashSet::new();
+    // What flows into the next layer, as far as the layers checked so far say.
+    let mut shape = Shape::Flat(1);
     let mut first_entry = true;
 
     for Entry { name, value } in raw.entries {
@@ -89,18 +91,28 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
                 errors.push(name.span(), "`input` must be the first entry, before the layers");
             }
             input = check_input(&value, &mut errors);
-            fan_in = input.unwrap_or(1);
+            shape = input.clone().unwrap_or(Shape::Flat(1));
             continue;
         }
         // A repeated name is reported, and the repaired network leaves that layer out.
-        let repeated = !names.insert(key.clone());
+        let mut repeated = !names.insert(key.clone());
         if repeated {
             errors.push(
                 name.span(),
                 format!("duplicate layer name `{key}`; every layer needs its own name"),
             );
+        } else if !constants.insert(key.to_uppercase()) {
+            errors.push(
+                name.span(),
+                format!(
+                    "layer name `{key}` differs from another layer's only in case; the generated constant \
+                     `{}_WIDTH` would be the same",
+                    key.to_uppercase()
+                ),
+            );
+            repeated = true;
         }
-        let Value::Layer { kind, activation } = value else {
+        let Value::Layer { kind: call, activation } = value else {
             if let Value::Literal(lit) = &value {
                 errors.push(
                     lit.span(),
@@ -109,87 +121,76 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
             }
             continue;
         };
-        if kind.ident.unraw() == "dropout" {
-            let p = check_dropout(&kind, &mut errors);
-            if let Some((_, call)) = &activation {
-                errors.push(
-                    call.ident.span(),
-                    format!(
-                        "a dropout layer takes no activation; remove `-> {}` or put it on the layer before",
-                        call.ident
-                    ),
-                );
-            }
+        let kind_name = call.ident.unraw().to_string();
+        let Some(registered) = layers::find(&kind_name) else {
+            unknown_kind(&call, &kind_name, &mut errors);
+            let (activation, act_span) = match &activation {
+                None => (None, call.ident.span()),
+                Some((_, act)) => (check_activation(act, &mut errors), act.ident.span()),
+            };
             layer_spans.push(LayerSpan {
-                span: kind.ident.span(),
-                softmax: false,
-                dropout: true,
+                span: act_span,
+                softmax: activation == Some(Activation::Softmax),
+                not_last: None,
             });
-            if let (Some(p), false) = (p, repeated) {
-                layers.push(Layer {
-                    name,
-                    kind: LayerKind::Dropout(p),
-                    fan_in,
-                    width: fan_in,
-                    activation: Activation::Identity,
-                });
-            }
             continue;
-        }
-        let width = check_layer_kind(&kind, &mut errors);
-        let (activation, act_span) = match &activation {
-            None => (Some(Activation::Identity), kind.ident.span()),
-            Some((_, call)) => (check_activation(call, &mut errors), call.ident.span()),
         };
-        let mut width = width.map(|w| match w {
-            Width::Valid(w) => w,
-            // Repaired: a width that is not a positive literal becomes 1.
-            Width::Invalid => 1,
-        });
-        if let Some(w) = width {
-            if w.checked_mul(fan_in).is_none_or(|weights| weights > MAX_LAYER_WEIGHTS) {
+        let kind = (registered.check)(&call, &mut errors);
+        let takes_activation = registered.takes_activation;
+        let (activation, act_span) = match &activation {
+            None => (Some(Activation::Identity), call.ident.span()),
+            Some((_, act)) if !takes_activation => {
                 errors.push(
-                    kind.args.as_ref().map_or(kind.ident.span(), |a| a.span),
+                    act.ident.span(),
                     format!(
-                        "layer `{key}` would have {w} x {fan_in} weights, more than the limit of 2^28 \
-                         ({MAX_LAYER_WEIGHTS}); use a smaller width"
+                        "a {kind_name} layer takes no activation; remove `-> {}` or put it on the layer before",
+                        act.ident
                     ),
                 );
-                width = Some(1);
+                (Some(Activation::Identity), call.ident.span())
             }
+            Some((_, act)) => (check_activation(act, &mut errors), act.ident.span()),
+        };
+        let Some(mut kind) = kind else {
+            layer_spans.push(LayerSpan {
+                span: act_span,
+                softmax: false,
+                not_last: registered.not_last,
+            });
+            continue;
+        };
+        let span = call.args.as_ref().map_or(call.ident.span(), |a| a.span);
+        let output = kind.connect(&key, &shape, span, &mut errors);
+        let mut activation = activation.unwrap_or(Activation::Identity);
+        if activation == Activation::Softmax && output.size() == 1 {
+            errors.push(
+                act_span,
+                "`softmax` over a single output is always 1; use `sigmoid` for one output",
+            );
+            activation = Activation::Identity;
         }
         layer_spans.push(LayerSpan {
-            span: act_span,
-            softmax: matches!(activation, Some(Activation::Softmax)),
-            dropout: false,
+            span: if takes_activation { act_span } else { call.ident.span() },
+            softmax: activation == Activation::Softmax,
+            not_last: registered.not_last,
         });
-        if let (Some(width), false) = (width, repeated) {
-            let mut activation = activation.unwrap_or(Activation::Identity);
-            if activation == Activation::Softmax && width == 1 {
-                errors.push(
-                    act_span,
-                    "`softmax` over a single output is always 1; use `sigmoid` for one output",
-                );
-                activation = Activation::Identity;
-            }
-            layers.push(Layer {
-                name,
-                kind: LayerKind::Dense,
-                fan_in,
-                width,
-                activation,
-            });
-            fan_in = width;
+        if repeated {
+            continue;
         }
-        // Otherwise the layer is left out, and later layers read what came before it.
+        layers.push(Layer {
+            name,
+            kind,
+            activation,
+            input: shape.clone(),
+            output: output.clone(),
+        });
+        // Later layers read what this one gives; a layer that was left out is skipped.
+        shape = output;
     }
 
     if let Some((last, rest)) = layer_spans.split_last() {
-        if last.dropout {
-            errors.push(
-                last.span,
-                "a dropout layer cannot be the last layer; the last layer gives the outputs and must be `dense`",
-            );
+        if let Some(message) = last.not_last {
+            errors.push(last.span, message);
         }
         for layer in rest {
             if layer.softmax {
@@ -219,8 +220,8 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
         );
     }
 
-    let input = input.unwrap_or(1);
-    repair(input, &mut layers);
+    let input = input.unwrap_or(Shape::Flat(1));
+    repair(&input, &mut layers);
     let network = Network {
         attrs,
         vis: raw.vis,
@@ -233,11 +234,45 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
     (network, errors.into_error())
 }
 
+/// Where a layer is, for the checks that need the whole list.
+struct LayerSpan {
+    /// The activation's span (the kind's for kinds without activation).
+    span: Span,
+    softmax: bool,
+    /// Why the layer cannot be the last one, if it cannot.
+    not_last: Option<&'static str>,
+}
+
+/// An unknown layer kind, with a suggestion.
+fn unknown_kind(call: &Call, kind: &str, errors: &mut Errors) {
+    let kinds: Vec<&str> = layers::names().collect();
+    let hint = match suggest(kind, kinds.iter().copied().chain(ACTIVATIONS.iter().copied())) {
+        Some(s) if kinds.contains(&s) => format!("; did you mean `{s}`?"),
+        Some(s) => format!("; `{s}` is an activation: write `dense(n) -> {s}`"),
+        None => format!("; the layer kinds are {}", list(&kinds)),
+    };
+    errors.push(call.ident.span(), format!("unknown layer kind `{kind}`{hint}"));
+}
+
+/// The arguments of a layer call, or `None` after reporting `missing` when there are none.
+pub fn check_count<'c>(call: &'c Call, missing: &str, errors: &mut Errors) -> Option<&'c [Expr]> {
+    let Some(args) = &call.args else {
+        errors.push(call.ident.span(), missing);
+        return None;
+    };
+    if args.values.is_empty() {
+        errors.push(args.span, missing);
+        return None;
+    }
+    Some(&args.values)
+}
+
 /// Makes the layers of a definition with mistakes a valid network (the mistakes themselves
-/// were reported): no dropout at the end, softmax on the last layer only, at least one layer,
-/// and each layer reading what the one before it gives. A valid definition is unchanged.
-fn repair(input: usize, layers: &mut Vec<Layer>) {
-    while layers.last().is_some_and(|l| !l.is_dense()) {
+/// were reported): nothing at the end that cannot give the outputs, softmax on the last layer
+/// only, at least one layer, and each layer reading what the one before it gives. A valid
+/// definition is unchanged.
+fn repair(input: &Shape, layers: &mut Vec<Layer>) {
+    while layers.last().is_some_and(|l| l.kind.registered().not_last.is_some()) {
         layers.pop();
     }
     let count = layers.len();
@@ -247,21 +282,32 @@ fn repair(input: usize, layers: &mut Vec<Layer>) {
         }
     }
     if layers.is_empty() {
-        layers.push(Layer {
-            name: Ident::new("output", Span::call_site()),
-            kind: LayerKind::Dense,
-            fan_in: 1,
-            width: 1,
-            activation: Activation::Identity,
-        });
-    }
-    let mut fan_in = input;
-    for layer in layers.iter_mut() {
-        layer.fan_in = fan_in;
-        if !layer.is_dense() {
-            layer.width = fan_in;
+        let call = Call {
+            ident: Ident::new("dense", Span::call_site()),
+            args: None,
+        };
+        // `dense` without a width: repaired to `dense(1)`; its message is not reported.
+        let mut ignored = Errors::default();
+        if let Some(kind) = layers::find("dense").and_then(|r| (r.check)(&call, &mut ignored)) {
+            layers.push(Layer {
+                name: Ident::new("output", Span::call_site()),
+                kind,
+                activation: Activation::Identity,
+                input: input.clone(),
+                output: Shape::Flat(1),
+            });
         }
-        fan_in = layer.width;
+    }
+    let mut shape = input.clone();
+    for layer in layers.iter_mut() {
+        // The kinds were checked against these shapes already, unless a layer before them
+        // was left out; a mistake found now was caused by that one and is not reported again.
+        let mut ignored = Errors::default();
+        let output = layer
+            .kind
+            .connect(&layer.text(), &shape, Span::call_site(), &mut ignored);
+        layer.input = std::mem::replace(&mut shape, output.clone());
+        layer.output = output;
     }
 }
 
@@ -340,52 +386,6 @@ fn check_derives(attrs: Vec<syn::Attribute>, errors: &mut Errors) -> Vec<syn::At
     kept
 }
 
-/// Where a layer is, for the checks that need the whole list.
-struct LayerSpan {
-    /// The activation's span (the kind's for dropout).
-    span: Span,
-    softmax: bool,
-    dropout: bool,
-}
-
-/// Checks `dropout(p)`; returns `p`.
-fn check_dropout(call: &Call, errors: &mut Errors) -> Option<f64> {
-    let Some(args) = &call.args else {
-        errors.push(
-            call.ident.span(),
-            "`dropout` needs a drop probability, as in `dropout(0.2)`",
-        );
-        return None;
-    };
-    match args.values.as_slice() {
-        [] => {
-            errors.push(args.span, "`dropout` needs a drop probability, as in `dropout(0.2)`");
-            None
-        }
-        [value] => match number(value) {
-            Some(p) if (0.0..1.0).contains(&p) => Some(p),
-            Some(p) => {
-                errors.push(
-                    value.span(),
-                    format!("the drop probability must be in [0, 1), not {p}; write e.g. `dropout(0.2)`"),
-                );
-                None
-            }
-            None => {
-                errors.push(
-                    value.span(),
-                    "`dropout` takes a number literal in [0, 1), as in `dropout(0.2)`",
-                );
-                None
-            }
-        },
-        [_, extra, ..] => {
-            errors.push(extra.span(), "`dropout` takes one argument, the drop probability");
-            None
-        }
-    }
-}
-
 struct Options {
     scalar: Ident,
     krate: TokenStream,
@@ -443,7 +443,7 @@ fn check_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Options {
     }
 }
 
-fn check_input(value: &Value, errors: &mut Errors) -> Option<usize> {
+fn check_input(value: &Value, errors: &mut Errors) -> Option<Shape> {
     match value {
         Value::Literal(Lit::Int(int)) => match int.base10_parse::<usize>() {
             Ok(0) => {
@@ -453,7 +453,7 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<usize> {
                 );
                 None
             }
-            Ok(n) => Some(n),
+            Ok(n) => Some(Shape::Flat(n)),
             Err(_) => {
                 errors.push(int.span(), "`input` is too large");
                 None
@@ -470,66 +470,6 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<usize> {
             errors.push(
                 kind.ident.span(),
                 "`input` takes the number of features, as in `input: 64`, not a layer",
-            );
-            None
-        }
-    }
-}
-
-/// A dense layer's width as written.
-enum Width {
-    Valid(usize),
-    /// Missing or not a positive literal (reported).
-    Invalid,
-}
-
-/// Checks `dense(n)`; returns the width, or `None` if the layer kind is unknown.
-fn check_layer_kind(call: &Call, errors: &mut Errors) -> Option<Width> {
-    let kind = call.ident.unraw().to_string();
-    if !LAYER_KINDS.contains(&kind.as_str()) {
-        let hint = match suggest(&kind, LAYER_KINDS.iter().copied().chain(ACTIVATIONS.iter().copied())) {
-            Some(s) if LAYER_KINDS.contains(&s) => format!("; did you mean `{s}`?"),
-            Some(s) => format!("; `{s}` is an activation: write `dense(n) -> {s}`"),
-            None => format!("; the layer kinds are {}", list(LAYER_KINDS)),
-        };
-        errors.push(call.ident.span(), format!("unknown layer kind `{kind}`{hint}"));
-        return None;
-    }
-    let Some(args) = &call.args else {
-        errors.push(call.ident.span(), "`dense` needs a width, as in `dense(32)`");
-        return Some(Width::Invalid);
-    };
-    Some(match args.values.as_slice() {
-        [] => {
-            errors.push(args.span, "`dense` needs a width, as in `dense(32)`");
-            Width::Invalid
-        }
-        [width] => check_width(width, errors).map_or(Width::Invalid, Width::Valid),
-        [_, extra, ..] => {
-            errors.push(extra.span(), "`dense` takes one argument, its width, as in `dense(32)`");
-            Width::Invalid
-        }
-    })
-}
-
-fn check_width(expr: &Expr, errors: &mut Errors) -> Option<usize> {
-    let span = expr.span();
-    match expr {
-        Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<usize>() {
-            Ok(0) => {
-                errors.push(span, "a layer's width must be at least 1");
-                None
-            }
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.push(span, "this width is too large");
-                None
-            }
-        },
-        _ => {
-            errors.push(
-                span,
-                "a layer's width must be a positive whole number literal, as in `dense(32)`",
             );
             None
         }
@@ -602,7 +542,7 @@ fn optional_number(name: &str, args: Option<&Args>, default: f64, errors: &mut E
 }
 
 /// The value of a numeric literal, possibly negated.
-fn number(expr: &Expr) -> Option<f64> {
+pub fn number(expr: &Expr) -> Option<f64> {
     match expr {
         Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>().ok(),
         Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),

@@ -10,6 +10,7 @@
 mod ast;
 mod check;
 mod expand;
+mod layers;
 mod model;
 mod parse;
 

@@ -1,11 +1,14 @@
 //! The validated network that [`crate::expand`] generates code from.
 
+use crate::layers::LayerKind;
 use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
 use syn::{Attribute, Ident, Visibility};
 
-/// A network definition that passed every check.
+/// A network definition that passed every check (or was repaired after its mistakes were
+/// reported: see [`crate::check::check`]).
 pub struct Network {
-    /// Outer attributes to keep on the struct (`#[network]` removed).
+    /// Outer attributes to keep on the struct (`#[network]` removed, derives filtered).
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub ident: Ident,
@@ -13,36 +16,58 @@ pub struct Network {
     pub scalar: Ident,
     /// Path of the facade crate (`::retroprop` unless `crate = ...` says otherwise).
     pub krate: TokenStream,
-    /// Input features.
-    pub input: usize,
+    /// What one sample is.
+    pub input: Shape,
     pub layers: Vec<Layer>,
 }
 
-/// A layer.
-pub struct Layer {
-    pub name: Ident,
-    pub kind: LayerKind,
-    /// Inputs (the previous layer's width, or the network's input).
-    pub fan_in: usize,
-    /// Outputs (the same as `fan_in` for dropout).
-    pub width: usize,
-    /// The activation (`Identity` for dropout).
-    pub activation: Activation,
+/// The shape of the values one sample has between two layers.
+///
+/// Only flat vectors exist today; images (`[channels, height, width]`) and sparse inputs get
+/// their own variants, and every layer kind says which shapes it takes and gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A vector of this many values.
+    Flat(usize),
 }
 
-/// What a layer does.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum LayerKind {
-    /// `W x + b`, then the activation.
-    Dense,
-    /// Inverted dropout with this drop probability, active in training only.
-    Dropout(f64),
+impl Shape {
+    /// Values per sample.
+    pub fn size(&self) -> usize {
+        match self {
+            Shape::Flat(n) => *n,
+        }
+    }
+
+    /// As written in a definition and in messages: `64`.
+    pub fn written(&self) -> String {
+        match self {
+            Shape::Flat(n) => n.to_string(),
+        }
+    }
+}
+
+/// A layer: its name, what it does, and what flows in and out of it.
+pub struct Layer {
+    pub name: Ident,
+    pub kind: Box<dyn LayerKind>,
+    /// The activation after the layer (`Identity` for kinds that take none).
+    pub activation: Activation,
+    /// What one sample is when it enters the layer.
+    pub input: Shape,
+    /// What one sample is when it leaves the layer.
+    pub output: Shape,
 }
 
 impl Layer {
-    /// Whether the layer has weights.
-    pub fn is_dense(&self) -> bool {
-        self.kind == LayerKind::Dense
+    /// The layer's name as written in messages and tensor names (`r#` removed).
+    pub fn text(&self) -> String {
+        self.name.unraw().to_string()
+    }
+
+    /// Whether the layer learns parameters.
+    pub fn has_parameters(&self) -> bool {
+        !self.kind.parameters(self).is_empty()
     }
 }
 
@@ -101,35 +126,35 @@ impl Activation {
 }
 
 impl Network {
-    /// Whether any layer is a dropout layer (the training pass then uses the context).
-    pub fn has_dropout(&self) -> bool {
-        self.layers.iter().any(|l| !l.is_dense())
-    }
-
-    /// Output width.
+    /// Values per output sample.
     pub fn output(&self) -> usize {
-        self.layers.last().map_or(self.input, |l| l.width)
+        self.layers.last().map_or(self.input.size(), |l| l.output.size())
     }
 
     /// Total parameter count.
     pub fn parameters(&self) -> usize {
         self.layers
             .iter()
-            .filter(|l| l.is_dense())
-            .map(|l| l.width * l.fan_in + l.width)
+            .flat_map(|l| l.kind.parameters(l))
+            .map(|p| p.shape.iter().product::<usize>())
             .sum()
+    }
+
+    /// Whether every layer supports the fused one-sample SGD update.
+    pub fn fused_sgd(&self) -> bool {
+        self.layers.iter().all(|l| l.kind.fused_sgd())
+    }
+
+    /// Whether any layer draws randomness in training (so the passes use the context).
+    pub fn uses_context(&self) -> bool {
+        self.layers.iter().any(|l| l.kind.uses_context())
     }
 
     /// The definition in normalized syntax.
     pub fn definition(&self) -> String {
-        let mut text = format!("input: {}", self.input);
+        let mut text = format!("input: {}", self.input.written());
         for layer in &self.layers {
-            let name = syn::ext::IdentExt::unraw(&layer.name);
-            if let LayerKind::Dropout(p) = layer.kind {
-                text.push_str(&format!(", {name}: dropout({p:?})"));
-                continue;
-            }
-            text.push_str(&format!(", {name}: dense({})", layer.width));
+            text.push_str(&format!(", {}: {}", layer.text(), layer.kind.written()));
             if layer.activation != Activation::Identity {
                 text.push_str(&format!(" -> {}", layer.activation.written()));
             }

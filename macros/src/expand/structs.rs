@@ -1,0 +1,208 @@
+//! The network, gradient and workspace structs, their constants and constructors, and the
+//! `Parameters` implementations that expose every tensor by name.
+
+use super::Types;
+use crate::layers::{lit, width_const, Cx, Param};
+use crate::model::Layer;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use syn::ext::IdentExt;
+
+/// Every layer's parameters, in order.
+fn parameters_of<'n>(cx: &'n Cx) -> impl Iterator<Item = (&'n Layer, Param)> + 'n {
+    cx.net
+        .layers
+        .iter()
+        .flat_map(|l| l.kind.parameters(l).into_iter().map(move |p| (l, p)))
+}
+
+/// The nalgebra type a tensor is stored in (field types take literals: `Self` is not allowed
+/// there for derives that pass through).
+fn storage(cx: &Cx, param: &Param) -> TokenStream {
+    let (nalgebra, t) = (cx.nalgebra(), cx.t);
+    let rows = lit(param.rows());
+    if param.shape.len() == 1 {
+        quote!(#nalgebra::SVector<#t, #rows>)
+    } else {
+        let cols = lit(param.cols());
+        quote!(#nalgebra::SMatrix<#t, #rows, #cols>)
+    }
+}
+
+/// The three structs.
+pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
+    let (p, net, vis) = (&cx.p, cx.net, &cx.net.vis);
+    let Types { net: name, grads, ws } = types;
+    let attrs = &net.attrs;
+    let fields: Vec<TokenStream> = parameters_of(cx)
+        .map(|(_, param)| {
+            let (field, doc, ty) = (&param.field, &param.doc, storage(cx, &param));
+            quote!(#[doc = #doc] pub #field: #p::Box<#p::CacheAligned<#ty>>,)
+        })
+        .collect();
+    let buffers: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .flat_map(|l| l.kind.buffers(l))
+        .map(|b| {
+            let (field, t) = (&b.field, cx.t);
+            quote!(#field: #p::Vec<#t>,)
+        })
+        .collect();
+    let text = name.unraw().to_string();
+    let doc_grads = format!(
+        " Gradients of the loss with respect to every parameter of [`{text}`]: the same fields, names and shapes."
+    );
+    let doc_ws = format!(
+        " Buffers for batched passes of [`{text}`]: per-layer pre-activations, activations and deltas for up \
+         to a maximum number of samples. Create one with [`{text}::workspace`] and reuse it: passes that \
+         write into it allocate nothing."
+    );
+    let allow_unused = repaired.then(|| quote!(#[allow(dead_code)]));
+    quote! {
+        #(#attrs)*
+        #allow_unused
+        #vis struct #name {
+            #(#fields)*
+        }
+
+        #[doc = #doc_grads]
+        #vis struct #grads {
+            #(#fields)*
+        }
+
+        #[doc = #doc_ws]
+        #vis struct #ws {
+            capacity: usize,
+            #(#buffers)*
+        }
+    }
+}
+
+/// The constants, `zeroed`, `seeded`, `zeroed_gradients` and `workspace`.
+pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
+    let (p, net) = (&cx.p, cx.net);
+    let Types { grads, ws, .. } = types;
+    let (input, output, parameters) = (lit(net.input.size()), lit(net.output()), lit(net.parameters()));
+    let definition = net.definition();
+    let widths = net.layers.iter().map(|l| {
+        let (name, width) = (width_const(l), lit(l.output.size()));
+        let doc = format!(" Values per sample that layer `{}` gives.", l.text());
+        quote!(#[doc = #doc] const #name: usize = #width;)
+    });
+    let zeroed: Vec<TokenStream> = parameters_of(cx)
+        .map(|(_, param)| {
+            let field = &param.field;
+            quote!(#field: #p::zeroed_box(),)
+        })
+        .collect();
+    let init = net.layers.iter().map(|l| l.kind.init(cx, l));
+    let buffers = net.layers.iter().flat_map(|l| l.kind.buffers(l)).map(|b| {
+        let field = &b.field;
+        let width = lit(b.per_sample);
+        quote!(#field: #p::vec_of(#width, max_batch),)
+    });
+    quote! {
+        /// Input features per sample.
+        pub const INPUT: usize = #input;
+        /// Outputs per sample.
+        pub const OUTPUT: usize = #output;
+        /// Total number of parameters (weights and biases).
+        pub const PARAMETERS: usize = #parameters;
+        /// The definition, in normalized `network!` syntax.
+        pub const DEFINITION: &'static str = #definition;
+        #(#widths)*
+
+        /// A network with every parameter zero, allocated directly on the heap.
+        pub fn zeroed() -> Self {
+            Self { #(#zeroed)* }
+        }
+
+        /// A network initialized from `seed`: He uniform weights for the relu family,
+        /// Xavier (Glorot) uniform otherwise, zero biases. The same seed gives
+        /// bit-identical weights on every run and platform.
+        #[allow(unused_doc_comments)]
+        pub fn seeded(seed: u64) -> Self {
+            let mut net = Self::zeroed();
+            let mut rng = #p::seeded_rng(seed);
+            #(#init)*
+            net
+        }
+
+        /// A gradient struct with every value zero.
+        pub fn zeroed_gradients() -> #grads {
+            #grads { #(#zeroed)* }
+        }
+
+        /// Buffers for batched passes of up to `max_batch` samples.
+        pub fn workspace(max_batch: usize) -> #ws {
+            #ws { capacity: max_batch, #(#buffers)* }
+        }
+    }
+}
+
+/// `Parameters` for the network and its gradients.
+pub fn parameters(cx: &Cx, types: &Types) -> TokenStream {
+    let (p, t) = (&cx.p, cx.t);
+    let Types { net: name, grads, .. } = types;
+    let mut specs = Vec::new();
+    let mut refs = Vec::new();
+    let mut muts = Vec::new();
+    for (index, (layer, param)) in parameters_of(cx).enumerate() {
+        let (layer_text, tensor) = (layer.text(), format!("{}.{}", layer.text(), param.suffix));
+        let shape = param.shape.iter().map(|&d| lit(d));
+        let (rows, cols) = (lit(param.rows()), lit(param.cols()));
+        let kind = if param.is_weight {
+            quote!(#p::TensorKind::Weight)
+        } else {
+            quote!(#p::TensorKind::Bias)
+        };
+        specs.push(quote! {
+            #p::TensorSpec { name: #tensor, layer: #layer_text, shape: &[#(#shape),*], rows: #rows, cols: #cols, kind: #kind },
+        });
+        let (index, field) = (Literal::usize_unsuffixed(index), &param.field);
+        refs.push(quote!(#index => self.#field.as_slice(),));
+        muts.push(quote!(#index => self.#field.as_mut_slice(),));
+    }
+    let accessors = quote! {
+        fn tensor(&self, index: usize) -> &[#t] {
+            match index {
+                #(#refs)*
+                _ => &[],
+            }
+        }
+
+        fn tensor_mut(&mut self, index: usize) -> &mut [#t] {
+            match index {
+                #(#muts)*
+                _ => &mut [],
+            }
+        }
+    };
+    quote! {
+        #[automatically_derived]
+        impl #p::Parameters for #name {
+            type Scalar = #t;
+            const TENSORS: &'static [#p::TensorSpec] = &[#(#specs)*];
+            #accessors
+        }
+
+        #[automatically_derived]
+        impl #p::Parameters for #grads {
+            type Scalar = #t;
+            const TENSORS: &'static [#p::TensorSpec] = <#name as #p::Parameters>::TENSORS;
+            #accessors
+        }
+    }
+}
+
+/// The fields of every parameter, for `Clone`.
+pub fn cloned_fields(cx: &Cx) -> Vec<TokenStream> {
+    let p = &cx.p;
+    parameters_of(cx)
+        .map(|(_, param)| {
+            let field = &param.field;
+            quote!(#field: #p::clone_box(&*self.#field),)
+        })
+        .collect()
+}

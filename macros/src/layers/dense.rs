@@ -1,0 +1,333 @@
+//! `dense(n)`: `z = W x + b`, then the activation. The one kind with parameters today.
+
+use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Param, Registered};
+use crate::ast::Call;
+use crate::check::{check_count, Errors, MAX_LAYER_WEIGHTS};
+use crate::model::{Activation, Layer, Shape};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Lit};
+
+pub const REGISTERED: Registered = Registered {
+    name: "dense",
+    takes_activation: true,
+    not_last: None,
+    check,
+};
+
+/// A dense layer with `width` outputs.
+struct Dense {
+    width: usize,
+}
+
+/// Checks `dense(n)`. A missing or bad width is reported and repaired to 1.
+fn check(call: &Call, errors: &mut Errors) -> Option<Box<dyn LayerKind>> {
+    let width = match check_count(call, "`dense` needs a width, as in `dense(32)`", errors) {
+        Some([width]) => check_width(width, errors),
+        Some([_, extra, ..]) => {
+            errors.push(extra.span(), "`dense` takes one argument, its width, as in `dense(32)`");
+            None
+        }
+        _ => None,
+    };
+    Some(Box::new(Dense {
+        width: width.unwrap_or(1),
+    }))
+}
+
+fn check_width(expr: &Expr, errors: &mut Errors) -> Option<usize> {
+    let span = expr.span();
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<usize>() {
+            Ok(0) => {
+                errors.push(span, "a layer's width must be at least 1");
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(span, "this width is too large");
+                None
+            }
+        },
+        _ => {
+            errors.push(
+                span,
+                "a layer's width must be a positive whole number literal, as in `dense(32)`",
+            );
+            None
+        }
+    }
+}
+
+impl Dense {
+    fn fan_in(layer: &Layer) -> usize {
+        layer.input.size()
+    }
+}
+
+impl LayerKind for Dense {
+    fn registered(&self) -> &'static Registered {
+        &REGISTERED
+    }
+
+    fn written(&self) -> String {
+        format!("dense({})", self.width)
+    }
+
+    fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
+        let fan_in = input.size();
+        if self.width.checked_mul(fan_in).is_none_or(|w| w > MAX_LAYER_WEIGHTS) {
+            errors.push(
+                span,
+                format!(
+                    "layer `{layer}` would have {} x {fan_in} weights, more than the limit of 2^28 \
+                     ({MAX_LAYER_WEIGHTS}); use a smaller width",
+                    self.width
+                ),
+            );
+            self.width = 1;
+        }
+        self.output(input)
+    }
+
+    fn output(&self, _input: &Shape) -> Shape {
+        Shape::Flat(self.width)
+    }
+
+    fn parameters(&self, layer: &Layer) -> Vec<Param> {
+        let names = Names::of(layer);
+        let (text, fan_in) = (layer.text(), Dense::fan_in(layer));
+        vec![
+            Param {
+                field: names.weight,
+                suffix: "weight",
+                shape: vec![self.width, fan_in],
+                is_weight: true,
+                doc: format!(
+                    " Weights of layer `{text}`: {} x {fan_in} (outputs x inputs).",
+                    self.width
+                ),
+            },
+            Param {
+                field: names.bias,
+                suffix: "bias",
+                shape: vec![self.width],
+                is_weight: false,
+                doc: format!(" Biases of layer `{text}`."),
+            },
+        ]
+    }
+
+    fn init(&self, cx: &Cx, layer: &Layer) -> TokenStream {
+        let p = &cx.p;
+        let (scheme, label) = if layer.activation.relu_family() {
+            (quote!(HeUniform), "He uniform")
+        } else {
+            (quote!(XavierUniform), "Xavier (Glorot) uniform")
+        };
+        let doc = format!(
+            " Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
+            layer.text(),
+            layer.activation.name()
+        );
+        let w = Names::of(layer).weight;
+        let index = cx.net.layers.iter().position(|l| l.name == layer.name).unwrap_or(0);
+        let (fan_in, fan_out) = (cx.input_width(index), cx.width(layer));
+        quote! {
+            #[doc = #doc]
+            #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
+        }
+    }
+
+    fn buffers(&self, layer: &Layer) -> Vec<Buffer> {
+        let n = Names::of(layer);
+        [n.pre, n.act, n.delta]
+            .into_iter()
+            .map(|field| Buffer {
+                field,
+                per_sample: self.width,
+            })
+            .collect()
+    }
+
+    fn training_output(&self, layer: &Layer) -> Ident {
+        let n = Names::of(layer);
+        if layer.activation == Activation::Identity {
+            n.pre
+        } else {
+            n.act
+        }
+    }
+
+    fn forward_one(&self, cx: &Cx, layer: &Layer, input: &TokenStream) -> TokenStream {
+        let (p, text) = (&cx.p, layer.text());
+        let Names {
+            weight: w,
+            bias: b,
+            pre,
+            act,
+            ..
+        } = Names::of(layer);
+        let doc_pre = format!(" Layer `{text}`: pre-activation `z = W x + b`.");
+        let pre_step = quote_spanned! {layer.name.span()=>
+            #[doc = #doc_pre]
+            let #pre = #p::dense_vector(&self.#w, &self.#b, #input);
+        };
+        let act_step = if layer.activation == Activation::Identity {
+            let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
+            quote!(#[doc = #doc] let #act = #pre;)
+        } else {
+            let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
+            let activation = cx.activation(layer.activation);
+            quote!(#[doc = #doc] let #act = #activation.forward_vector(#pre);)
+        };
+        quote!(#pre_step #act_step)
+    }
+
+    fn forward_batch(&self, cx: &Cx, layer: &Layer, input: &TokenStream, mode: Mode) -> TokenStream {
+        let (p, t, text) = (&cx.p, cx.t, layer.text());
+        let Names {
+            weight: w,
+            bias: b,
+            pre,
+            act,
+            ..
+        } = Names::of(layer);
+        let pre_step = match mode {
+            Mode::Run {
+                first_delta: Some(first_delta),
+            } => {
+                let doc = format!(
+                    " Layer `{text}`: pre-activation `z = W x + b`. From the second sample of the run on, the \
+                     previous sample's update `W -= lr dz x_prev^T`, `b -= lr dz` is applied in the same pass \
+                     over the weights."
+                );
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc]
+                    let #pre = match x_prev {
+                        ::core::option::Option::Some(x_prev) => #p::sgd_update_and_forward(
+                            &mut self.#w, &mut self.#b, lr, &ws.#first_delta, x_prev, #input, &mut ws.#pre,
+                        ),
+                        ::core::option::Option::None => #p::dense_forward(&self.#w, &self.#b, #input, &mut ws.#pre, n),
+                    };
+                }
+            }
+            _ => {
+                let doc = format!(" Layer `{text}`: pre-activation `z = W x + b` for every sample.");
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc]
+                    let #pre = #p::dense_forward(&self.#w, &self.#b, #input, &mut ws.#pre, n);
+                }
+            }
+        };
+        let act_step = if layer.activation == Activation::Identity {
+            let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
+            quote!(#[doc = #doc] let #act: &[#t] = #pre;)
+        } else {
+            let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
+            let (activation, width) = (cx.activation(layer.activation), cx.width(layer));
+            quote!(#[doc = #doc] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
+        };
+        quote!(#pre_step #act_step)
+    }
+
+    fn backward(&self, cx: &Cx, layer: &Layer, grad: Option<&Grad>, below: Option<&Layer>) -> Backward {
+        let (p, text) = (&cx.p, layer.text());
+        let Names {
+            weight: w,
+            pre,
+            act,
+            delta,
+            ..
+        } = Names::of(layer);
+        let mut code = TokenStream::new();
+        // The delta `dz` (an expression of type `&[T]`) and the buffer it is in.
+        let (delta_expr, delta_buffer) = match grad {
+            None => (quote!(&ws.#delta), delta.clone()),
+            Some(grad) if layer.activation == Activation::Identity => {
+                // `dz = da`: the gradient is the delta.
+                if below.is_some() {
+                    code.extend(grad.bind());
+                } else {
+                    code.extend(grad.compute());
+                }
+                let var = &grad.var;
+                (quote!(#var), grad.buffer.clone())
+            }
+            Some(grad) => {
+                code.extend(grad.bind());
+                let doc = format!(
+                    " Layer `{text}`: delta `dz = da * {}'(z)` (the chain rule through the activation).",
+                    layer.activation.name()
+                );
+                let (activation, width, var) = (cx.activation(layer.activation), cx.width(layer), &grad.var);
+                let chain = quote!(#activation.backward(&ws.#pre, &ws.#act, #var, #width));
+                code.extend(match below {
+                    Some(_) => quote!(#[doc = #doc] let #delta = #chain;),
+                    None => quote!(#[doc = #doc] #chain;),
+                });
+                (quote!(#delta), grad.buffer.clone())
+            }
+        };
+        let below = below.map(|below| {
+            let below_names = Names::of(below);
+            let below_delta = &below_names.delta;
+            Grad {
+                doc: format!(
+                    " Layer `{text}`: gradient with respect to layer `{}`'s activation, `da = W^T dz`.",
+                    below.text()
+                ),
+                expr: quote!(#p::input_gradient(&self.#w, #delta_expr, &mut ws.#below_delta, n)),
+                var: below_names.grad.clone(),
+                buffer: below_names.delta.clone(),
+            }
+        });
+        Backward {
+            code,
+            delta: Some(delta_buffer),
+            below,
+        }
+    }
+
+    fn parameter_gradients(&self, cx: &Cx, layer: &Layer, delta: &TokenStream, input: &TokenStream) -> TokenStream {
+        let (p, text) = (&cx.p, layer.text());
+        let Names { weight: w, bias: b, .. } = Names::of(layer);
+        let doc_w = format!(" Layer `{text}`: weight gradient `dW = dz a^T`, summed over the batch.");
+        let doc_b = format!(" Layer `{text}`: bias gradient `db = dz`, summed over the batch.");
+        quote_spanned! {layer.name.span()=>
+            #[doc = #doc_w]
+            #p::weight_gradient(&mut grads.#w, #delta, #input, n);
+            #[doc = #doc_b]
+            #p::bias_gradient(&mut grads.#b, #delta, n);
+        }
+    }
+
+    fn sgd_update(&self, cx: &Cx, layer: &Layer, delta: &TokenStream, input: &TokenStream, first: bool) -> TokenStream {
+        let (p, text) = (&cx.p, layer.text());
+        let Names { weight: w, bias: b, .. } = Names::of(layer);
+        if first {
+            let doc = format!(
+                " Layer `{text}`: `W -= lr dz x^T` and `b -= lr dz` in one pass, after the run's last sample \
+                 only: the others' updates are applied by the next sample's forward pass."
+            );
+            quote_spanned! {layer.name.span()=>
+                if j + 1 == samples {
+                    #[doc = #doc]
+                    #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #input);
+                }
+            }
+        } else {
+            let doc = format!(" Layer `{text}`: `W -= lr dz a^T` and `b -= lr dz` in one pass.");
+            quote_spanned! {layer.name.span()=>
+                #[doc = #doc]
+                #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #input);
+            }
+        }
+    }
+
+    fn norm_term(&self, cx: &Cx, _layer: &Layer, delta: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
+        let p = &cx.p;
+        Some(quote!(#p::outer_norm_squared(#delta, #input)))
+    }
+}

@@ -1,0 +1,309 @@
+//! The layer kinds: each lives in one file and implements [`LayerKind`]; [`REGISTRY`] lists
+//! them. Checking (`crate::check`) and code generation (`crate::expand`) ask the kind of each
+//! layer; no other file looks at which kind a layer is. `docs/architecture.md` says how to add
+//! one.
+
+mod dense;
+mod dropout;
+
+use crate::ast::Call;
+use crate::check::Errors;
+use crate::model::{Activation, Layer, Network, Shape};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::Ident;
+
+/// A registered layer kind: its name in the language and the check that turns a call such as
+/// `dense(32)` into the kind.
+pub struct Registered {
+    /// The name in the definition language (`dense`).
+    pub name: &'static str,
+    /// Whether an activation may follow with `->`.
+    pub takes_activation: bool,
+    /// Why the kind cannot give the network's outputs, if it cannot.
+    pub not_last: Option<&'static str>,
+    /// Checks the arguments of the call (spanned errors into `errors`) and returns the kind,
+    /// repaired where an argument was wrong, or `None` when the layer cannot be understood
+    /// (it is then left out of the repaired network).
+    pub check: fn(&Call, &mut Errors) -> Option<Box<dyn LayerKind>>,
+}
+
+/// Every layer kind, in the order the messages list them.
+pub const REGISTRY: &[Registered] = &[dense::REGISTERED, dropout::REGISTERED];
+
+/// The registered kind called `name`.
+pub fn find(name: &str) -> Option<&'static Registered> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
+/// The names of every kind, for messages and "did you mean".
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|r| r.name)
+}
+
+/// What a layer kind provides: its checks against the shape that flows into it, its
+/// parameters, and the code of its forward and backward passes.
+///
+/// Emission methods write statements that use the names of [`Names`] and the workspace
+/// `ws`, the batch size `n`, the context `ctx` (training randomness) and the input `x`, as
+/// the generated methods define them.
+pub trait LayerKind {
+    /// The kind's entry in the registry.
+    fn registered(&self) -> &'static Registered;
+
+    /// The kind as written in a normalized definition: `dense(32)`.
+    fn written(&self) -> String;
+
+    /// Checks the layer against the shape of its input (spanned at `span`, for the layer
+    /// `layer`), repairing itself where it is wrong, and returns the shape of its output.
+    fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape;
+
+    /// The shape of its output for a valid input.
+    fn output(&self, input: &Shape) -> Shape;
+
+    /// The tensors the layer learns, in order.
+    fn parameters(&self, _layer: &Layer) -> Vec<Param> {
+        Vec::new()
+    }
+
+    /// Statements of `seeded` that initialize the parameters of `net` from `rng`.
+    fn init(&self, _cx: &Cx, _layer: &Layer) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// Whether the training passes draw randomness from `ctx`.
+    fn uses_context(&self) -> bool {
+        false
+    }
+
+    /// The workspace buffers of the layer.
+    fn buffers(&self, layer: &Layer) -> Vec<Buffer>;
+
+    /// The workspace buffer that holds the layer's output after a training forward pass.
+    fn training_output(&self, layer: &Layer) -> Ident;
+
+    /// The forward pass of one sample held in a static vector: defines `names.act`, an
+    /// `SVector`, from `input` (an expression of type `&SVector`).
+    fn forward_one(&self, cx: &Cx, layer: &Layer, input: &TokenStream) -> TokenStream;
+
+    /// The forward pass over a batch of `n` samples: defines `names.act`, a `&[T]`, from
+    /// `input` (an expression of type `&[T]`). In `Mode::Run` the first layer (`first_delta`
+    /// is then its delta buffer) may apply the previous sample's update in the same pass.
+    fn forward_batch(&self, cx: &Cx, layer: &Layer, input: &TokenStream, mode: Mode) -> TokenStream;
+
+    /// The backward pass through the layer. `grad` is the gradient with respect to the
+    /// layer's output (`None` for the last layer, whose delta the loss wrote into its delta
+    /// buffer); `below` is the layer under it when the gradient must flow on to it.
+    fn backward(&self, cx: &Cx, layer: &Layer, grad: Option<&Grad>, below: Option<&Layer>) -> Backward;
+
+    /// Statements of `gradients_into` that write the parameters' gradients into `grads`,
+    /// from the layer's delta (an expression of type `&[T]` over the batch) and its input.
+    fn parameter_gradients(&self, _cx: &Cx, _layer: &Layer, _delta: &TokenStream, _input: &TokenStream) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// Whether the kind supports the fused one-sample SGD step (a rank-one update).
+    fn fused_sgd(&self) -> bool {
+        true
+    }
+
+    /// The fused step's update of the layer's parameters from one sample's delta and input.
+    /// `first`: the layer is the network's first, whose update the next sample's forward pass
+    /// applies (see [`LayerKind::forward_batch`]), so only the run's last sample updates here.
+    fn sgd_update(
+        &self,
+        _cx: &Cx,
+        _layer: &Layer,
+        _delta: &TokenStream,
+        _input: &TokenStream,
+        _first: bool,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// The layer's term of the squared gradient norm of one sample (exact slices of its
+    /// delta and input).
+    fn norm_term(&self, _cx: &Cx, _layer: &Layer, _delta: &TokenStream, _input: &TokenStream) -> Option<TokenStream> {
+        None
+    }
+}
+
+/// How a batch forward pass is used.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Inference (`forward_into`).
+    Inference,
+    /// Training (`gradients_into`).
+    Training,
+    /// Training in a run of fused one-sample steps (`sgd_steps_into`); the first layer's
+    /// delta buffer is given.
+    Run { first_delta: Option<Ident> },
+}
+
+impl Mode {
+    /// Whether the pass is in training mode.
+    pub fn training(&self) -> bool {
+        !matches!(self, Mode::Inference)
+    }
+}
+
+/// The gradient with respect to a layer's output during the backward pass, as the layer
+/// above hands it down: the statement that computes it, and where it lives. The layer that
+/// receives it emits that statement, binding the result to `var` if it uses it.
+pub struct Grad {
+    /// The doc line of the statement.
+    pub doc: String,
+    /// The expression that computes it (of type `&mut [T]`).
+    pub expr: TokenStream,
+    /// The local variable to bind it to.
+    pub var: Ident,
+    /// The workspace buffer it lives in.
+    pub buffer: Ident,
+}
+
+impl Grad {
+    /// The statement, binding the gradient to `var`.
+    pub fn bind(&self) -> TokenStream {
+        let (doc, var, expr) = (&self.doc, &self.var, &self.expr);
+        quote!(#[doc = #doc] let #var = #expr;)
+    }
+
+    /// The statement, for a layer that reads the gradient from its buffer later.
+    pub fn compute(&self) -> TokenStream {
+        let (doc, expr) = (&self.doc, &self.expr);
+        quote!(#[doc = #doc] #expr;)
+    }
+}
+
+/// What a layer's backward pass emits.
+pub struct Backward {
+    pub code: TokenStream,
+    /// The buffer that holds the layer's delta afterwards (for its parameter gradients).
+    pub delta: Option<Ident>,
+    /// The gradient with respect to the layer's input, when `below` was given.
+    pub below: Option<Grad>,
+}
+
+/// A learned tensor.
+pub struct Param {
+    /// The field in the network and gradient structs (`hidden_weight`).
+    pub field: Ident,
+    /// `weight` or `bias`: the tensor is called `layer.weight`.
+    pub suffix: &'static str,
+    /// The tensor's shape as PyTorch has it.
+    pub shape: Vec<usize>,
+    /// Whether L1/L2 penalties apply (weights) or not (biases).
+    pub is_weight: bool,
+    /// The field's doc line.
+    pub doc: String,
+}
+
+impl Param {
+    /// Rows of the flat column-major storage: `shape[0]`.
+    pub fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+
+    /// Columns of the flat storage: the product of the other dimensions.
+    pub fn cols(&self) -> usize {
+        self.shape.iter().skip(1).product()
+    }
+}
+
+/// A workspace buffer: `per_sample` values for each sample of the largest batch.
+pub struct Buffer {
+    pub field: Ident,
+    pub per_sample: usize,
+}
+
+/// What the emission methods need to know about the network.
+pub struct Cx<'a> {
+    /// `::retroprop::__private` (or the path `crate = ...` names).
+    pub p: TokenStream,
+    /// The scalar type.
+    pub t: &'a Ident,
+    pub net: &'a Network,
+}
+
+impl Cx<'_> {
+    /// The path of nalgebra inside the facade.
+    pub fn nalgebra(&self) -> TokenStream {
+        let p = &self.p;
+        quote!(#p::nalgebra)
+    }
+
+    /// The runtime expression of an activation.
+    pub fn activation(&self, activation: Activation) -> TokenStream {
+        let (p, t) = (&self.p, self.t);
+        let variant = match activation {
+            Activation::Identity => quote!(Identity),
+            Activation::Relu => quote!(Relu),
+            Activation::LeakyRelu(a) => {
+                let a = Literal::f64_unsuffixed(a);
+                quote!(LeakyRelu(#a))
+            }
+            Activation::Elu(a) => {
+                let a = Literal::f64_unsuffixed(a);
+                quote!(Elu(#a))
+            }
+            Activation::Sigmoid => quote!(Sigmoid),
+            Activation::Tanh => quote!(Tanh),
+            Activation::Softplus => quote!(Softplus),
+            Activation::Gelu => quote!(Gelu),
+            Activation::Silu => quote!(Silu),
+            Activation::Softmax => quote!(Softmax),
+        };
+        quote!(#p::Activation::<#t>::#variant)
+    }
+
+    /// The constant that holds the number of values per sample of `layer`'s output.
+    pub fn width(&self, layer: &Layer) -> TokenStream {
+        let width = width_const(layer);
+        quote!(Self::#width)
+    }
+
+    /// The constant of the values per sample flowing into layer `index`.
+    pub fn input_width(&self, index: usize) -> TokenStream {
+        match index.checked_sub(1) {
+            None => quote!(Self::INPUT),
+            Some(below) => self.width(&self.net.layers[below]),
+        }
+    }
+}
+
+/// The name of the constant with a layer's output width: `HIDDEN_WIDTH`.
+pub fn width_const(layer: &Layer) -> Ident {
+    // A call-site span: the constant is the macro's, not a token the user wrote.
+    Ident::new(&format!("{}_WIDTH", layer.text().to_uppercase()), Span::call_site())
+}
+
+/// Names derived from a layer's name.
+pub struct Names {
+    pub weight: Ident,
+    pub bias: Ident,
+    pub pre: Ident,
+    pub act: Ident,
+    pub grad: Ident,
+    pub delta: Ident,
+    pub mask: Ident,
+}
+
+impl Names {
+    pub fn of(layer: &Layer) -> Self {
+        let n = &layer.name;
+        Names {
+            weight: format_ident!("{}_weight", n),
+            bias: format_ident!("{}_bias", n),
+            pre: format_ident!("{}_pre", n),
+            act: format_ident!("{}_act", n),
+            grad: format_ident!("{}_grad", n),
+            delta: format_ident!("{}_delta", n),
+            mask: format_ident!("{}_mask", n),
+        }
+    }
+}
+
+/// A number as an unsuffixed literal.
+pub fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
