@@ -73,9 +73,13 @@ pub use retroprop_macros::network;
 
 pub use nalgebra;
 pub use retroprop_runtime::{
-    activation, checkpoint, data, datasets, dropout, error, fit, init, io, kernels, loss, metrics, network, optim,
-    real, schedule, train, weights, CacheAligned, FusedStep, FusedSteps, Network, OptimError, Parameters, Real,
-    ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
+    data, error, io, network, nn, optim, real, train, CacheAligned, FusedStep, FusedSteps, Network, OptimError,
+    Parameters, Real, ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
+};
+// The modules' paths before the runtime was grouped by concern, kept for this release.
+#[doc(hidden)]
+pub use retroprop_runtime::{
+    activation, checkpoint, datasets, dropout, fit, init, kernels, loss, metrics, schedule, weights,
 };
 
 /// A static column vector (`SVector`) from its elements, as nalgebra's `vector!`, but usable

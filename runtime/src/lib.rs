@@ -6,25 +6,28 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod activation;
-pub mod checkpoint;
 pub mod data;
-pub mod datasets;
-pub mod dropout;
 pub mod error;
-pub mod fit;
-pub mod init;
 pub mod io;
-pub mod kernels;
-pub mod loss;
-pub mod math;
-pub mod metrics;
 pub mod network;
+pub mod nn;
 pub mod optim;
 pub mod real;
-pub mod schedule;
 pub mod train;
-pub mod weights;
+
+// The modules' paths before they were grouped by concern, kept for this release.
+#[doc(hidden)]
+pub use crate::data::datasets;
+#[doc(hidden)]
+pub use crate::io::weights;
+#[doc(hidden)]
+pub use crate::nn::{activation, dropout, init, kernels, loss};
+#[doc(hidden)]
+pub use crate::optim::schedule;
+#[doc(hidden)]
+pub use crate::real::math;
+#[doc(hidden)]
+pub use crate::train::{checkpoint, fit, metrics};
 
 pub use error::{OptimError, ShapeError, TrainError};
 pub use network::{CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
@@ -33,20 +36,20 @@ pub use real::Real;
 /// Items used by generated code. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::activation::Activation;
-    pub use crate::dropout::{dropout_backward, dropout_forward};
-    pub use crate::init::{seeded_rng, Init};
-    pub use crate::kernels::{
-        bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
-        sgd_update_and_forward, weight_gradient,
-    };
-    pub use crate::loss::{Loss, Output};
+    pub use crate::io::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::network::{
         CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace,
     };
+    pub use crate::nn::activation::Activation;
+    pub use crate::nn::dropout::{dropout_backward, dropout_forward};
+    pub use crate::nn::init::{seeded_rng, Init};
+    pub use crate::nn::kernels::{
+        bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
+        sgd_update_and_forward, weight_gradient,
+    };
+    pub use crate::nn::loss::{Loss, Output};
     pub use crate::optim::Optimizer;
     pub use crate::train::{batch_len, check_fused_step, input_len, loss_and_delta, run_len, Context, Session};
-    pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;
     pub use nalgebra;

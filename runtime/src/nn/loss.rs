@@ -10,8 +10,8 @@
 //! [`CrossEntropy`] averages over samples.
 
 #[cfg(doc)]
-use crate::activation::neg_log_softmax_into;
-use crate::activation::{log_sum_exp, sigmoid, Activation};
+use crate::nn::activation::neg_log_softmax_into;
+use crate::nn::activation::{log_sum_exp, sigmoid, Activation};
 use crate::real::{c, Real};
 
 /// The output layer of a network for a batch: what a [`Loss`] sees.

@@ -2,9 +2,9 @@
 //! writes into.
 
 use crate::error::{ShapeError, TrainError};
-use crate::init::{seeded_rng, SeededRng};
-use crate::loss::{Loss, Output};
 use crate::network::{Network, Parameters, TensorKind, Workspace};
+use crate::nn::init::{seeded_rng, SeededRng};
+use crate::nn::loss::{Loss, Output};
 use crate::optim::Optimizer;
 use crate::real::Real;
 
@@ -218,7 +218,7 @@ impl<N: Network> Session<N> {
     /// come from per-part generators seeded from the session's context at each step, so they
     /// differ from a single-thread run but still follow the session's seed (and checkpoints).
     /// Each part has its own workspace and gradients: memory grows with `threads`.
-    /// [`Trainer::threads`](crate::fit::Trainer::threads) sets this for `fit`.
+    /// [`Trainer::threads`](crate::train::fit::Trainer::threads) sets this for `fit`.
     #[cfg(feature = "parallel")]
     pub fn with_threads(mut self, threads: usize) -> Self {
         let per_part = self.capacity().div_ceil(threads.max(1));

@@ -388,7 +388,7 @@ macro_rules! compile_for {
         fma = $fma:literal
     ) => {
         pub(crate) mod $module {
-            use crate::kernels::portable;
+            use crate::nn::kernels::portable;
             use crate::real::Real;
 
             $(#[$attr])?

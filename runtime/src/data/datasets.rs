@@ -18,9 +18,9 @@ use crate::real::Real;
 use std::io::Cursor;
 use std::path::Path;
 
-const IRIS: &[u8] = include_bytes!("../data/iris.csv");
-const DIGITS: &[u8] = include_bytes!("../data/digits.csv.gz");
-const SENTIMENT: &[u8] = include_bytes!("../data/sentiment.tsv.gz");
+const IRIS: &[u8] = include_bytes!("../../data/iris.csv");
+const DIGITS: &[u8] = include_bytes!("../../data/digits.csv.gz");
+const SENTIMENT: &[u8] = include_bytes!("../../data/sentiment.tsv.gz");
 
 /// Fisher's Iris: 150 samples of 4 measurements (cm), 3 classes (setosa, versicolor,
 /// virginica), 50 each, in class order.

@@ -1,17 +1,17 @@
 //! The training loop: [`Trainer`] configures it, [`Trainer::fit`] runs it and returns a
 //! [`History`].
 
-use crate::checkpoint::{self, Checkpoint, FitState};
 use crate::data::{shuffle_order, Dataset};
 use crate::error::{ShapeError, TrainError};
-use crate::init::seeded_rng;
 use crate::io::write_atomic;
-use crate::loss::Loss;
-use crate::metrics::{ConfusionMatrix, Metric};
 use crate::network::Network;
+use crate::nn::init::seeded_rng;
+use crate::nn::loss::Loss;
+use crate::optim::schedule::{ReduceOnPlateau, Schedule};
 use crate::optim::Optimizer;
 use crate::real::Real;
-use crate::schedule::{ReduceOnPlateau, Schedule};
+use crate::train::checkpoint::{self, Checkpoint, FitState};
+use crate::train::metrics::{ConfusionMatrix, Metric};
 use crate::train::{copy_parameters, Regularization, Session};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -306,7 +306,7 @@ const RUN: usize = 256;
 /// callbacks.
 ///
 /// The same seed, data, configuration and thread count give bit-identical weights and
-/// history (elapsed times aside) on the same kernel path ([`crate::kernels::kernel_path`]).
+/// history (elapsed times aside) on the same kernel path ([`crate::nn::kernels::kernel_path`]).
 pub struct Trainer<'a, T: Real> {
     epochs: usize,
     batch_size: usize,

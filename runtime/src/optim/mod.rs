@@ -4,6 +4,8 @@
 //! unchanged. An optimizer keeps its state itself, allocates it at its first step and never
 //! allocates again.
 
+pub mod schedule;
+
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;

@@ -142,8 +142,8 @@ impl<T: Real> Activation<T> {
             Activation::Relu => map(pre, act, |z| Activation::Relu.value(z)),
             Activation::LeakyRelu(slope) => map(pre, act, |z| Activation::LeakyRelu(slope).value(z)),
             // The widest vectors pay off for these (their arithmetic is in f64).
-            Activation::Tanh => crate::kernels::tanh_into(pre, act),
-            Activation::Sigmoid => crate::kernels::sigmoid_into(pre, act),
+            Activation::Tanh => crate::nn::kernels::tanh_into(pre, act),
+            Activation::Sigmoid => crate::nn::kernels::sigmoid_into(pre, act),
             _ => map(pre, act, |z| self.value(z)),
         }
         act

@@ -118,7 +118,7 @@ pub enum Mode {
 ///
 /// Like PyTorch's, it holds no rate of its own: [`step`](Self::step) takes the rate in use and
 /// returns the rate for the next epoch (PyTorch reads and rewrites the optimizer's). Given to
-/// [`Trainer::reduce_on_plateau`](crate::fit::Trainer::reduce_on_plateau), it starts from the
+/// [`Trainer::reduce_on_plateau`](crate::train::fit::Trainer::reduce_on_plateau), it starts from the
 /// optimizer's learning rate, or from the checkpoint's rate when resuming.
 ///
 /// ```

@@ -1,0 +1,8 @@
+//! The pieces of a network's passes: activations, losses, dropout, weight initialization and
+//! the dense-layer kernels the generated code calls.
+
+pub mod activation;
+pub mod dropout;
+pub mod init;
+pub mod kernels;
+pub mod loss;
