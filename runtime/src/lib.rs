@@ -13,6 +13,7 @@ pub mod network;
 pub mod nn;
 pub mod optim;
 pub mod real;
+pub mod shape;
 pub mod train;
 
 // The modules' paths before they were grouped by concern, kept for this release.
@@ -27,7 +28,14 @@ pub use crate::optim::schedule;
 #[doc(hidden)]
 pub use crate::real::math;
 #[doc(hidden)]
-pub use crate::train::{checkpoint, fit, metrics};
+pub use crate::train::{checkpoint, metrics};
+
+/// The old path of the `fit` loop and its history: now in [`train`].
+#[doc(hidden)]
+pub mod fit {
+    pub use crate::train::fit::*;
+    pub use crate::train::history::{EpochRecord, History, HistoryError};
+}
 
 pub use error::{OptimError, ShapeError, TrainError};
 pub use network::{CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
@@ -41,15 +49,17 @@ pub mod __private {
         CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace,
     };
     pub use crate::nn::activation::Activation;
+    pub use crate::nn::context::Context;
     pub use crate::nn::dropout::{dropout_backward, dropout_forward};
     pub use crate::nn::init::{seeded_rng, Init};
     pub use crate::nn::kernels::{
         bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
         sgd_update_and_forward, weight_gradient,
     };
-    pub use crate::nn::loss::{Loss, Output};
+    pub use crate::nn::loss::{loss_and_delta, Loss, Output};
     pub use crate::optim::Optimizer;
-    pub use crate::train::{batch_len, check_fused_step, input_len, loss_and_delta, run_len, Context, Session};
+    pub use crate::shape::{batch_len, input_len, run_len};
+    pub use crate::train::session::{check_fused_step, Session};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;
     pub use nalgebra;

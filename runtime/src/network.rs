@@ -1,9 +1,9 @@
 //! The traits every generated network implements.
 
 use crate::error::{ShapeError, TrainError};
+use crate::nn::context::Context;
 use crate::nn::loss::{Loss, Output};
 use crate::real::Real;
-use crate::train::Context;
 
 /// A value aligned to a 64-byte cache line, as generated networks store each weight matrix
 /// and bias vector: `Box<CacheAligned<SMatrix<T, O, I>>>`.
@@ -257,7 +257,7 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
         ws: &mut Self::Workspace,
         lr: Self::Scalar,
     ) -> Result<FusedStep<Self::Scalar>, TrainError> {
-        crate::train::single_sample_len(x.len(), target.len(), Self::INPUT, Self::OUTPUT, ws.capacity())?;
+        crate::shape::single_sample_len(x.len(), target.len(), Self::INPUT, Self::OUTPUT, ws.capacity())?;
         match self.sgd_steps_into(x, target, loss, ctx, ws, lr) {
             Ok(run) => Ok(run.last),
             Err(TrainError::InRun { source, .. }) => Err(*source),

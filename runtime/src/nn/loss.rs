@@ -48,6 +48,22 @@ pub trait Loss<T: Real>: Sync {
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T;
 }
 
+/// Computes the loss and its gradient with respect to the output pre-activation into the
+/// first `output.act.len()` values of `delta`; returns the loss and that gradient.
+///
+/// # Panics
+/// If `delta` is shorter than `output.act` (generated code sizes it from the workspace).
+pub fn loss_and_delta<'d, T: Real, L: Loss<T> + ?Sized>(
+    loss: &L,
+    output: &Output<'_, T>,
+    target: &[T],
+    delta: &'d mut [T],
+) -> (T, &'d mut [T]) {
+    let delta = &mut delta[..output.act.len()];
+    let value = loss.loss_and_grad(output, target, delta);
+    (value, delta)
+}
+
 /// Applies the activation's chain rule to a gradient with respect to the activation.
 fn through_activation<T: Real>(output: &Output<'_, T>, grad: &mut [T]) {
     output.activation.backward(output.pre, output.act, grad, output.rows);

@@ -2,7 +2,10 @@
 //! the dense-layer kernels the generated code calls.
 
 pub mod activation;
+pub mod context;
 pub mod dropout;
 pub mod init;
 pub mod kernels;
 pub mod loss;
+
+pub use context::Context;

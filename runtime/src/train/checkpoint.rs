@@ -8,11 +8,11 @@
 
 use crate::io::weights::{metadata, read_bytes, read_tensors, serialize, tensor_bytes, write_bytes, WeightsError};
 use crate::network::{Network, Parameters};
+use crate::nn::context::Context;
 use crate::nn::init::SeededRng;
 use crate::optim::schedule::ReduceOnPlateau;
 use crate::optim::OptimizerState;
-use crate::train::fit::History;
-use crate::train::Context;
+use crate::train::history::History;
 use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

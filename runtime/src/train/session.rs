@@ -1,53 +1,13 @@
-//! Training steps: the context a pass runs in, and a [`Session`] holding the buffers a step
-//! writes into.
+//! Training steps: a [`Session`] holding the buffers a step writes into, and the penalties and
+//! clipping it applies.
 
 use crate::error::{ShapeError, TrainError};
 use crate::network::{Network, Parameters, TensorKind, Workspace};
-use crate::nn::init::{seeded_rng, SeededRng};
-use crate::nn::loss::{Loss, Output};
+use crate::nn::context::Context;
+use crate::nn::loss::Loss;
 use crate::optim::Optimizer;
 use crate::real::Real;
-
-/// The context of a forward/backward pass: whether it is training, and the seeded random
-/// generator that stochastic layers (such as dropout) draw from.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Context {
-    rng: SeededRng,
-    training: bool,
-}
-
-impl Context {
-    /// A training context whose randomness comes from `seed`.
-    pub fn training(seed: u64) -> Self {
-        Context {
-            rng: seeded_rng(seed),
-            training: true,
-        }
-    }
-
-    /// An inference context: stochastic layers are off.
-    pub fn inference() -> Self {
-        Context {
-            rng: seeded_rng(0),
-            training: false,
-        }
-    }
-
-    /// Whether stochastic layers are active.
-    pub fn is_training(&self) -> bool {
-        self.training
-    }
-
-    /// Switches between training and inference mode.
-    pub fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    /// The random generator.
-    pub fn rng(&mut self) -> &mut SeededRng {
-        &mut self.rng
-    }
-}
+use crate::shape::{batch_len, run_len};
 
 /// Penalties and gradient clipping applied by [`Session::step`].
 ///
@@ -600,48 +560,6 @@ fn run_parts<P>(parts: &mut [P], work: impl Fn(&mut P, usize)) {
     }
 }
 
-/// Checks that `x` and `target` hold exactly one sample (for [`Network::sgd_step_into`]).
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn single_sample_len(
-    x_len: usize,
-    target_len: usize,
-    input: usize,
-    output: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let n = batch_len(x_len, target_len, input, output, capacity)?;
-    if n != 1 {
-        return Err(ShapeError::InputLength {
-            expected: input,
-            actual: x_len,
-        });
-    }
-    Ok(n)
-}
-
-/// Checks a run of one-sample steps (for [`Network::sgd_steps_into`]): whole samples, as
-/// many targets as inputs, at least one, and a workspace with room for one sample (the run
-/// itself may be longer than the workspace). Returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn run_len(
-    x_len: usize,
-    target_len: usize,
-    input: usize,
-    output: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let samples = batch_len(x_len, target_len, input, output, usize::MAX)?;
-    if capacity == 0 {
-        // A run needs room for one sample at a time.
-        return Err(ShapeError::BatchTooLarge { len: 1, capacity });
-    }
-    Ok(samples)
-}
-
 /// The checks [`Session::step`] makes before an update, for the fused path: the loss and
 /// the gradient norm (given squared) must be finite. Returns the norm.
 ///
@@ -689,72 +607,4 @@ where
     batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, ws.capacity())?;
     let output = net.forward_into(x, ws)?;
     Ok(loss.loss(&output, target))
-}
-
-/// Checks a batch of `x_len` input values and `target_len` target values against the
-/// network's widths and the workspace's capacity; returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn batch_len(
-    x_len: usize,
-    target_len: usize,
-    inputs: usize,
-    outputs: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let n = input_len(x_len, inputs, capacity)?;
-    if !target_len.is_multiple_of(outputs) {
-        return Err(ShapeError::Ragged {
-            what: "target",
-            len: target_len,
-            per_sample: outputs,
-        });
-    }
-    if target_len / outputs != n {
-        return Err(ShapeError::SampleCountMismatch {
-            inputs: n,
-            targets: target_len / outputs,
-        });
-    }
-    Ok(n)
-}
-
-/// Checks a batch of `x_len` input values against the network's input width and the
-/// workspace's capacity; returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn input_len(x_len: usize, inputs: usize, capacity: usize) -> Result<usize, ShapeError> {
-    if !x_len.is_multiple_of(inputs) {
-        return Err(ShapeError::Ragged {
-            what: "input",
-            len: x_len,
-            per_sample: inputs,
-        });
-    }
-    let n = x_len / inputs;
-    if n == 0 {
-        return Err(ShapeError::EmptyBatch);
-    }
-    if n > capacity {
-        return Err(ShapeError::BatchTooLarge { len: n, capacity });
-    }
-    Ok(n)
-}
-
-/// Computes the loss and its gradient with respect to the output pre-activation into the
-/// first `output.act.len()` values of `delta`; returns the loss and that gradient.
-///
-/// # Panics
-/// If `delta` is shorter than `output.act` (generated code sizes it from the workspace).
-pub fn loss_and_delta<'d, T: Real, L: Loss<T> + ?Sized>(
-    loss: &L,
-    output: &Output<'_, T>,
-    target: &[T],
-    delta: &'d mut [T],
-) -> (T, &'d mut [T]) {
-    let delta = &mut delta[..output.act.len()];
-    let value = loss.loss_and_grad(output, target, delta);
-    (value, delta)
 }
