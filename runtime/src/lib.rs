@@ -33,8 +33,11 @@ pub use crate::train::{checkpoint, metrics};
 /// The old path of the `fit` loop and its history: now in [`train`].
 #[doc(hidden)]
 pub mod fit {
-    pub use crate::train::fit::*;
+    pub use crate::train::evaluation::evaluate;
+    pub use crate::train::fit::Trainer;
     pub use crate::train::history::{EpochRecord, History, HistoryError};
+    pub use crate::train::progress::Progress;
+    pub use crate::train::stopping::{Control, EarlyStopping};
 }
 
 pub use error::{OptimError, ShapeError, TrainError};

@@ -10,55 +10,17 @@ use crate::optim::schedule::{ReduceOnPlateau, Schedule};
 use crate::optim::Optimizer;
 use crate::real::Real;
 use crate::train::checkpoint::{self, Checkpoint, FitState};
+use crate::train::evaluation::evaluate;
 use crate::train::history::{EpochRecord, History};
-use crate::train::metrics::{ConfusionMatrix, Metric};
-use crate::train::{copy_parameters, Regularization, Session};
+use crate::train::metrics::Metric;
+use crate::train::progress::{summary, Progress, ProgressBar};
+use crate::train::regularization::Regularization;
+use crate::train::session::{copy_parameters, Session};
+use crate::train::stopping::{Control, EarlyStopping};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// What a callback tells the loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Go on.
-    Continue,
-    /// Stop after this epoch.
-    Stop,
-}
-
-/// Stop when the monitored loss (validation loss if there is a validation set, training loss
-/// otherwise) has not improved by more than `min_delta` for `patience` epochs, and restore
-/// the weights of the best epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EarlyStopping {
-    /// Epochs without improvement before stopping.
-    pub patience: usize,
-    /// Improvement smaller than this does not count.
-    pub min_delta: f64,
-}
-
-impl EarlyStopping {
-    /// Early stopping with `patience` and no minimum improvement.
-    pub fn new(patience: usize) -> Self {
-        EarlyStopping {
-            patience,
-            min_delta: 0.0,
-        }
-    }
-}
-
-/// When to show progress bars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A bar per epoch and a summary line when standard error is a terminal and `CI` is not
-    /// set; summary lines only otherwise.
-    Auto,
-    /// Summary lines only.
-    Summary,
-    /// Nothing at all.
-    Quiet,
-}
 
 type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
 
@@ -555,122 +517,4 @@ fn check_data<N: Network, T: Real>(data: &Dataset<T>, what: &'static str) -> Res
         return Err(TrainError::EmptyDataset { what });
     }
     Ok(())
-}
-
-/// Mean loss over a whole data set in inference mode and, if asked, its confusion matrix
-/// (argmax classes; for a single output, the threshold 0.5).
-///
-/// # Errors
-/// [`TrainError`] if the data does not fit the network.
-pub fn evaluate<N, L>(
-    net: &N,
-    data: &Dataset<N::Scalar>,
-    loss: &L,
-    ws: &mut N::Workspace,
-    confusion: bool,
-) -> Result<(f64, Option<ConfusionMatrix>), TrainError>
-where
-    N: Network,
-    L: Loss<N::Scalar> + ?Sized,
-{
-    let chunk = crate::network::Workspace::capacity(ws).max(1);
-    let classes = if N::OUTPUT == 1 { 2 } else { N::OUTPUT };
-    let mut cm = if confusion {
-        Some(ConfusionMatrix::new(classes).map_err(|e| TrainError::Config(e.to_string()))?)
-    } else {
-        None
-    };
-    let (mut sum, mut seen) = (0.0, 0usize);
-    let mut predicted = Vec::new();
-    let mut actual = Vec::new();
-    for batch in data.batches(chunk).map_err(|e| TrainError::Config(e.to_string()))? {
-        let output = net.forward_into(batch.features, ws)?;
-        sum += loss.loss(&output, batch.targets).to_f64() * batch.len() as f64;
-        seen += batch.len();
-        if let Some(cm) = &mut cm {
-            predicted.clear();
-            actual.clear();
-            if N::OUTPUT == 1 {
-                let half = N::Scalar::cast(0.5);
-                predicted.extend(output.act.iter().map(|&p| usize::from(p >= half)));
-                actual.extend(batch.targets.iter().map(|&y| usize::from(y >= half)));
-            } else {
-                predicted.extend(crate::data::argmax_columns(output.act, N::OUTPUT));
-                actual.extend(crate::data::argmax_columns(batch.targets, N::OUTPUT));
-            }
-            let part = ConfusionMatrix::from_classes(&predicted, &actual, classes)
-                .map_err(|e| TrainError::Config(e.to_string()))?;
-            cm.merge(&part);
-        }
-    }
-    Ok((sum / seen.max(1) as f64, cm))
-}
-
-fn summary(record: &EpochRecord, epochs: usize, samples: usize) -> String {
-    let mut line = format!(
-        "epoch {:>w$}/{epochs}  loss {:.6}",
-        record.epoch,
-        record.train_loss,
-        w = epochs.to_string().len()
-    );
-    if record.penalty > 0.0 {
-        line.push_str(&format!("  penalty {:.6}", record.penalty));
-    }
-    if let Some(v) = record.val_loss {
-        line.push_str(&format!("  val_loss {v:.6}"));
-    }
-    for (name, value) in &record.metrics {
-        line.push_str(&format!("  val_{name} {value:.4}"));
-    }
-    let rate = samples as f64 / record.elapsed_secs.max(1e-9);
-    line.push_str(&format!(
-        "  lr {:.3e}  {:.2}s  {:.0} samples/s",
-        record.lr, record.elapsed_secs, rate
-    ));
-    line
-}
-
-/// An indicatif bar when enabled (and compiled in), nothing otherwise.
-struct ProgressBar {
-    #[cfg(feature = "progress")]
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl ProgressBar {
-    #[allow(unused_variables)]
-    fn new(show: bool, batches: u64, epoch: usize, epochs: usize) -> Self {
-        #[cfg(feature = "progress")]
-        {
-            let bar = show.then(|| {
-                let bar = indicatif::ProgressBar::new(batches);
-                if let Ok(style) =
-                    indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}")
-                {
-                    bar.set_style(style.progress_chars("=> "));
-                }
-                bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-                bar
-            });
-            ProgressBar { bar }
-        }
-        #[cfg(not(feature = "progress"))]
-        ProgressBar {}
-    }
-
-    #[allow(unused_variables)]
-    fn update(&self, position: u64, loss: f64, samples: usize, start: Instant) {
-        #[cfg(feature = "progress")]
-        if let Some(bar) = &self.bar {
-            bar.set_position(position);
-            let rate = samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {loss:.5}  {rate:.0} samples/s"));
-        }
-    }
-
-    fn finish(&self) {
-        #[cfg(feature = "progress")]
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
