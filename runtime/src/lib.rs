@@ -2,6 +2,27 @@
 //! `network!` calls, and the pieces a training program uses around it.
 //!
 //! Users depend on the `retroprop` facade crate, which re-exports this crate's modules.
+//!
+//! # Layout
+//!
+//! The modules, grouped by concern; each uses only modules listed above it:
+//!
+//! - [`error`]: the core's error types, [`ShapeError`], [`TrainError`] and [`OptimError`].
+//! - [`real`]: the scalar trait [`Real`] (`f32` or `f64`) and, in [`real::math`], the `f32`
+//!   elementary functions behind it.
+//! - [`nn`]: what a pass is made of: activations, losses, dropout, weight initialization,
+//!   the [`Context`](nn::Context) a pass runs in, and the dense-layer kernels.
+//! - [`shape`]: the checks of a batch's shape made before every pass.
+//! - [`network`]: the traits every generated network implements, [`Parameters`] and
+//!   [`Network`].
+//! - [`optim`]: the [`Optimizer`](optim::Optimizer) trait, one module per optimizer, and the
+//!   learning-rate schedules.
+//! - [`io`]: atomic writes and weight files.
+//! - [`data`]: data sets in memory, loaders, preprocessing, text features and the data sets
+//!   compiled into the crate.
+//! - [`train`]: the [`Session`](train::Session) a step writes into, and the `fit` loop
+//!   ([`Trainer`](train::Trainer)) with its history, early stopping, checkpoints, evaluation
+//!   and metrics.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

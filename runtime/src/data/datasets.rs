@@ -29,7 +29,7 @@ const SENTIMENT: &[u8] = include_bytes!("../../data/sentiment.tsv.gz");
 /// None in practice: the data is compiled in and checked by the test suite.
 ///
 /// ```
-/// let iris = retroprop_runtime::datasets::iris::<f32>().unwrap();
+/// let iris = retroprop_runtime::data::datasets::iris::<f32>().unwrap();
 /// assert_eq!((iris.len(), iris.inputs, iris.classes()), (150, 4, 3));
 /// assert_eq!(iris.class_names, ["setosa", "versicolor", "virginica"]);
 /// ```

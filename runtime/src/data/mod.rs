@@ -1,5 +1,6 @@
-//! Data sets held in memory, mini-batches, loaders for files, preprocessing and text
-//! features.
+//! Data sets held in memory, mini-batches, loaders for files ([`load`]), preprocessing
+//! ([`preprocess`]), text features ([`text`]) and small real data sets compiled into the
+//! crate ([`datasets`]).
 
 pub mod datasets;
 pub mod load;

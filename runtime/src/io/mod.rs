@@ -1,4 +1,5 @@
-//! Files: atomic writes, and weight files in the safetensors format.
+//! Files: atomic writes ([`atomic`], re-exported here), and weight files in the safetensors
+//! format ([`weights`]).
 
 pub mod atomic;
 pub mod weights;

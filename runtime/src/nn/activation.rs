@@ -13,7 +13,7 @@ use nalgebra::SVector;
 /// normalizes each sample (column).
 ///
 /// ```
-/// use retroprop_runtime::activation::Activation;
+/// use retroprop_runtime::nn::activation::Activation;
 /// let pre = [-1.0_f32, 0.5];
 /// let mut act = [0.0_f32; 2];
 /// Activation::Relu.forward(&pre, &mut act, 2);

@@ -76,8 +76,8 @@ fn mean_divisor<T: Real>(count: usize) -> T {
 /// Mean squared error, `mean((a - y)^2)` over every element (PyTorch's `MSELoss`).
 ///
 /// ```
-/// use retroprop_runtime::activation::Activation;
-/// use retroprop_runtime::loss::{Loss, MeanSquaredError, Output};
+/// use retroprop_runtime::nn::activation::Activation;
+/// use retroprop_runtime::nn::loss::{Loss, MeanSquaredError, Output};
 /// let out = Output { pre: &[1.0_f64, 3.0], act: &[1.0, 3.0], activation: Activation::Identity, rows: 1 };
 /// assert_eq!(MeanSquaredError.loss(&out, &[0.0, 1.0]), 2.5);
 /// ```
@@ -376,7 +376,7 @@ fn cross_entropy_grad<T: Real>(
 /// for [`CrossEntropy`].
 ///
 /// ```
-/// use retroprop_runtime::loss::WeightedCrossEntropy;
+/// use retroprop_runtime::nn::loss::WeightedCrossEntropy;
 /// let loss = WeightedCrossEntropy::new(vec![1.0_f32, 4.0]);
 /// assert_eq!(loss.weights, [1.0, 4.0]);
 /// ```

@@ -1,5 +1,5 @@
-//! The pieces of a network's passes: activations, losses, dropout, weight initialization and
-//! the dense-layer kernels the generated code calls.
+//! The pieces of a network's passes: activations, losses, dropout, weight initialization, the
+//! [`Context`] a pass runs in, and the dense-layer kernels the generated code calls.
 
 pub mod activation;
 pub mod context;

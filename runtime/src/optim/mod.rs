@@ -3,6 +3,10 @@
 //! Update rules and defaults are PyTorch's (`torch.optim`), so that a recipe carries over
 //! unchanged. An optimizer keeps its state itself, allocates it at its first step and never
 //! allocates again.
+//!
+//! This module has the [`Optimizer`] trait and the state checkpoints save; each optimizer has
+//! a module of its own ([`sgd`], [`rmsprop`], [`adagrad`], [`adam`], [`adamw`]) and is
+//! re-exported here, as are the learning-rate schedules of [`schedule`].
 
 pub mod adagrad;
 pub mod adam;

@@ -1,4 +1,5 @@
-//! The scalar types a network can be built over.
+//! The scalar types a network can be built over, and ([`math`]) the `f32` elementary
+//! functions their activations use.
 
 pub mod math;
 

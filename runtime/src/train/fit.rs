@@ -101,7 +101,7 @@ impl<'a, T: Real> Trainer<'a, T> {
     /// samples on networks with tens of thousands of weights or more.
     ///
     /// ```
-    /// use retroprop_runtime::fit::Trainer;
+    /// use retroprop_runtime::train::Trainer;
     /// let trainer = Trainer::<f32>::new().batch_size(256).threads(2);
     /// # let _ = trainer;
     /// ```
@@ -181,8 +181,8 @@ impl<'a, T: Real> Trainer<'a, T> {
     /// [`TrainError::Conflict`]).
     ///
     /// ```
-    /// use retroprop_runtime::fit::Trainer;
-    /// use retroprop_runtime::schedule::ReduceOnPlateau;
+    /// use retroprop_runtime::train::Trainer;
+    /// use retroprop_runtime::optim::ReduceOnPlateau;
     /// let trainer = Trainer::<f32>::new().reduce_on_plateau(ReduceOnPlateau::new().with_patience(3));
     /// # let _ = trainer;
     /// ```
