@@ -281,7 +281,7 @@ fn main() {
     };
     println!(
         "sgemm 1024^3 (matrixmultiply, 1 thread): {peak:.1} GFLOP/s; kernels: {}; median of {} passes\n",
-        retroprop::kernels::kernel_path().name(),
+        retroprop::nn::kernels::kernel_path().name(),
         PASSES.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!(

@@ -66,7 +66,7 @@ pub struct Report {
 
 /// Loads the data, trains, evaluates and (if asked) writes the outputs.
 pub fn run(config: &Config) -> Result<Report, Box<dyn Error>> {
-    let mut digits = retroprop::datasets::digits::<f32>()?;
+    let mut digits = retroprop::data::datasets::digits::<f32>()?;
     digits.features.iter_mut().for_each(|p| *p /= 16.0);
     let split = stratified_split(&digits.labels, 0.15, 0.15, config.seed);
     let train = digits.subset(&split.train).to_dataset()?;

@@ -25,7 +25,7 @@ retroprop::network! {
 
 /// Trains with `seed` and returns the test accuracy and the epochs run.
 pub fn run(seed: u64) -> Result<(f64, usize, ConfusionMatrix), Box<dyn Error>> {
-    let iris = retroprop::datasets::iris::<f32>()?;
+    let iris = retroprop::data::datasets::iris::<f32>()?;
     let split = stratified_split(&iris.labels, 0.2, 0.2, seed);
     let (mut train, mut val, mut test) = (
         iris.subset(&split.train),

@@ -55,7 +55,7 @@ impl Model {
 
 /// Trains with `seed` (split, initialization, shuffling); returns the model and its test accuracy.
 pub fn run(seed: u64, verbose: bool) -> Result<(Model, f64), Box<dyn Error>> {
-    let data = retroprop::datasets::sentiment()?;
+    let data = retroprop::data::datasets::sentiment()?;
     let split = stratified_split(&data.labels, 0.1, 0.2, seed);
     let (train, val, test) = (
         data.subset(&split.train),

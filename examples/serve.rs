@@ -74,7 +74,8 @@ fn main() {
             1,
         ),
     };
-    let mut digits = retroprop::datasets::digits::<f32>().unwrap_or_else(|e| common::exit_with(&e.to_string(), 1));
+    let mut digits =
+        retroprop::data::datasets::digits::<f32>().unwrap_or_else(|e| common::exit_with(&e.to_string(), 1));
     digits.features.iter_mut().for_each(|p| *p /= 16.0);
     let digits = Arc::new(digits);
 

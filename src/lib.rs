@@ -73,9 +73,13 @@ pub use retroprop_macros::network;
 
 pub use nalgebra;
 pub use retroprop_runtime::{
-    activation, checkpoint, data, datasets, dropout, error, fit, init, io, kernels, loss, metrics, network, optim,
-    real, schedule, train, weights, CacheAligned, FusedStep, FusedSteps, Network, OptimError, Parameters, Real,
-    ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
+    data, error, io, network, nn, optim, real, shape, train, CacheAligned, FusedStep, FusedSteps, Network, OptimError,
+    Parameters, Real, ShapeError, TensorKind, TensorSpec, TrainError, Workspace,
+};
+// The modules' paths before the runtime was grouped by concern, kept for this release.
+#[doc(hidden)]
+pub use retroprop_runtime::{
+    activation, checkpoint, datasets, dropout, fit, init, kernels, loss, metrics, schedule, weights,
 };
 
 /// A static column vector (`SVector`) from its elements, as nalgebra's `vector!`, but usable
@@ -112,16 +116,17 @@ macro_rules! matrix {
 /// What a typical training program needs: `use retroprop::prelude::*;`.
 pub mod prelude {
     pub use crate::data::{argmax_columns, one_hot, Batch, DataError, Dataset};
-    pub use crate::fit::{Control, EarlyStopping, EpochRecord, History, Progress, Trainer};
-    pub use crate::loss::{
+    pub use crate::network;
+    pub use crate::nn::loss::{
         BinaryCrossEntropy, CrossEntropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, WeightedBinaryCrossEntropy,
         WeightedCrossEntropy,
     };
-    pub use crate::metrics::{ConfusionMatrix, Metric};
-    pub use crate::network;
-    pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
-    pub use crate::schedule::{ReduceOnPlateau, Schedule};
-    pub use crate::train::{Context, Regularization, Session};
+    pub use crate::nn::Context;
+    pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, ReduceOnPlateau, RmsProp, Schedule, Sgd};
+    pub use crate::train::{
+        ConfusionMatrix, Control, EarlyStopping, EpochRecord, History, Metric, Progress, Regularization, Session,
+        Trainer,
+    };
     pub use crate::{Network, Parameters, Real, ShapeError, TrainError};
 }
 

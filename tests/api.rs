@@ -302,3 +302,89 @@ fn an_optimizer_reused_on_another_network_is_an_error() {
 }
 
 use retroprop::OptimError;
+
+/// The module paths from before the runtime was grouped by concern (`retroprop::fit`,
+/// `retroprop::loss`, ...) still resolve, as hidden re-exports kept for this release, and name
+/// the same items as the new paths.
+#[test]
+fn old_module_paths_still_resolve() {
+    // `fit`: the loop, its history, early stopping, progress and `evaluate`.
+    let trainer: retroprop::fit::Trainer<'_, f64> = retroprop::train::Trainer::new()
+        .early_stopping(retroprop::fit::EarlyStopping::new(2))
+        .progress(retroprop::fit::Progress::Quiet)
+        .on_epoch(|_: &retroprop::fit::EpochRecord| retroprop::fit::Control::Continue);
+    let _ = trainer;
+    let history: retroprop::fit::History = retroprop::train::History::from_csv(
+        "epoch,train_loss,penalty,val_loss,lr,elapsed_secs\n",
+        std::path::Path::new("h.csv"),
+    )
+    .expect("csv");
+    assert!(history.epochs.is_empty());
+    let _: Option<retroprop::fit::HistoryError> = None::<retroprop::train::HistoryError>;
+    let data = retroprop::data::Dataset::new(vec![1.0, 2.0], 2, vec![0.5], 1).expect("dataset");
+    let net = Regressor::zeroed();
+    let mut ws = <Regressor as Network>::workspace(1);
+    let (old, _) = retroprop::fit::evaluate(&net, &data, &MeanSquaredError, &mut ws, false).expect("old");
+    let (new, _) = retroprop::train::evaluate(&net, &data, &MeanSquaredError, &mut ws, false).expect("new");
+    assert_eq!(old, new);
+
+    // `train`: what moved to `nn` and `shape`, and what stayed.
+    let _: retroprop::train::Context = retroprop::nn::Context::training(1);
+    let _: retroprop::train::Session<Regressor> = Session::<Regressor>::new(1, 0);
+    let _: retroprop::train::Regularization<f64> = Regularization::default();
+    assert_eq!(
+        retroprop::train::batch_len(4, 2, 2, 1, 8),
+        retroprop::shape::batch_len(4, 2, 2, 1, 8)
+    );
+    assert_eq!(
+        retroprop::train::input_len(4, 2, 8),
+        retroprop::shape::input_len(4, 2, 8)
+    );
+    assert_eq!(
+        retroprop::train::run_len(4, 2, 2, 1, 1),
+        retroprop::shape::run_len(4, 2, 2, 1, 1)
+    );
+    assert_eq!(
+        retroprop::train::single_sample_len(2, 1, 2, 1, 1),
+        retroprop::shape::single_sample_len(2, 1, 2, 1, 1)
+    );
+    assert_eq!(retroprop::train::check_fused_step(0.5f32, 4.0), Ok(2.0));
+    let _ = retroprop::train::loss_and_delta::<f64, MeanSquaredError>;
+    let _ = retroprop::train::evaluate_loss::<Regressor, MeanSquaredError>;
+    let _ = retroprop::train::copy_parameters::<Regressor>;
+
+    // The modules that moved whole.
+    let _: retroprop::schedule::ReduceOnPlateau = retroprop::optim::schedule::ReduceOnPlateau::new();
+    let _: retroprop::schedule::Schedule = retroprop::optim::Schedule::Constant;
+    let _ = retroprop::schedule::Mode::Max;
+    let _ = retroprop::checkpoint::Checkpoint::<Regressor>::load;
+    let _: Option<retroprop::checkpoint::Checkpoint<Regressor>> = None::<retroprop::train::Checkpoint<Regressor>>;
+    let _ = retroprop::weights::save::<Regressor>;
+    let _ = retroprop::weights::load::<Regressor>;
+    let _: Option<retroprop::weights::WeightsError> = None::<retroprop::io::weights::WeightsError>;
+    let _: retroprop::loss::MeanSquaredError = retroprop::nn::loss::MeanSquaredError;
+    let _: retroprop::activation::Activation<f32> = retroprop::nn::activation::Activation::Relu;
+    assert_eq!(retroprop::activation::relu(-1.0f32), 0.0);
+    let _ = retroprop::dropout::dropout_forward::<f32>;
+    let _ = retroprop::dropout::dropout_backward::<f32>;
+    let _: retroprop::init::SeededRng = retroprop::init::seeded_rng(3);
+    let _: retroprop::init::Init = retroprop::nn::init::Init::Zeros;
+    let path: retroprop::kernels::KernelPath = retroprop::kernels::kernel_path();
+    assert_eq!(path, retroprop::nn::kernels::kernel_path());
+    assert_eq!(
+        retroprop_runtime::math::exp_f32(0.0),
+        retroprop_runtime::real::math::exp_f32(0.0)
+    );
+    let _: retroprop::metrics::ConfusionMatrix = retroprop::train::ConfusionMatrix::new(2).expect("matrix");
+    let _: retroprop::metrics::Metric = retroprop::train::Metric::Accuracy;
+    let _: Option<retroprop::metrics::MetricsError> = None::<retroprop::train::MetricsError>;
+    assert_eq!(retroprop::datasets::iris::<f32>().expect("iris").len(), 150);
+
+    // The groups that kept their names.
+    let _: retroprop::optim::OptimizerState<f64> = retroprop::optim::Sgd::new(0.1).state();
+    let _ = retroprop::optim::check_matching::<f64, Regressor, Regressor>;
+    let _ = retroprop::io::WriteStep::ALL;
+    let _ = retroprop::data::load::CsvOptions::default();
+    let _ = retroprop::data::text::tokenize("a b");
+    let _ = retroprop::data::preprocess::Standardizer::<f32>::fit;
+}

@@ -1,6 +1,6 @@
 //! The in-memory data set: construction, errors, batches and shuffling.
 
-use retroprop::init::seeded_rng;
+use retroprop::nn::init::seeded_rng;
 use retroprop::prelude::*;
 
 fn numbered(n: usize) -> Dataset<f32> {

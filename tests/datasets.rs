@@ -1,8 +1,8 @@
 //! Embedded data sets, preprocessing and the text vectorizer.
 
+use retroprop::data::datasets;
 use retroprop::data::preprocess::{stratified_split, MinMaxScaler, Standardizer};
 use retroprop::data::text::{fnv1a, tokenize, HashingVectorizer, Weighting};
-use retroprop::datasets;
 
 fn class_counts(labels: &[usize], classes: usize) -> Vec<usize> {
     let mut counts = vec![0; classes];

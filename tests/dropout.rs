@@ -4,7 +4,7 @@
 mod common;
 
 use common::values;
-use retroprop::dropout::{dropout_backward, dropout_forward};
+use retroprop::nn::dropout::{dropout_backward, dropout_forward};
 use retroprop::prelude::*;
 
 retroprop::network! {

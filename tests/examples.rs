@@ -61,7 +61,7 @@ fn digits_reaches_95_percent_and_writes_its_outputs() {
     }
     // The saved weights are the trained network, and the server example can load them.
     let loaded = serve::DigitNet::load(dir.path().join("digits.safetensors")).expect("serve loads digits weights");
-    let mut images = retroprop::datasets::digits::<f32>().expect("digits");
+    let mut images = retroprop::data::datasets::digits::<f32>().expect("digits");
     images.features.iter_mut().for_each(|p| *p /= 16.0);
     let answer = serve::predict(&loaded, &images.features[..64]).expect("64 values");
     assert_eq!(

@@ -2,8 +2,8 @@
 //! f64, subnormals and infinities. Outputs and gradients are finite wherever the exact result
 //! is representable; this file checks each function at each extreme.
 
-use retroprop::activation::{self, Activation};
-use retroprop::loss::Output;
+use retroprop::nn::activation::{self, Activation};
+use retroprop::nn::loss::Output;
 use retroprop::prelude::*;
 
 fn activations<T: Real>() -> Vec<Activation<T>> {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::values;
-use retroprop::fit::HistoryError;
 use retroprop::prelude::*;
+use retroprop::train::HistoryError;
 
 retroprop::network! {
     #[network(scalar = f64)]

@@ -3,7 +3,7 @@
 //! through `Session::step` and `step_each` with the same results, and its provided
 //! `sgd_steps_into` is a typed error that changes nothing.
 
-use retroprop::loss::Output;
+use retroprop::nn::loss::Output;
 use retroprop::prelude::*;
 use retroprop::Workspace;
 

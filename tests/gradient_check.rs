@@ -203,10 +203,15 @@ fn a_wrong_gradient_is_caught() {
     // The check itself must be able to fail: a loss whose gradient is off by 1% in one place.
     struct Skewed;
     impl Loss<f64> for Skewed {
-        fn loss(&self, output: &retroprop::loss::Output<'_, f64>, target: &[f64]) -> f64 {
+        fn loss(&self, output: &retroprop::nn::loss::Output<'_, f64>, target: &[f64]) -> f64 {
             MeanSquaredError.loss(output, target)
         }
-        fn loss_and_grad(&self, output: &retroprop::loss::Output<'_, f64>, target: &[f64], grad: &mut [f64]) -> f64 {
+        fn loss_and_grad(
+            &self,
+            output: &retroprop::nn::loss::Output<'_, f64>,
+            target: &[f64],
+            grad: &mut [f64],
+        ) -> f64 {
             let value = MeanSquaredError.loss_and_grad(output, target, grad);
             grad[0] *= 1.01;
             value

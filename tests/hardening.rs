@@ -5,9 +5,9 @@ mod common;
 
 use proptest::prelude::*;
 use retroprop::data::load::{self, CsvOptions, LoadError};
+use retroprop::io::weights::{self, WeightsError};
 use retroprop::io::{write_atomic_failing_at, WriteStep};
 use retroprop::prelude::*;
-use retroprop::weights::{self, WeightsError};
 use std::io::{Cursor, Write};
 use std::path::Path;
 

@@ -5,10 +5,10 @@
 mod common;
 
 use common::values;
-use retroprop::kernels::{self, KernelPath};
 use retroprop::nalgebra::{SMatrix, SVector};
+use retroprop::nn::kernels::{self, KernelPath};
+use retroprop::nn::Context;
 use retroprop::prelude::*;
-use retroprop::train::Context;
 
 /// `f32` copies of deterministic values.
 fn values_f32(seed: u64, len: usize, scale: f64) -> Vec<f32> {

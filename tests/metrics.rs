@@ -1,7 +1,7 @@
 //! Classification metrics against hand-checked confusion matrices.
 
-use retroprop::metrics::MetricsError;
 use retroprop::prelude::*;
+use retroprop::train::MetricsError;
 
 /// Three classes, ten samples:
 ///

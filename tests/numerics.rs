@@ -1,7 +1,7 @@
 //! Activations and losses: closed forms, and stability at extreme inputs.
 
-use retroprop::activation::{self, Activation};
-use retroprop::loss::Output;
+use retroprop::nn::activation::{self, Activation};
+use retroprop::nn::loss::Output;
 use retroprop::prelude::*;
 
 const ALL: [Activation<f64>; 10] = [

@@ -296,7 +296,7 @@ fn schedules_match_torch_lr_scheduler() {
 
 #[test]
 fn reduce_on_plateau_matches_torch() {
-    use retroprop::schedule::Mode;
+    use retroprop::optim::schedule::Mode;
     let reference = reference();
     let plateaus = reference["plateaus"].as_array().expect("plateaus");
     assert_eq!(plateaus.len(), 3);

@@ -4,10 +4,10 @@
 mod common;
 
 use common::values;
-use retroprop::checkpoint::Checkpoint;
+use retroprop::io::weights::{self, TensorProblem, WeightsError};
 use retroprop::io::write_atomic;
 use retroprop::prelude::*;
-use retroprop::weights::{self, TensorProblem, WeightsError};
+use retroprop::train::Checkpoint;
 use std::io::Write;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use retroprop::weights;
+use retroprop::io::weights;
 use std::path::Path;
 
 retroprop::network! {

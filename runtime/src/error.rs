@@ -141,7 +141,7 @@ pub enum TrainError {
     /// An invalid training configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// Two settings of a [`Trainer`](crate::fit::Trainer) that cannot be combined, found by
+    /// Two settings of a [`Trainer`](crate::train::fit::Trainer) that cannot be combined, found by
     /// `fit` before the first epoch.
     #[error("invalid configuration: `{first}` and `{second}` cannot be combined: {reason}")]
     Conflict {

@@ -2,29 +2,64 @@
 //! `network!` calls, and the pieces a training program uses around it.
 //!
 //! Users depend on the `retroprop` facade crate, which re-exports this crate's modules.
+//!
+//! # Layout
+//!
+//! The modules, grouped by concern; each uses only modules listed above it:
+//!
+//! - [`error`]: the core's error types, [`ShapeError`], [`TrainError`] and [`OptimError`].
+//! - [`real`]: the scalar trait [`Real`] (`f32` or `f64`) and, in [`real::math`], the `f32`
+//!   elementary functions behind it.
+//! - [`nn`]: what a pass is made of: activations, losses, dropout, weight initialization,
+//!   the [`Context`](nn::Context) a pass runs in, and the dense-layer kernels.
+//! - [`shape`]: the checks of a batch's shape made before every pass.
+//! - [`network`]: the traits every generated network implements, [`Parameters`] and
+//!   [`Network`].
+//! - [`optim`]: the [`Optimizer`](optim::Optimizer) trait, one module per optimizer, and the
+//!   learning-rate schedules.
+//! - [`io`]: atomic writes and weight files.
+//! - [`data`]: data sets in memory, loaders, preprocessing, text features and the data sets
+//!   compiled into the crate.
+//! - [`train`]: the [`Session`](train::Session) a step writes into, and the `fit` loop
+//!   ([`Trainer`](train::Trainer)) with its history, early stopping, checkpoints, evaluation
+//!   and metrics.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod activation;
-pub mod checkpoint;
 pub mod data;
-pub mod datasets;
-pub mod dropout;
 pub mod error;
-pub mod fit;
-pub mod init;
 pub mod io;
-pub mod kernels;
-pub mod loss;
-pub mod math;
-pub mod metrics;
 pub mod network;
+pub mod nn;
 pub mod optim;
 pub mod real;
-pub mod schedule;
+pub mod shape;
 pub mod train;
-pub mod weights;
+
+// The modules' paths before they were grouped by concern, kept for this release.
+#[doc(hidden)]
+pub use crate::data::datasets;
+#[doc(hidden)]
+pub use crate::io::weights;
+#[doc(hidden)]
+pub use crate::nn::{activation, dropout, init, kernels, loss};
+#[doc(hidden)]
+pub use crate::optim::schedule;
+#[doc(hidden)]
+pub use crate::real::math;
+#[doc(hidden)]
+pub use crate::train::{checkpoint, metrics};
+
+/// The old path of the `fit` loop and its history: now in [`train`].
+#[doc(hidden)]
+pub mod fit {
+    pub use crate::train::evaluation::evaluate;
+    pub use crate::train::fit::Trainer;
+    pub use crate::train::history::{EpochRecord, History, HistoryError};
+    pub use crate::train::progress::Progress;
+    pub use crate::train::stopping::{Control, EarlyStopping};
+}
 
 pub use error::{OptimError, ShapeError, TrainError};
 pub use network::{CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
@@ -33,20 +68,22 @@ pub use real::Real;
 /// Items used by generated code. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::activation::Activation;
-    pub use crate::dropout::{dropout_backward, dropout_forward};
-    pub use crate::init::{seeded_rng, Init};
-    pub use crate::kernels::{
-        bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
-        sgd_update_and_forward, weight_gradient,
-    };
-    pub use crate::loss::{Loss, Output};
+    pub use crate::io::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::network::{
         CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace,
     };
+    pub use crate::nn::activation::Activation;
+    pub use crate::nn::context::Context;
+    pub use crate::nn::dropout::{dropout_backward, dropout_forward};
+    pub use crate::nn::init::{seeded_rng, Init};
+    pub use crate::nn::kernels::{
+        bias_gradient, dense_forward, dense_vector, input_gradient, outer_norm_squared, sgd_dense_update,
+        sgd_update_and_forward, weight_gradient,
+    };
+    pub use crate::nn::loss::{loss_and_delta, Loss, Output};
     pub use crate::optim::Optimizer;
-    pub use crate::train::{batch_len, check_fused_step, input_len, loss_and_delta, run_len, Context, Session};
-    pub use crate::weights::{load as load_weights, save as save_weights, WeightsError};
+    pub use crate::shape::{batch_len, input_len, run_len};
+    pub use crate::train::session::{check_fused_step, Session};
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;
     pub use nalgebra;

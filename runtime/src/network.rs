@@ -1,9 +1,9 @@
 //! The traits every generated network implements.
 
 use crate::error::{ShapeError, TrainError};
-use crate::loss::{Loss, Output};
+use crate::nn::context::Context;
+use crate::nn::loss::{Loss, Output};
 use crate::real::Real;
-use crate::train::Context;
 
 /// A value aligned to a 64-byte cache line, as generated networks store each weight matrix
 /// and bias vector: `Box<CacheAligned<SMatrix<T, O, I>>>`.
@@ -161,9 +161,9 @@ pub trait Parameters {
 /// `sum(v^2)` in `f64`, with eight independent partial sums so that the loop vectorizes
 /// (a single running sum is bound by the latency of one addition per value). The order of the
 /// additions is fixed, so the result is deterministic; it runs on the kernel path
-/// ([`kernels::sum_of_squares`](crate::kernels::sum_of_squares)).
+/// ([`kernels::sum_of_squares`](crate::nn::kernels::sum_of_squares)).
 pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
-    crate::kernels::sum_of_squares(values)
+    crate::nn::kernels::sum_of_squares(values)
 }
 
 /// Buffers a network's batched passes work in, sized for a maximum batch.
@@ -236,7 +236,7 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
 
     /// One step of plain gradient descent (`p -= lr * grad`) on **one sample**, fused into the
     /// backward pass: the gradient is never stored, each weight matrix is read and written
-    /// once ([`sgd_dense_update`](crate::kernels::sgd_dense_update)). The updated weights are
+    /// once ([`sgd_dense_update`](crate::nn::kernels::sgd_dense_update)). The updated weights are
     /// bit-identical to [`gradients_into`](Self::gradients_into) followed by
     /// [`Sgd`](crate::optim::Sgd) without momentum or weight decay; [`Session::step`]
     /// takes this path on its own when it applies. A run of one sample of
@@ -257,7 +257,7 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
         ws: &mut Self::Workspace,
         lr: Self::Scalar,
     ) -> Result<FusedStep<Self::Scalar>, TrainError> {
-        crate::train::single_sample_len(x.len(), target.len(), Self::INPUT, Self::OUTPUT, ws.capacity())?;
+        crate::shape::single_sample_len(x.len(), target.len(), Self::INPUT, Self::OUTPUT, ws.capacity())?;
         match self.sgd_steps_into(x, target, loss, ctx, ws, lr) {
             Ok(run) => Ok(run.last),
             Err(TrainError::InRun { source, .. }) => Err(*source),
@@ -269,7 +269,7 @@ pub trait Network: Parameters + Clone + Send + Sync + Sized + 'static {
     /// step): the same updates, bit for bit, as calling [`sgd_step_into`](Self::sgd_step_into)
     /// on every sample in order, with less memory traffic. The first layer's update from one
     /// sample is applied while the next sample's forward pass reads the weights
-    /// ([`sgd_update_and_forward`](crate::kernels::sgd_update_and_forward)): one read and one
+    /// ([`sgd_update_and_forward`](crate::nn::kernels::sgd_update_and_forward)): one read and one
     /// write of its weight matrix per sample instead of two reads and a write. The network is
     /// borrowed for the whole run and holds every update when the call returns, so the
     /// deferral cannot be observed. `ws` needs room for one sample.

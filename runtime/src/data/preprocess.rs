@@ -1,7 +1,7 @@
 //! Preprocessing fitted on the training split only: standardization, min-max scaling, and
 //! a stratified split.
 
-use crate::init::seeded_rng;
+use crate::nn::init::seeded_rng;
 use crate::real::Real;
 use rand::seq::SliceRandom;
 

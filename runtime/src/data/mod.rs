@@ -1,11 +1,13 @@
-//! Data sets held in memory, mini-batches, loaders for files, preprocessing and text
-//! features.
+//! Data sets held in memory, mini-batches, loaders for files ([`load`]), preprocessing
+//! ([`preprocess`]), text features ([`text`]) and small real data sets compiled into the
+//! crate ([`datasets`]).
 
+pub mod datasets;
 pub mod load;
 pub mod preprocess;
 pub mod text;
 
-use crate::init::SeededRng;
+use crate::nn::init::SeededRng;
 use crate::real::Real;
 use nalgebra::{Const, Dyn, MatrixView};
 use rand::Rng;

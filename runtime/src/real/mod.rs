@@ -1,4 +1,7 @@
-//! The scalar types a network can be built over.
+//! The scalar types a network can be built over, and ([`math`]) the `f32` elementary
+//! functions their activations use.
+
+pub mod math;
 
 use core::fmt::{Debug, Display};
 
@@ -20,14 +23,14 @@ pub trait Real:
     fn finite(self) -> bool;
     /// Converts to `f64` (exact for both implementations).
     fn to_f64(self) -> f64;
-    /// `exp` as softmax and log-sum-exp compute it: [`math::exp_f32`](crate::math::exp_f32)
+    /// `exp` as softmax and log-sum-exp compute it: [`math::exp_f32`]
     /// for `f32` (vectorizable, within one ulp), the standard library's for `f64`.
     fn exp_activation(self) -> Self;
-    /// `tanh` as activations compute it: [`math::tanh_f32`](crate::math::tanh_f32) for `f32`
+    /// `tanh` as activations compute it: [`math::tanh_f32`] for `f32`
     /// (vectorizable, within one ulp), the standard library's for `f64`.
     fn tanh_activation(self) -> Self;
     /// The logistic function as activations compute it:
-    /// [`math::sigmoid_f32`](crate::math::sigmoid_f32) for `f32`, the stable two-branch
+    /// [`math::sigmoid_f32`] for `f32`, the stable two-branch
     /// form with the standard library's `exp` for `f64`.
     fn sigmoid_activation(self) -> Self;
 }
@@ -50,15 +53,15 @@ impl Real for f32 {
     }
     #[inline]
     fn exp_activation(self) -> Self {
-        crate::math::exp_f32(self)
+        crate::real::math::exp_f32(self)
     }
     #[inline]
     fn tanh_activation(self) -> Self {
-        crate::math::tanh_f32(self)
+        crate::real::math::tanh_f32(self)
     }
     #[inline]
     fn sigmoid_activation(self) -> Self {
-        crate::math::sigmoid_f32(self)
+        crate::real::math::sigmoid_f32(self)
     }
 }
 

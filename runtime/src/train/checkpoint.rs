@@ -2,17 +2,17 @@
 //! (generators, data order, early stopping, plateau), in one safetensors file.
 //!
 //! The weights are stored exactly as in a weight file, so a checkpoint also loads as one
-//! (here with [`crate::weights::load`], or in PyTorch). Optimizer buffers are stored as
+//! (here with [`crate::io::weights::load`], or in PyTorch). Optimizer buffers are stored as
 //! tensors `optimizer.<buffer>.<tensor>` and the best weights kept for early stopping as
 //! `best.<tensor>`; everything else is JSON in the metadata key `retroprop.checkpoint`.
 
-use crate::fit::History;
-use crate::init::SeededRng;
+use crate::io::weights::{metadata, read_bytes, read_tensors, serialize, tensor_bytes, write_bytes, WeightsError};
 use crate::network::{Network, Parameters};
+use crate::nn::context::Context;
+use crate::nn::init::SeededRng;
+use crate::optim::schedule::ReduceOnPlateau;
 use crate::optim::OptimizerState;
-use crate::schedule::ReduceOnPlateau;
-use crate::train::Context;
-use crate::weights::{metadata, read_bytes, read_tensors, serialize, tensor_bytes, write_bytes, WeightsError};
+use crate::train::history::History;
 use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -104,7 +104,7 @@ impl<N: Network> Checkpoint<N> {
     /// [`WeightsError`]: unreadable, not a checkpoint, or tensors that do not match `N`.
     pub fn load(path: &Path) -> Result<Self, WeightsError> {
         let bytes = read_bytes(path)?;
-        crate::weights::check_header(&bytes, path)?;
+        crate::io::weights::check_header(&bytes, path)?;
         let format = |message: String| WeightsError::Format {
             path: path.to_path_buf(),
             message,
@@ -119,7 +119,9 @@ impl<N: Network> Checkpoint<N> {
         let file = SafeTensors::deserialize(&bytes).map_err(|e| format(e.to_string()))?;
         let mut network = N::zeroed();
         read_tensors(&file, &mut network, "", path, N::NAME, |name| {
-            !crate::weights::CHECKPOINT_PREFIXES.iter().any(|p| name.starts_with(p))
+            !crate::io::weights::CHECKPOINT_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(p))
         })?;
         let mut buffers = Vec::new();
         for name in &meta.buffers {

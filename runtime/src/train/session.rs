@@ -1,163 +1,14 @@
-//! Training steps: the context a pass runs in, and a [`Session`] holding the buffers a step
-//! writes into.
+//! Training steps: a [`Session`] holding the buffers a step writes into, and the penalties and
+//! clipping it applies.
 
-use crate::error::{ShapeError, TrainError};
-use crate::init::{seeded_rng, SeededRng};
-use crate::loss::{Loss, Output};
-use crate::network::{Network, Parameters, TensorKind, Workspace};
+use crate::error::TrainError;
+use crate::network::{Network, Parameters, Workspace};
+use crate::nn::context::Context;
+use crate::nn::loss::Loss;
 use crate::optim::Optimizer;
 use crate::real::Real;
-
-/// The context of a forward/backward pass: whether it is training, and the seeded random
-/// generator that stochastic layers (such as dropout) draw from.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Context {
-    rng: SeededRng,
-    training: bool,
-}
-
-impl Context {
-    /// A training context whose randomness comes from `seed`.
-    pub fn training(seed: u64) -> Self {
-        Context {
-            rng: seeded_rng(seed),
-            training: true,
-        }
-    }
-
-    /// An inference context: stochastic layers are off.
-    pub fn inference() -> Self {
-        Context {
-            rng: seeded_rng(0),
-            training: false,
-        }
-    }
-
-    /// Whether stochastic layers are active.
-    pub fn is_training(&self) -> bool {
-        self.training
-    }
-
-    /// Switches between training and inference mode.
-    pub fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    /// The random generator.
-    pub fn rng(&mut self) -> &mut SeededRng {
-        &mut self.rng
-    }
-}
-
-/// Penalties and gradient clipping applied by [`Session::step`].
-///
-/// The penalties are Keras-style terms on the weights only (never on biases), added to the
-/// loss and to its gradient: `l1 * sum(|w|) + l2 * sum(w^2)`. They are reported separately
-/// from the data loss ([`Session::last_penalty`]). Clipping follows PyTorch:
-/// `clip_grad_value_` clamps each gradient value to `[-v, v]`; `clip_grad_norm_` scales all
-/// gradients by `max_norm / (norm + 1e-6)` when their global norm exceeds `max_norm`
-/// (value clipping is applied first when both are set).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Regularization<T> {
-    /// L1 penalty factor on weights (0 for none).
-    pub l1: T,
-    /// L2 penalty factor on weights (0 for none).
-    pub l2: T,
-    /// Clip the global gradient norm to this value.
-    pub clip_norm: Option<T>,
-    /// Clamp every gradient value to `[-v, v]`.
-    pub clip_value: Option<T>,
-}
-
-impl<T: Real> Default for Regularization<T> {
-    fn default() -> Self {
-        Regularization {
-            l1: T::cast(0.0),
-            l2: T::cast(0.0),
-            clip_norm: None,
-            clip_value: None,
-        }
-    }
-}
-
-impl<T: Real> Regularization<T> {
-    /// Whether the settings change nothing.
-    pub fn is_none(&self) -> bool {
-        self.l1 == T::cast(0.0) && self.l2 == T::cast(0.0) && self.clip_norm.is_none() && self.clip_value.is_none()
-    }
-
-    /// The penalty of `params`' weights, computed in `f64`.
-    pub fn penalty<P: Parameters<Scalar = T> + ?Sized>(&self, params: &P) -> f64 {
-        let (l1, l2) = (self.l1.to_f64(), self.l2.to_f64());
-        if l1 == 0.0 && l2 == 0.0 {
-            return 0.0;
-        }
-        let mut total = 0.0;
-        for (index, spec) in P::TENSORS.iter().enumerate() {
-            if spec.kind == TensorKind::Weight {
-                for &w in params.tensor(index) {
-                    let w = w.to_f64();
-                    total += l1 * w.abs() + l2 * w * w;
-                }
-            }
-        }
-        total
-    }
-
-    /// Adds the penalty's gradient to `grads`.
-    pub fn add_penalty_gradient<P, G>(&self, params: &P, grads: &mut G)
-    where
-        P: Parameters<Scalar = T> + ?Sized,
-        G: Parameters<Scalar = T> + ?Sized,
-    {
-        let zero = T::cast(0.0);
-        if self.l1 == zero && self.l2 == zero {
-            return;
-        }
-        let two_l2 = self.l2 + self.l2;
-        for (index, spec) in P::TENSORS.iter().enumerate() {
-            if spec.kind == TensorKind::Weight {
-                for (g, &w) in grads.tensor_mut(index).iter_mut().zip(params.tensor(index)) {
-                    let sign = if w > zero {
-                        T::cast(1.0)
-                    } else if w < zero {
-                        T::cast(-1.0)
-                    } else {
-                        zero
-                    };
-                    *g += self.l1 * sign + two_l2 * w;
-                }
-            }
-        }
-    }
-
-    /// Applies value and norm clipping to `grads`, given their global norm.
-    pub fn clip<G: Parameters<Scalar = T> + ?Sized>(&self, grads: &mut G, norm: f64) {
-        if let Some(limit) = self.clip_value {
-            for index in 0..G::TENSORS.len() {
-                for g in grads.tensor_mut(index) {
-                    *g = g.clamp(-limit, limit);
-                }
-            }
-        }
-        if let Some(max_norm) = self.clip_norm {
-            let norm = if self.clip_value.is_some() {
-                grads.global_norm()
-            } else {
-                norm
-            };
-            let coefficient = max_norm.to_f64() / (norm + 1e-6);
-            if coefficient < 1.0 {
-                let c = T::cast(coefficient);
-                for index in 0..G::TENSORS.len() {
-                    for g in grads.tensor_mut(index) {
-                        *g *= c;
-                    }
-                }
-            }
-        }
-    }
-}
+use crate::shape::{batch_len, run_len};
+use crate::train::regularization::Regularization;
 
 /// Everything a training step writes besides the network and the optimizer: the workspace
 /// for batches up to a maximum size, the gradients and the context. Create it once; steps
@@ -218,7 +69,7 @@ impl<N: Network> Session<N> {
     /// come from per-part generators seeded from the session's context at each step, so they
     /// differ from a single-thread run but still follow the session's seed (and checkpoints).
     /// Each part has its own workspace and gradients: memory grows with `threads`.
-    /// [`Trainer::threads`](crate::fit::Trainer::threads) sets this for `fit`.
+    /// [`Trainer::threads`](crate::train::fit::Trainer::threads) sets this for `fit`.
     #[cfg(feature = "parallel")]
     pub fn with_threads(mut self, threads: usize) -> Self {
         let per_part = self.capacity().div_ceil(threads.max(1));
@@ -600,48 +451,6 @@ fn run_parts<P>(parts: &mut [P], work: impl Fn(&mut P, usize)) {
     }
 }
 
-/// Checks that `x` and `target` hold exactly one sample (for [`Network::sgd_step_into`]).
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn single_sample_len(
-    x_len: usize,
-    target_len: usize,
-    input: usize,
-    output: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let n = batch_len(x_len, target_len, input, output, capacity)?;
-    if n != 1 {
-        return Err(ShapeError::InputLength {
-            expected: input,
-            actual: x_len,
-        });
-    }
-    Ok(n)
-}
-
-/// Checks a run of one-sample steps (for [`Network::sgd_steps_into`]): whole samples, as
-/// many targets as inputs, at least one, and a workspace with room for one sample (the run
-/// itself may be longer than the workspace). Returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn run_len(
-    x_len: usize,
-    target_len: usize,
-    input: usize,
-    output: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let samples = batch_len(x_len, target_len, input, output, usize::MAX)?;
-    if capacity == 0 {
-        // A run needs room for one sample at a time.
-        return Err(ShapeError::BatchTooLarge { len: 1, capacity });
-    }
-    Ok(samples)
-}
-
 /// The checks [`Session::step`] makes before an update, for the fused path: the loss and
 /// the gradient norm (given squared) must be finite. Returns the norm.
 ///
@@ -669,92 +478,4 @@ pub fn copy_parameters<P: Parameters>(from: &P, to: &mut P) {
     for index in 0..P::TENSORS.len() {
         to.tensor_mut(index).copy_from_slice(from.tensor(index));
     }
-}
-
-/// The mean loss of `net` on a batch, in inference mode.
-///
-/// # Errors
-/// [`ShapeError`] if the batch does not fit the network or the workspace.
-pub fn evaluate_loss<N, L>(
-    net: &N,
-    x: &[N::Scalar],
-    target: &[N::Scalar],
-    loss: &L,
-    ws: &mut N::Workspace,
-) -> Result<N::Scalar, ShapeError>
-where
-    N: Network,
-    L: Loss<N::Scalar> + ?Sized,
-{
-    batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, ws.capacity())?;
-    let output = net.forward_into(x, ws)?;
-    Ok(loss.loss(&output, target))
-}
-
-/// Checks a batch of `x_len` input values and `target_len` target values against the
-/// network's widths and the workspace's capacity; returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn batch_len(
-    x_len: usize,
-    target_len: usize,
-    inputs: usize,
-    outputs: usize,
-    capacity: usize,
-) -> Result<usize, ShapeError> {
-    let n = input_len(x_len, inputs, capacity)?;
-    if !target_len.is_multiple_of(outputs) {
-        return Err(ShapeError::Ragged {
-            what: "target",
-            len: target_len,
-            per_sample: outputs,
-        });
-    }
-    if target_len / outputs != n {
-        return Err(ShapeError::SampleCountMismatch {
-            inputs: n,
-            targets: target_len / outputs,
-        });
-    }
-    Ok(n)
-}
-
-/// Checks a batch of `x_len` input values against the network's input width and the
-/// workspace's capacity; returns the number of samples.
-///
-/// # Errors
-/// [`ShapeError`] naming what does not fit.
-pub fn input_len(x_len: usize, inputs: usize, capacity: usize) -> Result<usize, ShapeError> {
-    if !x_len.is_multiple_of(inputs) {
-        return Err(ShapeError::Ragged {
-            what: "input",
-            len: x_len,
-            per_sample: inputs,
-        });
-    }
-    let n = x_len / inputs;
-    if n == 0 {
-        return Err(ShapeError::EmptyBatch);
-    }
-    if n > capacity {
-        return Err(ShapeError::BatchTooLarge { len: n, capacity });
-    }
-    Ok(n)
-}
-
-/// Computes the loss and its gradient with respect to the output pre-activation into the
-/// first `output.act.len()` values of `delta`; returns the loss and that gradient.
-///
-/// # Panics
-/// If `delta` is shorter than `output.act` (generated code sizes it from the workspace).
-pub fn loss_and_delta<'d, T: Real, L: Loss<T> + ?Sized>(
-    loss: &L,
-    output: &Output<'_, T>,
-    target: &[T],
-    delta: &'d mut [T],
-) -> (T, &'d mut [T]) {
-    let delta = &mut delta[..output.act.len()];
-    let value = loss.loss_and_grad(output, target, delta);
-    (value, delta)
 }

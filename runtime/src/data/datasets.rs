@@ -18,9 +18,9 @@ use crate::real::Real;
 use std::io::Cursor;
 use std::path::Path;
 
-const IRIS: &[u8] = include_bytes!("../data/iris.csv");
-const DIGITS: &[u8] = include_bytes!("../data/digits.csv.gz");
-const SENTIMENT: &[u8] = include_bytes!("../data/sentiment.tsv.gz");
+const IRIS: &[u8] = include_bytes!("../../data/iris.csv");
+const DIGITS: &[u8] = include_bytes!("../../data/digits.csv.gz");
+const SENTIMENT: &[u8] = include_bytes!("../../data/sentiment.tsv.gz");
 
 /// Fisher's Iris: 150 samples of 4 measurements (cm), 3 classes (setosa, versicolor,
 /// virginica), 50 each, in class order.
@@ -29,7 +29,7 @@ const SENTIMENT: &[u8] = include_bytes!("../data/sentiment.tsv.gz");
 /// None in practice: the data is compiled in and checked by the test suite.
 ///
 /// ```
-/// let iris = retroprop_runtime::datasets::iris::<f32>().unwrap();
+/// let iris = retroprop_runtime::data::datasets::iris::<f32>().unwrap();
 /// assert_eq!((iris.len(), iris.inputs, iris.classes()), (150, 4, 3));
 /// assert_eq!(iris.class_names, ["setosa", "versicolor", "virginica"]);
 /// ```

@@ -8,7 +8,7 @@ use std::f64::consts::PI;
 /// A learning-rate schedule: the rate for each epoch, from the optimizer's base rate.
 ///
 /// ```
-/// use retroprop_runtime::schedule::Schedule;
+/// use retroprop_runtime::optim::schedule::Schedule;
 /// let schedule = Schedule::step(10, 0.5).with_warmup(0.1, 5);
 /// assert!((schedule.lr_at(0.1, 0) - 0.01).abs() < 1e-12); // warm-up starts at 10%
 /// assert!((schedule.lr_at(0.1, 5) - 0.1).abs() < 1e-12);  // then the step schedule
@@ -118,11 +118,11 @@ pub enum Mode {
 ///
 /// Like PyTorch's, it holds no rate of its own: [`step`](Self::step) takes the rate in use and
 /// returns the rate for the next epoch (PyTorch reads and rewrites the optimizer's). Given to
-/// [`Trainer::reduce_on_plateau`](crate::fit::Trainer::reduce_on_plateau), it starts from the
+/// [`Trainer::reduce_on_plateau`](crate::train::fit::Trainer::reduce_on_plateau), it starts from the
 /// optimizer's learning rate, or from the checkpoint's rate when resuming.
 ///
 /// ```
-/// use retroprop_runtime::schedule::ReduceOnPlateau;
+/// use retroprop_runtime::optim::schedule::ReduceOnPlateau;
 /// let mut plateau = ReduceOnPlateau::new().with_patience(1);
 /// let mut lr = 1.0;
 /// lr = plateau.step(0.5, lr);

@@ -38,7 +38,7 @@ pub enum MetricsError {
 /// as scikit-learn's `zero_division=0`.
 ///
 /// ```
-/// use retroprop_runtime::metrics::ConfusionMatrix;
+/// use retroprop_runtime::train::metrics::ConfusionMatrix;
 /// let cm = ConfusionMatrix::from_classes(&[0, 1, 1, 2], &[0, 1, 2, 2], 3).unwrap();
 /// assert_eq!(cm.accuracy(), 0.75);
 /// assert_eq!(cm.count(2, 1), 1); // one sample of class 2 predicted as 1

@@ -10,8 +10,8 @@
 //! [`CrossEntropy`] averages over samples.
 
 #[cfg(doc)]
-use crate::activation::neg_log_softmax_into;
-use crate::activation::{log_sum_exp, sigmoid, Activation};
+use crate::nn::activation::neg_log_softmax_into;
+use crate::nn::activation::{log_sum_exp, sigmoid, Activation};
 use crate::real::{c, Real};
 
 /// The output layer of a network for a batch: what a [`Loss`] sees.
@@ -48,6 +48,22 @@ pub trait Loss<T: Real>: Sync {
     fn loss_and_grad(&self, output: &Output<'_, T>, target: &[T], grad: &mut [T]) -> T;
 }
 
+/// Computes the loss and its gradient with respect to the output pre-activation into the
+/// first `output.act.len()` values of `delta`; returns the loss and that gradient.
+///
+/// # Panics
+/// If `delta` is shorter than `output.act` (generated code sizes it from the workspace).
+pub fn loss_and_delta<'d, T: Real, L: Loss<T> + ?Sized>(
+    loss: &L,
+    output: &Output<'_, T>,
+    target: &[T],
+    delta: &'d mut [T],
+) -> (T, &'d mut [T]) {
+    let delta = &mut delta[..output.act.len()];
+    let value = loss.loss_and_grad(output, target, delta);
+    (value, delta)
+}
+
 /// Applies the activation's chain rule to a gradient with respect to the activation.
 fn through_activation<T: Real>(output: &Output<'_, T>, grad: &mut [T]) {
     output.activation.backward(output.pre, output.act, grad, output.rows);
@@ -60,8 +76,8 @@ fn mean_divisor<T: Real>(count: usize) -> T {
 /// Mean squared error, `mean((a - y)^2)` over every element (PyTorch's `MSELoss`).
 ///
 /// ```
-/// use retroprop_runtime::activation::Activation;
-/// use retroprop_runtime::loss::{Loss, MeanSquaredError, Output};
+/// use retroprop_runtime::nn::activation::Activation;
+/// use retroprop_runtime::nn::loss::{Loss, MeanSquaredError, Output};
 /// let out = Output { pre: &[1.0_f64, 3.0], act: &[1.0, 3.0], activation: Activation::Identity, rows: 1 };
 /// assert_eq!(MeanSquaredError.loss(&out, &[0.0, 1.0]), 2.5);
 /// ```
@@ -360,7 +376,7 @@ fn cross_entropy_grad<T: Real>(
 /// for [`CrossEntropy`].
 ///
 /// ```
-/// use retroprop_runtime::loss::WeightedCrossEntropy;
+/// use retroprop_runtime::nn::loss::WeightedCrossEntropy;
 /// let loss = WeightedCrossEntropy::new(vec![1.0_f32, 4.0]);
 /// assert_eq!(loss.weights, [1.0, 4.0]);
 /// ```

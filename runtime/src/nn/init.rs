@@ -38,7 +38,7 @@ impl Init {
     /// Fills `values` (a layer with `fan_in` inputs and `fan_out` outputs) from `rng`.
     ///
     /// ```
-    /// use retroprop_runtime::init::{seeded_rng, Init};
+    /// use retroprop_runtime::nn::init::{seeded_rng, Init};
     /// let mut w = [0.0_f32; 6];
     /// Init::XavierUniform.fill(&mut w, 3, 2, &mut seeded_rng(7));
     /// assert!(w.iter().all(|v| v.abs() <= (6.0_f32 / 5.0).sqrt()));

@@ -13,7 +13,7 @@ use nalgebra::SVector;
 /// normalizes each sample (column).
 ///
 /// ```
-/// use retroprop_runtime::activation::Activation;
+/// use retroprop_runtime::nn::activation::Activation;
 /// let pre = [-1.0_f32, 0.5];
 /// let mut act = [0.0_f32; 2];
 /// Activation::Relu.forward(&pre, &mut act, 2);
@@ -142,8 +142,8 @@ impl<T: Real> Activation<T> {
             Activation::Relu => map(pre, act, |z| Activation::Relu.value(z)),
             Activation::LeakyRelu(slope) => map(pre, act, |z| Activation::LeakyRelu(slope).value(z)),
             // The widest vectors pay off for these (their arithmetic is in f64).
-            Activation::Tanh => crate::kernels::tanh_into(pre, act),
-            Activation::Sigmoid => crate::kernels::sigmoid_into(pre, act),
+            Activation::Tanh => crate::nn::kernels::tanh_into(pre, act),
+            Activation::Sigmoid => crate::nn::kernels::sigmoid_into(pre, act),
             _ => map(pre, act, |z| self.value(z)),
         }
         act

@@ -58,7 +58,7 @@ impl KernelPath {
     /// The path named `name` (as [`name`](Self::name) spells it), if any.
     ///
     /// ```
-    /// use retroprop_runtime::kernels::KernelPath;
+    /// use retroprop_runtime::nn::kernels::KernelPath;
     /// assert_eq!(KernelPath::from_name("avx2"), Some(KernelPath::Avx2));
     /// assert_eq!(KernelPath::from_name("neon"), None);
     /// ```
@@ -116,7 +116,7 @@ impl KernelPath {
 /// variable `RETROPROP_KERNELS` if it names a path. Decided once, on first use.
 ///
 /// ```
-/// use retroprop_runtime::kernels::{kernel_path, KernelPath};
+/// use retroprop_runtime::nn::kernels::{kernel_path, KernelPath};
 /// assert!(kernel_path().is_supported());
 /// # let _ = KernelPath::Portable;
 /// ```
@@ -388,7 +388,7 @@ macro_rules! compile_for {
         fma = $fma:literal
     ) => {
         pub(crate) mod $module {
-            use crate::kernels::portable;
+            use crate::nn::kernels::portable;
             use crate::real::Real;
 
             $(#[$attr])?

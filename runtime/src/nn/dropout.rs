@@ -1,7 +1,7 @@
 //! Inverted dropout, as the `dropout(p)` layer uses it.
 
+use crate::nn::context::Context;
 use crate::real::Real;
-use crate::train::Context;
 use rand::Rng;
 
 /// Applies dropout to `input` in training mode: each value is zeroed with probability `p`
