@@ -3,7 +3,9 @@
 //! through `Session::step` and `step_each` with the same results, and its provided
 //! `sgd_steps_into` is a typed error that changes nothing.
 
-use retroprop::nn::loss::Output;
+#[macro_use]
+mod common;
+
 use retroprop::prelude::*;
 use retroprop::Workspace;
 
@@ -12,57 +14,8 @@ retroprop::network! {
     struct Net { input: 3, hidden: dense(5) -> tanh, drop: dropout(0.2), out: dense(2) -> softmax }
 }
 
-/// `Net` without the fused path: every method delegates, `FUSED_SGD` keeps its default.
-#[derive(Clone, PartialEq, Debug)]
-struct Unfused(Net);
-
-impl Parameters for Unfused {
-    type Scalar = f64;
-    const TENSORS: &'static [retroprop::TensorSpec] = <Net as Parameters>::TENSORS;
-    fn tensor(&self, index: usize) -> &[f64] {
-        self.0.tensor(index)
-    }
-    fn tensor_mut(&mut self, index: usize) -> &mut [f64] {
-        self.0.tensor_mut(index)
-    }
-}
-
-impl Network for Unfused {
-    type Gradients = <Net as Network>::Gradients;
-    type Workspace = <Net as Network>::Workspace;
-    const NAME: &'static str = "Unfused";
-    const DEFINITION: &'static str = <Net as Network>::DEFINITION;
-    const INPUT: usize = 3;
-    const OUTPUT: usize = 2;
-    const PARAMETERS: usize = <Net as Network>::PARAMETERS;
-
-    fn zeroed() -> Self {
-        Unfused(Net::zeroed())
-    }
-    fn seeded(seed: u64) -> Self {
-        Unfused(Net::seeded(seed))
-    }
-    fn zeroed_gradients() -> Self::Gradients {
-        Net::zeroed_gradients()
-    }
-    fn workspace(max_batch: usize) -> Self::Workspace {
-        Net::workspace(max_batch)
-    }
-    fn forward_into<'w>(&self, x: &[f64], ws: &'w mut Self::Workspace) -> Result<Output<'w, f64>, ShapeError> {
-        self.0.forward_into(x, ws)
-    }
-    fn gradients_into<L: Loss<f64> + ?Sized>(
-        &self,
-        x: &[f64],
-        target: &[f64],
-        loss: &L,
-        ctx: &mut Context,
-        ws: &mut Self::Workspace,
-        grads: &mut Self::Gradients,
-    ) -> Result<f64, TrainError> {
-        self.0.gradients_into(x, target, loss, ctx, ws, grads)
-    }
-}
+// `Net` without the fused path: every method delegates, `FUSED_SGD` keeps its default.
+wrap_network!(Unfused(Net), "Unfused", <Net as Parameters>::TENSORS);
 
 fn data() -> (Vec<f64>, Vec<f64>) {
     let x: Vec<f64> = (0..3 * 6).map(|i| ((i * 7) % 11) as f64 / 11.0 - 0.4).collect();

@@ -1,6 +1,7 @@
 //! Weight files and checkpoints: round trips, mismatch reports, atomic writes, a file written
 //! by PyTorch, and training resumed from a checkpoint.
 
+#[macro_use]
 mod common;
 
 use common::values;
@@ -366,5 +367,76 @@ fn optimizer_states_round_trip_through_checkpoints() {
             expected: "adam",
             found: "sgd".into()
         }
+    );
+}
+
+retroprop::network! {
+    #[network(scalar = f64)]
+    struct Flat12 { input: 12, out: dense(2) }
+}
+
+// The same storage declared as a convolution's weight `[out, in, kh, kw] = [2, 3, 2, 2]`.
+wrap_network!(
+    Conv2x3x2x2(Flat12),
+    "Conv2x3x2x2",
+    &[
+        retroprop::TensorSpec {
+            name: "out.weight",
+            layer: "out",
+            shape: &[2, 3, 2, 2],
+            rows: 2,
+            cols: 12,
+            kind: retroprop::TensorKind::Weight,
+        },
+        retroprop::TensorSpec {
+            name: "out.bias",
+            layer: "out",
+            shape: &[2],
+            rows: 2,
+            cols: 1,
+            kind: retroprop::TensorKind::Bias,
+        },
+    ]
+);
+
+#[test]
+fn tensors_of_any_rank_are_saved_in_pytorch_layout_and_checked_on_load() {
+    let mut net = Conv2x3x2x2(Flat12::zeroed());
+    // Weight [o, i, y, x] is column `(i * 2 + y) * 2 + x` of row `o`.
+    for o in 0..2 {
+        for c in 0..12 {
+            net.0.out_weight[(o, c)] = (100 * o + c) as f64;
+        }
+    }
+    let bytes = weights::to_bytes(&net).expect("bytes");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
+    let view = file.tensor("out.weight").expect("tensor");
+    assert_eq!(view.shape(), [2, 3, 2, 2]);
+    let values: Vec<f64> = view
+        .data()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    // Row-major [2, 3, 2, 2]: element [1][2][0][1] is at ((1 * 3 + 2) * 2 + 0) * 2 + 1 = 21.
+    assert_eq!(values[21], (100 + (2 * 2) * 2 + 1) as f64);
+    assert_eq!(
+        values,
+        (0..24).map(|k| (100 * (k / 12) + k % 12) as f64).collect::<Vec<_>>()
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("conv.safetensors");
+    net.0.out_bias[1] = 0.5;
+    weights::save(&net, &path).expect("save");
+    let back: Conv2x3x2x2 = weights::load(&path).expect("load");
+    assert_eq!(back, net);
+    // A file whose tensor has the dense shape [2, 12] does not load as [2, 3, 2, 2].
+    let flat = dir.path().join("flat.safetensors");
+    net.0.save(&flat).expect("save");
+    let error = weights::load::<Conv2x3x2x2>(&flat).expect_err("shape mismatch");
+    let message = error.to_string();
+    assert!(
+        message.contains("out.weight") && message.contains("[2, 3, 2, 2]"),
+        "{message}"
     );
 }

@@ -72,3 +72,68 @@ pub fn values(seed: u64, len: usize, scale: f64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// Defines `$wrapper`, a network that delegates every pass to the generated network `$inner`
+/// but declares its own `NAME`, tensor list (`$tensors`, with the same storage as the
+/// inner one's) and `FUSED_SGD` (the trait's default unless given): for testing what the
+/// runtime does with networks the macro does not generate yet.
+#[macro_export]
+macro_rules! wrap_network {
+    ($wrapper:ident($inner:ty), $name:literal, $tensors:expr $(, fused = $fused:expr)?) => {
+        #[derive(Clone, PartialEq, Debug)]
+        struct $wrapper($inner);
+
+        impl retroprop::Parameters for $wrapper {
+            type Scalar = <$inner as retroprop::Parameters>::Scalar;
+            const TENSORS: &'static [retroprop::TensorSpec] = $tensors;
+            fn tensor(&self, index: usize) -> &[Self::Scalar] {
+                self.0.tensor(index)
+            }
+            fn tensor_mut(&mut self, index: usize) -> &mut [Self::Scalar] {
+                self.0.tensor_mut(index)
+            }
+        }
+
+        impl retroprop::Network for $wrapper {
+            type Gradients = <$inner as retroprop::Network>::Gradients;
+            type Workspace = <$inner as retroprop::Network>::Workspace;
+            const NAME: &'static str = $name;
+            const DEFINITION: &'static str = <$inner as retroprop::Network>::DEFINITION;
+            const INPUT: usize = <$inner as retroprop::Network>::INPUT;
+            const OUTPUT: usize = <$inner as retroprop::Network>::OUTPUT;
+            const PARAMETERS: usize = <$inner as retroprop::Network>::PARAMETERS;
+            $(const FUSED_SGD: bool = $fused;)?
+
+            fn zeroed() -> Self {
+                $wrapper(<$inner as retroprop::Network>::zeroed())
+            }
+            fn seeded(seed: u64) -> Self {
+                $wrapper(<$inner as retroprop::Network>::seeded(seed))
+            }
+            fn zeroed_gradients() -> Self::Gradients {
+                <$inner as retroprop::Network>::zeroed_gradients()
+            }
+            fn workspace(max_batch: usize) -> Self::Workspace {
+                <$inner as retroprop::Network>::workspace(max_batch)
+            }
+            fn forward_into<'w>(
+                &self,
+                x: &[Self::Scalar],
+                ws: &'w mut Self::Workspace,
+            ) -> Result<retroprop::nn::loss::Output<'w, Self::Scalar>, retroprop::ShapeError> {
+                self.0.forward_into(x, ws)
+            }
+            fn gradients_into<L: retroprop::nn::loss::Loss<Self::Scalar> + ?Sized>(
+                &self,
+                x: &[Self::Scalar],
+                target: &[Self::Scalar],
+                loss: &L,
+                ctx: &mut retroprop::nn::Context,
+                ws: &mut Self::Workspace,
+                grads: &mut Self::Gradients,
+            ) -> Result<Self::Scalar, retroprop::TrainError> {
+                self.0.gradients_into(x, target, loss, ctx, ws, grads)
+            }
+        }
+    };
+}
