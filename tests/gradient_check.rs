@@ -46,6 +46,18 @@ retroprop::network! {
     }
 }
 
+// Image inputs: `flatten` first, and after a dropout on the image.
+retroprop::network! {
+    #[network(scalar = f64)] struct ImageFlatten { input: [2, 3, 3], flat: flatten, h: dense(4) -> tanh, out: dense(2) }
+    #[network(scalar = f64)] struct ImageDeep {
+        input: [3, 2, 4],
+        flat: flatten,
+        a: dense(5) -> relu,
+        b: dense(4) -> gelu,
+        out: dense(3) -> softmax,
+    }
+}
+
 // The depth 1-4 networks again, in f32.
 retroprop::network! {
     struct Depth1F32 { input: 5, out: dense(3) -> softmax }
@@ -284,5 +296,13 @@ fn f32_networks_agree_with_f64() {
         f32_agrees_with_f64::<Depth2, Depth2F32>(&CrossEntropy, &CrossEntropy, Target::Distribution, seed);
         f32_agrees_with_f64::<Depth3, Depth3F32>(&BinaryCrossEntropy, &BinaryCrossEntropy, Target::Probabilities, seed);
         f32_agrees_with_f64::<Depth4, Depth4F32>(&Huber::default(), &Huber::default(), Target::Regression, seed);
+    }
+}
+
+#[test]
+fn image_inputs_through_flatten() {
+    for seed in 0..3 {
+        gradient_check::<ImageFlatten>(&mse(), Target::Regression, seed);
+        gradient_check::<ImageDeep>(&CrossEntropy, Target::Distribution, seed);
     }
 }

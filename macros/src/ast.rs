@@ -28,6 +28,8 @@ pub struct Entry {
 pub enum Value {
     /// A literal, as in `input: 64`.
     Literal(Lit),
+    /// A bracketed list, as in `input: [1, 28, 28]`, with the brackets' span.
+    List { span: Span, items: Vec<Expr> },
     /// A layer, as in `dense(32) -> relu`.
     Layer {
         kind: Call,

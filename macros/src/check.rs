@@ -112,15 +112,24 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
             );
             repeated = true;
         }
-        let Value::Layer { kind: call, activation } = value else {
-            if let Value::Literal(lit) = &value {
+        let call = match value {
+            Value::Layer { kind, activation } => (kind, activation),
+            Value::Literal(lit) => {
                 errors.push(
                     lit.span(),
                     format!("expected a layer such as `dense(32) -> relu` for `{key}`, not a literal"),
                 );
+                continue;
             }
-            continue;
+            Value::List { span, .. } => {
+                errors.push(
+                    span,
+                    format!("expected a layer such as `dense(32) -> relu` for `{key}`, not a list"),
+                );
+                continue;
+            }
         };
+        let (call, activation) = call;
         let kind_name = call.ident.unraw().to_string();
         let Some(registered) = layers::find(&kind_name) else {
             unknown_kind(&call, &kind_name, &mut errors);
@@ -466,6 +475,7 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<Shape> {
             );
             None
         }
+        Value::List { span, items } => check_image(*span, items, errors),
         Value::Layer { kind, .. } => {
             errors.push(
                 kind.ident.span(),
@@ -474,6 +484,41 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<Shape> {
             None
         }
     }
+}
+
+/// Largest number of values one input sample may have (2^28), as for a layer's weights.
+const MAX_INPUT: usize = 1 << 28;
+
+/// Checks `input: [channels, height, width]`. A mistake is reported and repaired (a bad
+/// dimension becomes 1), so that the layers after it are checked against an image still.
+fn check_image(span: Span, items: &[Expr], errors: &mut Errors) -> Option<Shape> {
+    const EXPECTED: &str = "an image input is three positive whole numbers, `[channels, height, width]`, as in \
+                            `input: [1, 28, 28]`";
+    if items.len() != 3 {
+        errors.push(span, format!("{EXPECTED}; this one has {}", items.len()));
+        return Some(Shape::Spatial { c: 1, h: 1, w: 1 });
+    }
+    let mut dims = [1usize; 3];
+    for (dim, item) in dims.iter_mut().zip(items) {
+        match item {
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) if int.base10_parse::<usize>().is_ok_and(|n| n > 0) => {
+                *dim = int.base10_parse::<usize>().unwrap_or(1);
+            }
+            _ => errors.push(item.span(), EXPECTED),
+        }
+    }
+    let [c, h, w] = dims;
+    if c.checked_mul(h)
+        .and_then(|n| n.checked_mul(w))
+        .is_none_or(|n| n > MAX_INPUT)
+    {
+        errors.push(
+            span,
+            format!("an input of more than 2^28 ({MAX_INPUT}) values is too large"),
+        );
+        return Some(Shape::Spatial { c: 1, h: 1, w: 1 });
+    }
+    Some(Shape::Spatial { c, h, w })
 }
 
 fn check_activation(call: &Call, errors: &mut Errors) -> Option<Activation> {

@@ -23,12 +23,14 @@ pub struct Network {
 
 /// The shape of the values one sample has between two layers.
 ///
-/// Only flat vectors exist today; images (`[channels, height, width]`) and sparse inputs get
-/// their own variants, and every layer kind says which shapes it takes and gives.
+/// Every layer kind says which shapes it takes and gives. A spatial sample is stored flat, in
+/// channel, row, column order (PyTorch's), so its size is `c * h * w`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Shape {
     /// A vector of this many values.
     Flat(usize),
+    /// An image: `c` channels of `h` rows and `w` columns.
+    Spatial { c: usize, h: usize, w: usize },
 }
 
 impl Shape {
@@ -36,14 +38,29 @@ impl Shape {
     pub fn size(&self) -> usize {
         match self {
             Shape::Flat(n) => *n,
+            Shape::Spatial { c, h, w } => c * h * w,
         }
     }
 
-    /// As written in a definition and in messages: `64`.
+    /// As written in a definition and in messages: `64`, `[1, 28, 28]`.
     pub fn written(&self) -> String {
         match self {
             Shape::Flat(n) => n.to_string(),
+            Shape::Spatial { c, h, w } => format!("[{c}, {h}, {w}]"),
         }
+    }
+
+    /// The dimensions, as PyTorch lists them for one sample: `[64]`, `[1, 28, 28]`.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            Shape::Flat(n) => vec![*n],
+            Shape::Spatial { c, h, w } => vec![*c, *h, *w],
+        }
+    }
+
+    /// Whether the shape is a flat vector.
+    pub fn is_flat(&self) -> bool {
+        matches!(self, Shape::Flat(_))
     }
 }
 
@@ -63,6 +80,29 @@ impl Layer {
     /// The layer's name as written in messages and tensor names (`r#` removed).
     pub fn text(&self) -> String {
         self.name.unraw().to_string()
+    }
+
+    /// `[64] -> [32]`, for doc lines.
+    pub fn shapes(&self) -> String {
+        format!("`{}` -> `{}`", self.input.written(), self.output.written())
+    }
+
+    /// The layer as written in a normalized definition, activation included.
+    pub fn written(&self) -> String {
+        if self.activation == Activation::Identity {
+            self.kind.written()
+        } else {
+            format!("{} -> {}", self.kind.written(), self.activation.written())
+        }
+    }
+
+    /// Its parameter count.
+    pub fn parameter_count(&self) -> usize {
+        self.kind
+            .parameters(self)
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum()
     }
 
     /// Whether the layer learns parameters.
@@ -133,11 +173,7 @@ impl Network {
 
     /// Total parameter count.
     pub fn parameters(&self) -> usize {
-        self.layers
-            .iter()
-            .flat_map(|l| l.kind.parameters(l))
-            .map(|p| p.shape.iter().product::<usize>())
-            .sum()
+        self.layers.iter().map(Layer::parameter_count).sum()
     }
 
     /// Whether every layer supports the fused one-sample SGD update.
@@ -154,10 +190,7 @@ impl Network {
     pub fn definition(&self) -> String {
         let mut text = format!("input: {}", self.input.written());
         for layer in &self.layers {
-            text.push_str(&format!(", {}: {}", layer.text(), layer.kind.written()));
-            if layer.activation != Activation::Identity {
-                text.push_str(&format!(" -> {}", layer.activation.written()));
-            }
+            text.push_str(&format!(", {}: {}", layer.text(), layer.written()));
         }
         text
     }

@@ -189,6 +189,14 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
     }
     let value = if input.peek(Lit) {
         Value::Literal(input.parse()?)
+    } else if input.peek(syn::token::Bracket) {
+        let content;
+        let bracket = syn::bracketed!(content in input);
+        let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+        Value::List {
+            span: bracket.span.join(),
+            items: items.into_iter().collect(),
+        }
     } else if input.peek(Ident) {
         let kind = parse_call(input)?;
         let activation = if input.peek(Token![->]) {

@@ -62,7 +62,9 @@ pub mod fit {
 }
 
 pub use error::{OptimError, ShapeError, TrainError};
-pub use network::{CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace};
+pub use network::{
+    CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, Summary, TensorKind, TensorSpec, Workspace,
+};
 pub use real::Real;
 
 /// Items used by generated code. Not part of the public API.
@@ -70,7 +72,8 @@ pub use real::Real;
 pub mod __private {
     pub use crate::io::weights::{load as load_weights, save as save_weights, WeightsError};
     pub use crate::network::{
-        CacheAligned, FusedStep, FusedSteps, Network, Parameters, TensorKind, TensorSpec, Workspace,
+        CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, Summary, TensorKind, TensorSpec,
+        Workspace,
     };
     pub use crate::nn::activation::Activation;
     pub use crate::nn::context::Context;

@@ -353,3 +353,122 @@ pub struct FusedStep<T> {
     /// The global norm of the gradient (weights and biases) that was applied.
     pub grad_norm: f64,
 }
+
+/// One layer of a network's [`Summary`]: what `model.summary()` shows in Keras, or torchinfo
+/// in PyTorch. Generated networks list theirs in `Net::SUMMARY`, known at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LayerSummary {
+    /// The layer's name.
+    pub name: &'static str,
+    /// The layer as written in a normalized definition, activation included
+    /// (`dense(32) -> relu`).
+    pub kind: &'static str,
+    /// The shape of one sample after the layer (`[32]`, `[6, 28, 28]`).
+    pub output: &'static [usize],
+    /// The layer's parameters (weights and biases).
+    pub parameters: usize,
+}
+
+/// A network's layers with their output shapes and parameter counts; its
+/// [`Display`](core::fmt::Display) is a table.
+///
+/// ```
+/// use retroprop_runtime::network::{LayerSummary, Summary};
+/// let summary = Summary {
+///     network: "Net",
+///     input: &[4],
+///     layers: &[LayerSummary { name: "out", kind: "dense(2)", output: &[2], parameters: 10 }],
+/// };
+/// assert_eq!(summary.parameters(), 10);
+/// let table = summary.to_string();
+/// assert!(table.contains("out") && table.contains("Total parameters: 10"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Summary {
+    /// The network's name.
+    pub network: &'static str,
+    /// The shape of one input sample.
+    pub input: &'static [usize],
+    /// The layers, in order.
+    pub layers: &'static [LayerSummary],
+}
+
+impl Summary {
+    /// Total number of parameters.
+    pub fn parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.parameters).sum()
+    }
+}
+
+/// `[1, 28, 28]`.
+fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// `61706` as `61,706`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl core::fmt::Display for Summary {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let rows: Vec<[String; 4]> =
+            std::iter::once(["input".to_owned(), String::new(), shape_text(self.input), String::new()])
+                .chain(self.layers.iter().map(|l| {
+                    [
+                        l.name.to_owned(),
+                        l.kind.to_owned(),
+                        shape_text(l.output),
+                        thousands(l.parameters),
+                    ]
+                }))
+                .collect();
+        let header = ["Layer", "Kind", "Output shape", "Parameters"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let line = "-".repeat(widths.iter().sum::<usize>() + 3 * 2);
+        writeln!(f, "{}", self.network)?;
+        writeln!(
+            f,
+            "{:<a$}  {:<b$}  {:<c$}  {:>d$}",
+            header[0],
+            header[1],
+            header[2],
+            header[3],
+            a = widths[0],
+            b = widths[1],
+            c = widths[2],
+            d = widths[3]
+        )?;
+        writeln!(f, "{line}")?;
+        for row in &rows {
+            writeln!(
+                f,
+                "{:<a$}  {:<b$}  {:<c$}  {:>d$}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                a = widths[0],
+                b = widths[1],
+                c = widths[2],
+                d = widths[3]
+            )?;
+        }
+        writeln!(f, "{line}")?;
+        write!(f, "Total parameters: {}", thousands(self.parameters()))
+    }
+}

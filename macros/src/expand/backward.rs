@@ -3,7 +3,7 @@
 //! (then the updates) both call after their forward pass and the loss.
 
 use super::Types;
-use crate::layers::{Cx, Grad, Names};
+use crate::layers::{Cx, Grad, Names, Source};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Ident;
@@ -100,15 +100,14 @@ impl Backward {
 /// the layer below. `one_sample`: sliced to one sample (for kernels that read the whole
 /// slice).
 pub fn input_buffer(cx: &Cx, index: usize, one_sample: bool) -> TokenStream {
-    let Some(below) = index.checked_sub(1).map(|b| &cx.net.layers[b]) else {
-        return quote!(x);
-    };
-    let buffer = below.kind.training_output(below);
-    if one_sample {
-        let width = cx.width(below);
-        quote!(&ws.#buffer[..#width])
-    } else {
-        quote!(&ws.#buffer)
+    match cx.training_input(index) {
+        // In a run of one-sample steps `x` is one sample already.
+        Source::Input => quote!(x),
+        Source::Buffer(buffer) if one_sample => {
+            let width = cx.input_width(index);
+            quote!(&ws.#buffer[..#width])
+        }
+        Source::Buffer(buffer) => quote!(&ws.#buffer),
     }
 }
 

@@ -87,9 +87,16 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
     let definition = net.definition();
     let widths = net.layers.iter().map(|l| {
         let (name, width) = (width_const(l), lit(l.output.size()));
-        let doc = format!(" Values per sample that layer `{}` gives.", l.text());
+        let doc = format!(" Values per sample that layer `{}` gives ({}).", l.text(), l.shapes());
         quote!(#[doc = #doc] const #name: usize = #width;)
     });
+    let summary = net.layers.iter().map(|l| {
+        let (name, kind, count) = (l.text(), l.written(), lit(l.parameter_count()));
+        let output = l.output.dims().into_iter().map(lit);
+        quote!(#p::LayerSummary { name: #name, kind: #kind, output: &[#(#output),*], parameters: #count },)
+    });
+    let input_dims = net.input.dims().into_iter().map(lit);
+    let name_text = types.net.unraw().to_string();
     let zeroed: Vec<TokenStream> = parameters_of(cx)
         .map(|(_, param)| {
             let field = &param.field;
@@ -112,6 +119,13 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
         /// The definition, in normalized `network!` syntax.
         pub const DEFINITION: &'static str = #definition;
         #(#widths)*
+        /// Every layer with its output shape and parameter count, as `summary()` prints them.
+        pub const SUMMARY: &'static [#p::LayerSummary] = &[#(#summary)*];
+
+        /// The layers with their output shapes and parameter counts; prints as a table.
+        pub fn summary() -> #p::Summary {
+            #p::Summary { network: #name_text, input: &[#(#input_dims),*], layers: Self::SUMMARY }
+        }
 
         /// A network with every parameter zero, allocated directly on the heap.
         pub fn zeroed() -> Self {

@@ -1,13 +1,13 @@
 //! `dense(n)`: `z = W x + b`, then the activation. The one kind with parameters today.
 
-use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Param, Registered};
+use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Param, Registered, Source};
 use crate::ast::Call;
 use crate::check::{check_count, Errors, MAX_LAYER_WEIGHTS};
 use crate::model::{Activation, Layer, Shape};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, Ident, Lit};
+use syn::{Expr, Lit};
 
 pub const REGISTERED: Registered = Registered {
     name: "dense",
@@ -76,6 +76,17 @@ impl LayerKind for Dense {
     }
 
     fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
+        if !input.is_flat() {
+            errors.push(
+                span,
+                format!(
+                    "`dense` needs a flat input, but layer `{layer}` gets {} values of shape `{}`; add \
+                     `flatten` before it, as in `flat: flatten,`",
+                    input.size(),
+                    input.written()
+                ),
+            );
+        }
         let fan_in = input.size();
         if self.width.checked_mul(fan_in).is_none_or(|w| w > MAX_LAYER_WEIGHTS) {
             errors.push(
@@ -151,13 +162,13 @@ impl LayerKind for Dense {
             .collect()
     }
 
-    fn training_output(&self, layer: &Layer) -> Ident {
-        let n = Names::of(layer);
-        if layer.activation == Activation::Identity {
+    fn training_output(&self, cx: &Cx, index: usize) -> Source {
+        let n = Names::of(&cx.net.layers[index]);
+        Source::Buffer(if cx.net.layers[index].activation == Activation::Identity {
             n.pre
         } else {
             n.act
-        }
+        })
     }
 
     fn forward_one(&self, cx: &Cx, layer: &Layer, input: &TokenStream) -> TokenStream {
@@ -169,7 +180,7 @@ impl LayerKind for Dense {
             act,
             ..
         } = Names::of(layer);
-        let doc_pre = format!(" Layer `{text}`: pre-activation `z = W x + b`.");
+        let doc_pre = format!(" Layer `{text}` ({}): pre-activation `z = W x + b`.", layer.shapes());
         let pre_step = quote_spanned! {layer.name.span()=>
             #[doc = #doc_pre]
             let #pre = #p::dense_vector(&self.#w, &self.#b, #input);
@@ -214,7 +225,10 @@ impl LayerKind for Dense {
                 }
             }
             _ => {
-                let doc = format!(" Layer `{text}`: pre-activation `z = W x + b` for every sample.");
+                let doc = format!(
+                    " Layer `{text}` ({}): pre-activation `z = W x + b` for every sample.",
+                    layer.shapes()
+                );
                 quote_spanned! {layer.name.span()=>
                     #[doc = #doc]
                     let #pre = #p::dense_forward(&self.#w, &self.#b, #input, &mut ws.#pre, n);

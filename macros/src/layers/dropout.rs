@@ -1,13 +1,12 @@
 //! `dropout(p)`: inverted dropout, active in training only; no parameters.
 
-use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Registered};
+use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Registered, Source};
 use crate::ast::Call;
 use crate::check::{check_count, number, Errors};
 use crate::model::{Layer, Shape};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
-use syn::Ident;
 
 pub const REGISTERED: Registered = Registered {
     name: "dropout",
@@ -82,8 +81,8 @@ impl LayerKind for Dropout {
             .collect()
     }
 
-    fn training_output(&self, layer: &Layer) -> Ident {
-        Names::of(layer).act
+    fn training_output(&self, cx: &Cx, index: usize) -> Source {
+        Source::Buffer(Names::of(&cx.net.layers[index]).act)
     }
 
     fn forward_one(&self, _cx: &Cx, layer: &Layer, input: &TokenStream) -> TokenStream {

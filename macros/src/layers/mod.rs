@@ -5,6 +5,7 @@
 
 mod dense;
 mod dropout;
+mod flatten;
 
 use crate::ast::Call;
 use crate::check::Errors;
@@ -29,7 +30,7 @@ pub struct Registered {
 }
 
 /// Every layer kind, in the order the messages list them.
-pub const REGISTRY: &[Registered] = &[dense::REGISTERED, dropout::REGISTERED];
+pub const REGISTRY: &[Registered] = &[dense::REGISTERED, dropout::REGISTERED, flatten::REGISTERED];
 
 /// The registered kind called `name`.
 pub fn find(name: &str) -> Option<&'static Registered> {
@@ -79,8 +80,9 @@ pub trait LayerKind {
     /// The workspace buffers of the layer.
     fn buffers(&self, layer: &Layer) -> Vec<Buffer>;
 
-    /// The workspace buffer that holds the layer's output after a training forward pass.
-    fn training_output(&self, layer: &Layer) -> Ident;
+    /// Where the output of layer `index` is after a training forward pass (the layer above
+    /// reads it for its parameter gradients).
+    fn training_output(&self, cx: &Cx, index: usize) -> Source;
 
     /// The forward pass of one sample held in a static vector: defines `names.act`, an
     /// `SVector`, from `input` (an expression of type `&SVector`).
@@ -126,6 +128,14 @@ pub trait LayerKind {
     fn norm_term(&self, _cx: &Cx, _layer: &Layer, _delta: &TokenStream, _input: &TokenStream) -> Option<TokenStream> {
         None
     }
+}
+
+/// Where a layer's output is after a training forward pass.
+pub enum Source {
+    /// The network's input, `x`.
+    Input,
+    /// A workspace buffer.
+    Buffer(Ident),
 }
 
 /// How a batch forward pass is used.
@@ -260,6 +270,19 @@ impl Cx<'_> {
     pub fn width(&self, layer: &Layer) -> TokenStream {
         let width = width_const(layer);
         quote!(Self::#width)
+    }
+
+    /// Where the output of layer `index` is after a training forward pass.
+    pub fn training_output(&self, index: usize) -> Source {
+        let layer = &self.net.layers[index];
+        layer.kind.training_output(self, index)
+    }
+
+    /// Where the input of layer `index` is after a training forward pass.
+    pub fn training_input(&self, index: usize) -> Source {
+        index
+            .checked_sub(1)
+            .map_or(Source::Input, |below| self.training_output(below))
     }
 
     /// The constant of the values per sample flowing into layer `index`.
