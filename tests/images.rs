@@ -164,3 +164,13 @@ fn the_summary_lists_every_layer_with_its_output_shape_and_parameters() {
     );
     assert_eq!(lines.last(), Some(&"Total parameters: 113"));
 }
+
+#[test]
+fn the_readme_shows_this_summary() {
+    let readme = include_str!("../README.md");
+    let table = Image::summary().to_string();
+    assert!(
+        readme.contains(&format!("```text\n{table}\n```")),
+        "README's table differs from:\n{table}"
+    );
+}

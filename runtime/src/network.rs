@@ -455,8 +455,7 @@ impl core::fmt::Display for Summary {
         )?;
         writeln!(f, "{line}")?;
         for row in &rows {
-            writeln!(
-                f,
+            let line = format!(
                 "{:<a$}  {:<b$}  {:<c$}  {:>d$}",
                 row[0],
                 row[1],
@@ -466,7 +465,8 @@ impl core::fmt::Display for Summary {
                 b = widths[1],
                 c = widths[2],
                 d = widths[3]
-            )?;
+            );
+            writeln!(f, "{}", line.trim_end())?;
         }
         writeln!(f, "{line}")?;
         write!(f, "Total parameters: {}", thousands(self.parameters()))
