@@ -115,26 +115,32 @@ pub fn traits(cx: &Cx, types: &Types) -> TokenStream {
     let Types { net: name, grads, ws } = types;
     let cloned = structs::cloned_fields(cx);
     let debug_text = format!("{} {{ {} }}", name.unraw(), cx.net.definition());
-    quote! {
-        #[automatically_derived]
-        impl ::core::clone::Clone for #name {
-            fn clone(&self) -> Self {
-                Self { #(#cloned)* }
+    // The network and its gradients have the same fields, cloned and compared alike.
+    let same_fields = [name, grads].map(|ty| {
+        quote! {
+            #[automatically_derived]
+            impl ::core::clone::Clone for #ty {
+                fn clone(&self) -> Self {
+                    Self { #(#cloned)* }
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::cmp::PartialEq for #ty {
+                fn eq(&self, other: &Self) -> bool {
+                    #p::tensors_eq(self, other)
+                }
             }
         }
+    });
+    quote! {
+        #(#same_fields)*
 
         /// The network with every parameter zero ([`zeroed`](Self::zeroed)), built on the heap.
         #[automatically_derived]
         impl ::core::default::Default for #name {
             fn default() -> Self {
                 Self::zeroed()
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::clone::Clone for #grads {
-            fn clone(&self) -> Self {
-                Self { #(#cloned)* }
             }
         }
 
@@ -163,20 +169,6 @@ pub fn traits(cx: &Cx, types: &Types) -> TokenStream {
         impl ::core::fmt::Debug for #ws {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 #p::debug_workspace(self, f)
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::cmp::PartialEq for #name {
-            fn eq(&self, other: &Self) -> bool {
-                #p::tensors_eq(self, other)
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::cmp::PartialEq for #grads {
-            fn eq(&self, other: &Self) -> bool {
-                #p::tensors_eq(self, other)
             }
         }
 
