@@ -11,7 +11,8 @@
 //! - [`real`]: the scalar trait [`Real`] (`f32` or `f64`) and, in [`real::math`], the `f32`
 //!   elementary functions behind it.
 //! - [`nn`]: what a pass is made of: activations, losses, dropout, weight initialization,
-//!   the [`Context`](nn::Context) a pass runs in, and the dense-layer kernels.
+//!   the [`Context`](nn::Context) a pass runs in, the dense-layer kernels, and the
+//!   convolution and pooling kernels.
 //! - [`shape`]: the checks of a batch's shape made before every pass.
 //! - [`network`]: the traits every generated network implements, [`Parameters`] and
 //!   [`Network`].
@@ -77,6 +78,7 @@ pub mod __private {
     };
     pub use crate::nn::activation::Activation;
     pub use crate::nn::context::Context;
+    pub use crate::nn::conv::{conv2d_backward, conv2d_forward, Conv2d};
     pub use crate::nn::dropout::{dropout_backward, dropout_forward};
     pub use crate::nn::init::{seeded_rng, Init};
     pub use crate::nn::kernels::{
@@ -84,6 +86,7 @@ pub mod __private {
         sgd_update_and_forward, weight_gradient,
     };
     pub use crate::nn::loss::{loss_and_delta, Loss, Output};
+    pub use crate::nn::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2d};
     pub use crate::optim::Optimizer;
     pub use crate::shape::{batch_len, input_len, run_len};
     pub use crate::train::session::{check_fused_step, Session};
