@@ -49,6 +49,13 @@ retroprop::network! {
 // Image inputs: `flatten` first, and after a dropout on the image.
 retroprop::network! {
     #[network(scalar = f64)] struct ImageFlatten { input: [2, 3, 3], flat: flatten, h: dense(4) -> tanh, out: dense(2) }
+    #[network(scalar = f64)] struct ImageMaxPool { input: [2, 5, 5], pool: max_pool(2), flat: flatten, h: dense(4) -> tanh, out: dense(2) }
+    #[network(scalar = f64)] struct ImageAvgPool {
+        input: [3, 7, 5],
+        pool: avg_pool((2, 3), stride = (2, 1)),
+        flat: flatten,
+        out: dense(3) -> softmax,
+    }
     #[network(scalar = f64)] struct ImageDeep {
         input: [3, 2, 4],
         flat: flatten,
@@ -300,9 +307,11 @@ fn f32_networks_agree_with_f64() {
 }
 
 #[test]
-fn image_inputs_through_flatten() {
+fn image_inputs_through_pooling_and_flatten() {
     for seed in 0..3 {
         gradient_check::<ImageFlatten>(&mse(), Target::Regression, seed);
         gradient_check::<ImageDeep>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<ImageMaxPool>(&mse(), Target::Regression, seed);
+        gradient_check::<ImageAvgPool>(&CrossEntropy, Target::Distribution, seed);
     }
 }

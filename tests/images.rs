@@ -15,6 +15,28 @@ retroprop::network! {
         out: dense(3) -> softmax,
     }
 
+    /// Pooling, then a dense layer.
+    #[network(scalar = f64)]
+    struct Pooled {
+        input: [2, 5, 4],
+        pool: max_pool(2),
+        flat: flatten,
+        out: dense(3) -> softmax,
+    }
+
+    /// The dense layer of `Pooled` alone, on the pooled values.
+    #[network(scalar = f64)]
+    struct AfterPool { input: 8, out: dense(3) -> softmax }
+
+    /// Rectangular windows, strides that differ from the window, sizes that round down.
+    struct Shapes {
+        input: [3, 7, 5],
+        a: avg_pool((2, 3), stride = (2, 1)),
+        b: max_pool(2, stride = 1),
+        flat: flatten,
+        out: dense(2),
+    }
+
     /// The same network on the flattened input.
     #[network(scalar = f64)]
     struct Flat {
@@ -173,4 +195,74 @@ fn the_readme_shows_this_summary() {
         readme.contains(&format!("```text\n{table}\n```")),
         "README's table differs from:\n{table}"
     );
+}
+
+#[test]
+fn pooling_computes_what_the_kernels_compute_and_rounds_sizes_down() {
+    assert_eq!(Shapes::SUMMARY[0].output, [3, 3, 3]); // (7 - 2) / 2 + 1, (5 - 3) / 1 + 1
+    assert_eq!(Shapes::SUMMARY[1].output, [3, 2, 2]);
+    assert_eq!(Shapes::SUMMARY[0].kind, "avg_pool((2, 3), stride = (2, 1))");
+    assert_eq!(Shapes::SUMMARY[1].kind, "max_pool(2, stride = 1)");
+    assert_eq!(Shapes::SUMMARY[2].output, [12]);
+    assert_eq!(Pooled::SUMMARY[0].output, [2, 2, 2]); // 5 x 4 in 2 x 2 windows: 2 x 2
+
+    let pooled = Pooled::seeded(3);
+    let mut dense = AfterPool::zeroed();
+    for i in 0..<AfterPool as Parameters>::TENSORS.len() {
+        dense.tensor_mut(i).copy_from_slice(pooled.tensor(i));
+    }
+    let n = 4;
+    let x: Vec<f64> = (0..40 * n).map(|i| ((i * 29) % 31) as f64 / 31.0 - 0.4).collect();
+    let geometry = retroprop::nn::Pool2d::new(2, 5, 4, (2, 2), (2, 2));
+    let (mut after, mut argmax) = (vec![0.0; 8 * n], vec![0u32; 8 * n]);
+    retroprop::nn::pool::max_pool_forward(&geometry, &x, &mut after, &mut argmax, n);
+    let mut ws = Pooled::workspace(n);
+    let mut ws_dense = AfterPool::workspace(n);
+    let a = pooled.forward_into(&x, &mut ws).expect("forward").act.to_vec();
+    let b = dense.forward_into(&after, &mut ws_dense).expect("forward").act.to_vec();
+    assert_eq!(a, b);
+    // One sample through static vectors gives the same.
+    let sample = retroprop::nalgebra::SVector::<f64, 40>::from_column_slice(&x[40..80]);
+    assert_eq!(pooled.forward(&sample).as_slice(), &a[3..6]);
+    // The gradients of the dense layer are those of the dense network on the pooled values.
+    let y = one_hot::<f64>(&[0, 1, 2, 1], 3).expect("labels");
+    let (mut g_pooled, mut g_dense) = (Pooled::zeroed_gradients(), AfterPool::zeroed_gradients());
+    let la = pooled
+        .gradients_into(&x, &y, &CrossEntropy, &mut Context::training(0), &mut ws, &mut g_pooled)
+        .expect("gradients");
+    let lb = dense
+        .gradients_into(
+            &after,
+            &y,
+            &CrossEntropy,
+            &mut Context::training(0),
+            &mut ws_dense,
+            &mut g_dense,
+        )
+        .expect("gradients");
+    assert_eq!(la, lb);
+    assert_eq!(g_pooled.tensor(0), g_dense.tensor(0));
+    // A run of fused one-sample steps trains it as a step per sample does.
+    const { assert!(<Pooled as Network>::FUSED_SGD) };
+    let (mut fused, mut stepped) = (Pooled::seeded(5), Pooled::seeded(5));
+    let mut session = Session::<Pooled>::new(1, 0);
+    session
+        .step_each(&mut fused, &x, &y, &CrossEntropy, &mut Sgd::new(0.1))
+        .expect("run");
+    let mut ws1 = Pooled::workspace(1);
+    let mut grads = Pooled::zeroed_gradients();
+    for (xs, ys) in x.chunks(40).zip(y.chunks(3)) {
+        stepped
+            .gradients_into(xs, ys, &CrossEntropy, &mut Context::training(0), &mut ws1, &mut grads)
+            .expect("gradients");
+        for i in 0..<Pooled as Parameters>::TENSORS.len() {
+            let g = grads.tensor(i).to_vec();
+            for (w, g) in stepped.tensor_mut(i).iter_mut().zip(g) {
+                *w -= 0.1 * g;
+            }
+        }
+    }
+    for i in 0..<Pooled as Parameters>::TENSORS.len() {
+        assert_eq!(fused.tensor(i), stepped.tensor(i), "tensor {i}");
+    }
 }

@@ -152,7 +152,7 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
                 errors.push(
                     act.ident.span(),
                     format!(
-                        "a {kind_name} layer takes no activation; remove `-> {}` or put it on the layer before",
+                        "`{kind_name}` takes no activation; remove `-> {}` or put it on the layer before",
                         act.ident
                     ),
                 );

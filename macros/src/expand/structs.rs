@@ -5,7 +5,7 @@ use super::Types;
 use crate::layers::{lit, width_const, Cx, Param};
 use crate::model::Layer;
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 
 /// Every layer's parameters, in order.
@@ -45,7 +45,8 @@ pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
         .iter()
         .flat_map(|l| l.kind.buffers(l))
         .map(|b| {
-            let (field, t) = (&b.field, cx.t);
+            let field = &b.field;
+            let t = if b.indices { quote!(u32) } else { cx.t.to_token_stream() };
             quote!(#field: #p::Vec<#t>,)
         })
         .collect();
@@ -107,8 +108,13 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
     let buffers = net.layers.iter().flat_map(|l| l.kind.buffers(l)).map(|b| {
         let field = &b.field;
         let width = lit(b.per_sample);
-        quote!(#field: #p::vec_of(#width, max_batch),)
+        if b.indices {
+            quote!(#field: ::std::vec![0; usize::saturating_mul(#width, max_batch)],)
+        } else {
+            quote!(#field: #p::vec_of(#width, max_batch),)
+        }
     });
+    let constants = net.layers.iter().map(|l| l.kind.constants(cx, l));
     quote! {
         /// Input features per sample.
         pub const INPUT: usize = #input;
@@ -119,6 +125,7 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
         /// The definition, in normalized `network!` syntax.
         pub const DEFINITION: &'static str = #definition;
         #(#widths)*
+        #(#constants)*
         /// Every layer with its output shape and parameter count, as `summary()` prints them.
         pub const SUMMARY: &'static [#p::LayerSummary] = &[#(#summary)*];
 

@@ -155,10 +155,7 @@ impl LayerKind for Dense {
         let n = Names::of(layer);
         [n.pre, n.act, n.delta]
             .into_iter()
-            .map(|field| Buffer {
-                field,
-                per_sample: self.width,
-            })
+            .map(|field| Buffer::scalars(field, self.width))
             .collect()
     }
 

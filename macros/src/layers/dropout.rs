@@ -77,7 +77,7 @@ impl LayerKind for Dropout {
         let per_sample = layer.output.size();
         [n.act, n.mask, n.delta]
             .into_iter()
-            .map(|field| Buffer { field, per_sample })
+            .map(|field| Buffer::scalars(field, per_sample))
             .collect()
     }
 

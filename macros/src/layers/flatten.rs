@@ -54,10 +54,7 @@ impl LayerKind for Flatten {
 
     fn buffers(&self, layer: &Layer) -> Vec<Buffer> {
         // The layer above writes the gradient with respect to its input here.
-        vec![Buffer {
-            field: Names::of(layer).delta,
-            per_sample: layer.output.size(),
-        }]
+        vec![Buffer::scalars(Names::of(layer).delta, layer.output.size())]
     }
 
     fn training_output(&self, cx: &Cx, index: usize) -> Source {

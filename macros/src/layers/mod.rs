@@ -6,6 +6,7 @@
 mod dense;
 mod dropout;
 mod flatten;
+mod pool;
 
 use crate::ast::Call;
 use crate::check::Errors;
@@ -30,7 +31,13 @@ pub struct Registered {
 }
 
 /// Every layer kind, in the order the messages list them.
-pub const REGISTRY: &[Registered] = &[dense::REGISTERED, dropout::REGISTERED, flatten::REGISTERED];
+pub const REGISTRY: &[Registered] = &[
+    dense::REGISTERED,
+    dropout::REGISTERED,
+    flatten::REGISTERED,
+    pool::MAX_POOL,
+    pool::AVG_POOL,
+];
 
 /// The registered kind called `name`.
 pub fn find(name: &str) -> Option<&'static Registered> {
@@ -61,6 +68,11 @@ pub trait LayerKind {
 
     /// The shape of its output for a valid input.
     fn output(&self, input: &Shape) -> Shape;
+
+    /// Associated constants the layer's code uses (in the network's inherent impl).
+    fn constants(&self, _cx: &Cx, _layer: &Layer) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// The tensors the layer learns, in order.
     fn parameters(&self, _layer: &Layer) -> Vec<Param> {
@@ -224,6 +236,19 @@ impl Param {
 pub struct Buffer {
     pub field: Ident,
     pub per_sample: usize,
+    /// Whether it holds `u32` indices (as max pooling's argmax) instead of scalars.
+    pub indices: bool,
+}
+
+impl Buffer {
+    /// A buffer of scalars.
+    pub fn scalars(field: Ident, per_sample: usize) -> Self {
+        Buffer {
+            field,
+            per_sample,
+            indices: false,
+        }
+    }
 }
 
 /// What the emission methods need to know about the network.
@@ -309,6 +334,7 @@ pub struct Names {
     pub grad: Ident,
     pub delta: Ident,
     pub mask: Ident,
+    pub argmax: Ident,
 }
 
 impl Names {
@@ -322,6 +348,7 @@ impl Names {
             grad: format_ident!("{}_grad", n),
             delta: format_ident!("{}_delta", n),
             mask: format_ident!("{}_mask", n),
+            argmax: format_ident!("{}_argmax", n),
         }
     }
 }
@@ -329,4 +356,88 @@ impl Names {
 /// A number as an unsuffixed literal.
 pub fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
+}
+
+/// A layer call's arguments split into positional ones and `name = value` pairs; a named
+/// argument that is not in `known`, or repeated, is reported (with "did you mean").
+pub struct Arguments<'c> {
+    pub positional: Vec<&'c syn::Expr>,
+    pub named: Vec<(String, &'c syn::Expr)>,
+}
+
+impl<'c> Arguments<'c> {
+    pub fn of(call: &'c Call, known: &[&str], errors: &mut Errors) -> Self {
+        let mut arguments = Arguments {
+            positional: Vec::new(),
+            named: Vec::new(),
+        };
+        let kind = call.ident.to_string();
+        for value in call.args.iter().flat_map(|a| &a.values) {
+            let syn::Expr::Assign(assign) = value else {
+                if !arguments.named.is_empty() {
+                    errors.push(
+                        syn::spanned::Spanned::span(value),
+                        format!("`{kind}`: positional arguments come before named ones"),
+                    );
+                }
+                arguments.positional.push(value);
+                continue;
+            };
+            let name = match &*assign.left {
+                syn::Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+                _ => None,
+            };
+            let span = syn::spanned::Spanned::span(&*assign.left);
+            let Some(name) = name else {
+                errors.push(
+                    span,
+                    format!("`{kind}` takes named arguments such as `{} = 2`", known.join("`, `")),
+                );
+                continue;
+            };
+            if !known.contains(&name.as_str()) {
+                let hint = match crate::check::suggest(&name, known.iter().copied()) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => format!("; `{kind}` takes `{}`", known.join("`, `")),
+                };
+                errors.push(span, format!("unknown argument `{name}` of `{kind}`{hint}"));
+            } else if arguments.named.iter().any(|(n, _)| *n == name) {
+                errors.push(span, format!("argument `{name}` of `{kind}` is given twice"));
+            } else {
+                arguments.named.push((name, &assign.right));
+            }
+        }
+        arguments
+    }
+
+    /// The named argument `name`, if given.
+    pub fn named(&self, name: &str) -> Option<&'c syn::Expr> {
+        self.named.iter().find(|(n, _)| n == name).map(|(_, e)| *e)
+    }
+}
+
+/// A positive size given as an integer or a `(height, width)` pair; reports and returns
+/// `None` otherwise.
+pub fn size_pair(expr: &syn::Expr, what: &str, errors: &mut Errors) -> Option<(usize, usize)> {
+    let positive = |e: &syn::Expr| match e {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int.base10_parse::<usize>().ok().filter(|&n| n > 0),
+        _ => None,
+    };
+    let pair = match expr {
+        syn::Expr::Tuple(tuple) if tuple.elems.len() == 2 => positive(&tuple.elems[0]).zip(positive(&tuple.elems[1])),
+        syn::Expr::Paren(inner) => return size_pair(&inner.expr, what, errors),
+        other => positive(other).map(|n| (n, n)),
+    };
+    if pair.is_none() {
+        errors.push(
+            syn::spanned::Spanned::span(expr),
+            format!(
+                "{what} must be a positive whole number or a `(height, width)` pair of them, as in `2` or `(2, 3)`"
+            ),
+        );
+    }
+    pair
 }
