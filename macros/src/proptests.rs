@@ -24,7 +24,8 @@ const ACTIVATIONS: &[&str] = &[
 ];
 
 /// A valid definition: 1-6 layers (dense widths 1-64, random activations, some dropout, a
-/// softmax or anything else last), random scalar type and visibility.
+/// softmax or anything else last), random scalar type and visibility; a third of them start
+/// from an image (`input: [c, h, w]`, sometimes a pooling layer, then `flatten`).
 fn valid_definition() -> impl Strategy<Value = String> {
     let layer = (1usize..=64, 0..ACTIVATIONS.len(), prop::bool::weighted(0.15), 0u8..9);
     (
@@ -34,8 +35,12 @@ fn valid_definition() -> impl Strategy<Value = String> {
         0u8..3,
         any::<bool>(),
         1usize..=64,
+        prop::option::weighted(
+            0.33,
+            (1usize..=3, 2usize..=8, 2usize..=8, 1usize..=2, 1usize..=2, 0u8..3),
+        ),
     )
-        .prop_map(|(layers, input, scalar, vis, softmax_last, out_width)| {
+        .prop_map(|(layers, input, scalar, vis, softmax_last, out_width, image)| {
             let mut text = String::new();
             match scalar {
                 0 => text.push_str("#[network(scalar = f64)]\n"),
@@ -43,7 +48,23 @@ fn valid_definition() -> impl Strategy<Value = String> {
                 _ => text.push_str("/// Documented.\n"),
             }
             text.push_str(["pub ", "pub(crate) ", ""][vis as usize]);
-            text.push_str(&format!("struct Generated {{\n    input: {input},\n"));
+            match image {
+                None => text.push_str(&format!("struct Generated {{\n    input: {input},\n")),
+                Some((c, h, w, k, stride, pool)) => {
+                    text.push_str(&format!("struct Generated {{\n    input: [{c}, {h}, {w}],\n"));
+                    let stride = if stride == k {
+                        String::new()
+                    } else {
+                        format!(", stride = {stride}")
+                    };
+                    match pool {
+                        0 => text.push_str(&format!("    pool: max_pool({k}{stride}),\n")),
+                        1 => text.push_str(&format!("    pool: avg_pool(({k}, 1){stride}),\n")),
+                        _ => {}
+                    }
+                    text.push_str("    flat: flatten,\n");
+                }
+            }
             for (i, (width, act, dropout, p)) in layers.iter().enumerate() {
                 if *dropout {
                     text.push_str(&format!("    drop{i}: dropout(0.{p}),\n"));
@@ -73,6 +94,13 @@ const VOCABULARY: &[&str] = &[
     "input",
     "dense",
     "dropout",
+    "flatten",
+    "max_pool",
+    "avg_pool",
+    "stride",
+    "stride = 2",
+    "[1, 4, 4]",
+    "(2, 3)",
     "relu",
     "softmax",
     "leaky_relu",
