@@ -500,11 +500,13 @@ fn check_image(span: Span, items: &[Expr], errors: &mut Errors) -> Option<Shape>
     }
     let mut dims = [1usize; 3];
     for (dim, item) in dims.iter_mut().zip(items) {
-        match item {
-            Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) if int.base10_parse::<usize>().is_ok_and(|n| n > 0) => {
-                *dim = int.base10_parse::<usize>().unwrap_or(1);
-            }
-            _ => errors.push(item.span(), EXPECTED),
+        let positive = match item {
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => int.base10_parse::<usize>().ok().filter(|&n| n > 0),
+            _ => None,
+        };
+        match positive {
+            Some(n) => *dim = n,
+            None => errors.push(item.span(), EXPECTED),
         }
     }
     let [c, h, w] = dims;

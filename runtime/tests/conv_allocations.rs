@@ -1,5 +1,5 @@
 //! What the convolution and pooling kernels allocate, with a counting global allocator (this
-//! test binary only, counting per thread as the root crate's `tests/allocations.rs` does).
+//! test binary only; `tests/support/counting_allocator.rs`, counting per thread).
 //!
 //! The pooling kernels allocate nothing. The convolution kernels allocate nothing themselves,
 //! but `matrixmultiply` allocates one packing buffer per matrix product; this pins that
@@ -8,49 +8,11 @@
 
 use retroprop_runtime::nn::conv::{conv2d_backward, conv2d_forward, Conv2d};
 use retroprop_runtime::nn::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2d};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[allow(dead_code)]
+#[path = "../../tests/support/counting_allocator.rs"]
+mod counting_allocator;
 
-struct Counting;
-
-thread_local! {
-    /// Allocations made by the current thread (`const`-initialized, no destructor).
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-/// Allocations the calling thread makes while running `f`.
-fn allocations_of(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
-
-// SAFETY: delegates every call to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting_allocator::allocations_of;
 
 #[test]
 fn pooling_allocates_nothing() {

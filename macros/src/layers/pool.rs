@@ -88,13 +88,6 @@ impl Pool {
     fn constant(layer: &Layer) -> Ident {
         Ident::new(&format!("{}_POOL", layer.text().to_uppercase()), Span::call_site())
     }
-
-    fn name(&self) -> &'static str {
-        match self.op {
-            Op::Max => "max_pool",
-            Op::Avg => "avg_pool",
-        }
-    }
 }
 
 impl LayerKind for Pool {
@@ -108,14 +101,19 @@ impl LayerKind for Pool {
     fn written(&self) -> String {
         let size = |(h, w): (usize, usize)| if h == w { h.to_string() } else { format!("({h}, {w})") };
         if self.stride == self.window {
-            format!("{}({})", self.name(), size(self.window))
+            format!("{}({})", self.registered().name, size(self.window))
         } else {
-            format!("{}({}, stride = {})", self.name(), size(self.window), size(self.stride))
+            format!(
+                "{}({}, stride = {})",
+                self.registered().name,
+                size(self.window),
+                size(self.stride)
+            )
         }
     }
 
     fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
-        let name = self.name();
+        let name = self.registered().name;
         match input {
             Shape::Flat(n) => {
                 errors.push(
