@@ -78,7 +78,9 @@ pub mod __private {
     };
     pub use crate::nn::activation::Activation;
     pub use crate::nn::context::Context;
-    pub use crate::nn::conv::{conv2d_backward, conv2d_forward, Conv2d};
+    pub use crate::nn::conv::{
+        conv2d_backward, conv2d_forward, conv2d_input_gradient, conv2d_parameter_gradients, Conv2d,
+    };
     pub use crate::nn::dropout::{dropout_backward, dropout_forward};
     pub use crate::nn::init::{seeded_rng, Init};
     pub use crate::nn::kernels::{

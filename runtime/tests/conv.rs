@@ -1,9 +1,15 @@
-//! The convolution kernels (`nn::conv`): against a direct-loop reference, against finite
-//! differences, in `f32` against `f64`, and on closed-form cases.
+//! The convolution kernels (`nn::conv`): against a direct-loop reference (on every kernel
+//! path the CPU supports), against finite differences, in `f32` against `f64`, and on
+//! closed-form cases.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use retroprop_runtime::nn::conv::{conv2d_backward, conv2d_forward, Conv2d};
+use retroprop_runtime::nn::conv::{
+    conv2d_backward, conv2d_forward, conv2d_forward_on, conv2d_input_gradient, conv2d_input_gradient_on,
+    conv2d_parameter_gradients, conv2d_parameter_gradients_on, Conv2d,
+};
+use retroprop_runtime::nn::kernels::KernelPath;
+use retroprop_runtime::Real;
 
 /// Uniform values in `[-1, 1)`.
 fn random(len: usize, seed: u64) -> Vec<f64> {
@@ -117,9 +123,9 @@ fn direct_backward(g: &Conv2d, w: &[f64], x: &[f64], delta: &[f64], n: usize) ->
 
 /// The im2col path's output, with fresh buffers.
 fn forward<T: retroprop_runtime::Real>(g: &Conv2d, w: &[T], b: &[T], x: &[T], n: usize) -> Vec<T> {
-    let mut patches = vec![T::default(); g.patches_len()];
+    let mut scratch = vec![T::default(); g.scratch_len()];
     let mut out = vec![T::default(); g.output_len() * n];
-    conv2d_forward(g, w, b, x, &mut patches, &mut out, n);
+    conv2d_forward(g, w, b, x, &mut scratch, &mut out, n);
     out
 }
 
@@ -131,11 +137,11 @@ fn backward<T: retroprop_runtime::Real>(
     delta: &[T],
     n: usize,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let mut patches = vec![T::default(); g.patches_len()];
+    let mut scratch = vec![T::default(); g.scratch_len()];
     let mut dw = vec![T::default(); g.weight_len()];
     let mut db = vec![T::default(); g.bias_len()];
     let mut dx = vec![T::default(); g.input_len() * n];
-    conv2d_backward(g, w, x, delta, &mut patches, &mut dw, &mut db, Some(&mut dx), n);
+    conv2d_backward(g, w, x, delta, &mut scratch, &mut dw, &mut db, Some(&mut dx), n);
     (dw, db, dx)
 }
 
@@ -180,6 +186,14 @@ fn output_sizes_round_down_as_pytorch() {
         assert_eq!(g.output_len(), g.out_channels() * g.out_h() * g.out_w(), "{name}");
         assert_eq!(g.weight_len(), g.out_channels() * g.patch_len(), "{name}");
         assert_eq!(g.patches_len(), g.patch_len() * g.out_h() * g.out_w(), "{name}");
+        let (ph, pw) = g.padding();
+        let padded = if (ph, pw) == (0, 0) {
+            0
+        } else {
+            g.in_channels() * (g.in_h() + 2 * ph) * (g.in_w() + 2 * pw)
+        };
+        let scratch = g.patches_len() + g.output_len() + g.weight_len() + padded;
+        assert_eq!(g.scratch_len(), scratch, "{name}");
         assert_eq!(g.multiply_adds(), g.weight_len() * g.out_h() * g.out_w(), "{name}");
     }
     // Spelled out: 7 = 3 * 2 + 1, the last row is never used.
@@ -362,9 +376,9 @@ fn previous_buffer_contents_do_not_matter_and_samples_are_independent() {
     let fresh = forward(&g, &c.w, &c.b, &c.x, c.n);
     let (dw, db, dx) = backward(&g, &c.w, &c.x, &c.r, c.n);
 
-    let mut patches = vec![f64::NAN; g.patches_len() + 3];
+    let mut scratch = vec![f64::NAN; g.scratch_len() + 3];
     let mut out = vec![f64::NAN; g.output_len() * c.n + 5];
-    let written = conv2d_forward(&g, &c.w, &c.b, &c.x, &mut patches, &mut out, c.n);
+    let written = conv2d_forward(&g, &c.w, &c.b, &c.x, &mut scratch, &mut out, c.n);
     assert_eq!(written, &fresh[..]);
     assert!(
         out[g.output_len() * c.n..].iter().all(|v| v.is_nan()),
@@ -373,12 +387,12 @@ fn previous_buffer_contents_do_not_matter_and_samples_are_independent() {
 
     let (mut gw, mut gb) = (vec![f64::NAN; g.weight_len()], vec![f64::NAN; g.bias_len()]);
     let mut gx = vec![f64::NAN; g.input_len() * c.n];
-    conv2d_backward(&g, &c.w, &c.x, &c.r, &mut patches, &mut gw, &mut gb, Some(&mut gx), c.n);
+    conv2d_backward(&g, &c.w, &c.x, &c.r, &mut scratch, &mut gw, &mut gb, Some(&mut gx), c.n);
     assert_eq!((&gw, &gb, &gx), (&dw, &db, &dx));
     // Without the input gradient, the same parameter gradients.
     gw.fill(f64::NAN);
     gb.fill(f64::NAN);
-    conv2d_backward(&g, &c.w, &c.x, &c.r, &mut patches, &mut gw, &mut gb, None, c.n);
+    conv2d_backward(&g, &c.w, &c.x, &c.r, &mut scratch, &mut gw, &mut gb, None, c.n);
     assert_eq!((&gw, &gb), (&dw, &db));
 
     // Each sample's output is what it would be alone, bit for bit.
@@ -403,28 +417,144 @@ fn previous_buffer_contents_do_not_matter_and_samples_are_independent() {
 fn an_empty_batch_zeroes_the_gradients() {
     let (_, g) = geometries().swap_remove(0);
     let (mut dw, mut db) = (vec![f64::NAN; g.weight_len()], vec![f64::NAN; g.bias_len()]);
-    let mut patches = vec![0.0; g.patches_len()];
+    let mut scratch = vec![0.0; g.scratch_len()];
     let w = random(g.weight_len(), 1);
-    conv2d_backward(&g, &w, &[], &[], &mut patches, &mut dw, &mut db, Some(&mut []), 0);
+    conv2d_backward(&g, &w, &[], &[], &mut scratch, &mut dw, &mut db, Some(&mut []), 0);
     assert!(dw.iter().chain(&db).all(|&v| v == 0.0));
     let mut out = [0.0; 0];
-    assert!(conv2d_forward(&g, &w, &[0.0; 3], &[], &mut patches, &mut out, 0).is_empty());
+    assert!(conv2d_forward(&g, &w, &[0.0; 3], &[], &mut scratch, &mut out, 0).is_empty());
 }
 
 #[test]
 #[should_panic]
-fn a_short_patch_buffer_panics() {
+fn a_short_scratch_buffer_panics() {
     let g = Conv2d::new(1, 4, 4, 1, (3, 3), (1, 1), (0, 0));
-    let mut patches = vec![0.0; g.patches_len() - 1];
+    let mut scratch = vec![0.0; g.scratch_len() - 1];
     let mut out = vec![0.0; g.output_len()];
-    conv2d_forward(&g, &[1.0; 9], &[0.0], &[1.0; 16], &mut patches, &mut out, 1);
+    conv2d_forward(&g, &[1.0; 9], &[0.0], &[1.0; 16], &mut scratch, &mut out, 1);
 }
 
 #[test]
 #[should_panic]
 fn a_short_input_panics() {
     let g = Conv2d::new(1, 4, 4, 1, (3, 3), (1, 1), (0, 0));
-    let mut patches = vec![0.0; g.patches_len()];
+    let mut scratch = vec![0.0; g.scratch_len()];
     let mut out = vec![0.0; g.output_len() * 2];
-    conv2d_forward(&g, &[1.0; 9], &[0.0], &[1.0; 16], &mut patches, &mut out, 2);
+    conv2d_forward(&g, &[1.0; 9], &[0.0], &[1.0; 16], &mut scratch, &mut out, 2);
+}
+
+/// The supported kernel paths (the portable one always, AVX2 and AVX-512 where the CPU has
+/// them).
+fn supported_paths() -> Vec<KernelPath> {
+    KernelPath::ALL.into_iter().filter(|path| path.is_supported()).collect()
+}
+
+/// `(out, dW, db, dX)` on `path`, each function with fresh buffers.
+fn everything_on<T: Real>(
+    path: KernelPath,
+    g: &Conv2d,
+    w: &[T],
+    b: &[T],
+    x: &[T],
+    delta: &[T],
+    n: usize,
+) -> [Vec<T>; 4] {
+    let mut scratch = vec![T::default(); g.scratch_len()];
+    let mut out = vec![T::default(); g.output_len() * n];
+    conv2d_forward_on(path, g, w, b, x, &mut scratch, &mut out, n);
+    let (mut dw, mut db) = (vec![T::default(); g.weight_len()], vec![T::default(); g.bias_len()]);
+    conv2d_parameter_gradients_on(path, g, x, delta, &mut scratch, &mut dw, &mut db, n);
+    let mut dx = vec![T::default(); g.input_len() * n];
+    conv2d_input_gradient_on(path, g, w, delta, &mut scratch, &mut dx, n);
+    [out, dw, db, dx]
+}
+
+/// The geometries of [`geometries`], and shapes that take the dense kernels' other branches:
+/// LeNet-5's convolutions (patches longer than a block of the forward kernel; 784 positions),
+/// more output channels than the input-gradient kernel's narrow case (40), a single output
+/// position, a kernel wider than the copies compiled for fixed widths.
+fn path_geometries() -> Vec<(&'static str, Conv2d)> {
+    let mut all = geometries();
+    all.extend([
+        ("LeNet-5 conv1", Conv2d::new(1, 28, 28, 6, (5, 5), (1, 1), (2, 2))),
+        ("LeNet-5 conv2", Conv2d::new(6, 14, 14, 16, (5, 5), (1, 1), (0, 0))),
+        ("40 output channels", Conv2d::new(3, 6, 5, 40, (3, 3), (2, 1), (1, 1))),
+        ("one output position", Conv2d::new(2, 3, 4, 3, (3, 4), (1, 1), (0, 0))),
+        ("kernel wider than 7", Conv2d::new(2, 4, 13, 3, (2, 9), (1, 2), (1, 1))),
+    ]);
+    all
+}
+
+#[test]
+fn every_kernel_path_agrees_with_the_direct_convolution() {
+    let paths = supported_paths();
+    assert_eq!(paths[0], KernelPath::Portable);
+    for (seed, (name, g)) in path_geometries().into_iter().enumerate() {
+        let c = case(g, 3, 5000 + 10 * seed as u64);
+        let reference = direct_forward(&g, &c.w, &c.b, &c.x, c.n);
+        let (rdw, rdb, rdx) = direct_backward(&g, &c.w, &c.x, &c.r, c.n);
+        let mut fused_results: Option<[Vec<f64>; 4]> = None;
+        for &path in &paths {
+            let results = everything_on(path, &g, &c.w, &c.b, &c.x, &c.r, c.n);
+            for (what, got, want) in [
+                ("output", &results[0], &reference),
+                ("dW", &results[1], &rdw),
+                ("db", &results[2], &rdb),
+                ("dX", &results[3], &rdx),
+            ] {
+                let error = worst_relative(got, want);
+                assert!(error <= 1e-12, "{name}, {}: {what} differs by {error:e}", path.name());
+            }
+            // The paths with fused multiply-adds sum in the same order: the same bits.
+            if path != KernelPath::Portable {
+                match &fused_results {
+                    Some(first) => assert_eq!(first, &results, "{name}: {} differs from AVX2", path.name()),
+                    None => fused_results = Some(results),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kernel_path_agrees_in_f32_with_f64() {
+    let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    for path in supported_paths() {
+        for (seed, (name, g)) in path_geometries().into_iter().enumerate() {
+            let c = case(g, 2, 6000 + 10 * seed as u64);
+            let (w, b, x, r) = (narrow(&c.w), narrow(&c.b), narrow(&c.x), narrow(&c.r));
+            let single = everything_on(path, &g, &w, &b, &x, &r, c.n);
+            // The f64 reference on the same (rounded) values.
+            let (w, b, x, r) = (widen(&w), widen(&b), widen(&x), widen(&r));
+            let double = everything_on(path, &g, &w, &b, &x, &r, c.n);
+            for ((what, got), want) in ["output", "dW", "db", "dX"].into_iter().zip(&single).zip(&double) {
+                let error = worst_relative(&widen(got), want);
+                assert!(
+                    error <= 1e-5,
+                    "{name}, {}: f32 {what} differs by {error:e}",
+                    path.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_path_functions_agree_with_the_backward_pass() {
+    // conv2d_backward is the two halves; each half alone gives the same bits.
+    let (_, g) = geometries().swap_remove(1);
+    let c = case(g, 3, 77);
+    let (dw, db, dx) = backward(&g, &c.w, &c.x, &c.r, c.n);
+    let mut scratch = vec![f64::NAN; g.scratch_len()];
+    let (mut gw, mut gb) = (vec![f64::NAN; g.weight_len()], vec![f64::NAN; g.bias_len()]);
+    conv2d_parameter_gradients(&g, &c.x, &c.r, &mut scratch, &mut gw, &mut gb, c.n);
+    assert_eq!((&gw, &gb), (&dw, &db));
+    let mut gx = vec![f64::NAN; g.input_len() * c.n + 2];
+    let written = conv2d_input_gradient(&g, &c.w, &c.r, &mut scratch, &mut gx, c.n);
+    assert_eq!(written, &dx[..]);
+    assert!(
+        gx[g.input_len() * c.n..].iter().all(|v| v.is_nan()),
+        "past the batch is untouched"
+    );
 }

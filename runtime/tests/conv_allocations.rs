@@ -1,13 +1,16 @@
 //! What the convolution and pooling kernels allocate, with a counting global allocator (this
 //! test binary only; `tests/support/counting_allocator.rs`, counting per thread).
 //!
-//! The pooling kernels allocate nothing. The convolution kernels allocate nothing themselves,
-//! but `matrixmultiply` allocates one packing buffer per matrix product; this pins that
-//! count (one per sample forward, two per sample backward with the input gradient, one
-//! without), so that a change in either shows here.
+//! The pooling and convolution kernels allocate nothing: forward, input gradient, parameter
+//! gradients and the whole backward pass (with and without the input gradient), in `f32`
+//! and `f64`, so that a training step with convolutions allocates nothing either.
 
-use retroprop_runtime::nn::conv::{conv2d_backward, conv2d_forward, Conv2d};
+use retroprop_runtime::nn::conv::{
+    conv2d_backward, conv2d_forward, conv2d_input_gradient, conv2d_parameter_gradients, Conv2d,
+};
+use retroprop_runtime::nn::kernels::kernel_path;
 use retroprop_runtime::nn::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2d};
+use retroprop_runtime::Real;
 #[allow(dead_code)]
 #[path = "../../tests/support/counting_allocator.rs"]
 mod counting_allocator;
@@ -32,27 +35,53 @@ fn pooling_allocates_nothing() {
     assert_eq!(count, 0);
 }
 
-#[test]
-fn convolutions_allocate_only_matrixmultiplys_packing_buffers() {
-    let g = Conv2d::new(6, 14, 14, 16, (5, 5), (1, 1), (0, 0));
-    let n = 3;
-    let w: Vec<f64> = (0..g.weight_len()).map(|i| (i % 7) as f64 * 0.1).collect();
-    let b = vec![0.5; g.bias_len()];
-    let x: Vec<f64> = (0..g.input_len() * n).map(|i| (i % 11) as f64 * 0.1).collect();
-    let delta = vec![1.0; g.output_len() * n];
-    let mut patches = vec![0.0; g.patches_len()];
-    let mut out = vec![0.0; g.output_len() * n];
-    let (mut dw, mut db) = (vec![0.0; g.weight_len()], vec![0.0; g.bias_len()]);
-    let mut dx = vec![0.0; g.input_len() * n];
+/// Allocations of each convolution kernel on `g` for `n` samples of `T`, after the kernel
+/// path is decided (the first [`kernel_path`] call reads `RETROPROP_KERNELS`, which
+/// allocates; once per process).
+fn convolution_allocations<T: Real>(g: &Conv2d, n: usize) -> [usize; 5] {
+    let w: Vec<T> = (0..g.weight_len()).map(|i| T::cast((i % 7) as f64 * 0.1)).collect();
+    let b = vec![T::cast(0.5); g.bias_len()];
+    let x: Vec<T> = (0..g.input_len() * n).map(|i| T::cast((i % 11) as f64 * 0.1)).collect();
+    let delta = vec![T::cast(1.0); g.output_len() * n];
+    let mut scratch = vec![T::cast(0.0); g.scratch_len()];
+    let mut out = vec![T::cast(0.0); g.output_len() * n];
+    let (mut dw, mut db) = (vec![T::cast(0.0); g.weight_len()], vec![T::cast(0.0); g.bias_len()]);
+    let mut dx = vec![T::cast(0.0); g.input_len() * n];
+    kernel_path();
 
     let forward = allocations_of(|| {
-        conv2d_forward(&g, &w, &b, &x, &mut patches, &mut out, n);
+        conv2d_forward(g, &w, &b, &x, &mut scratch, &mut out, n);
+    });
+    let input_gradient = allocations_of(|| {
+        conv2d_input_gradient(g, &w, &delta, &mut scratch, &mut dx, n);
+    });
+    let parameter_gradients = allocations_of(|| {
+        conv2d_parameter_gradients(g, &x, &delta, &mut scratch, &mut dw, &mut db, n);
     });
     let backward = allocations_of(|| {
-        conv2d_backward(&g, &w, &x, &delta, &mut patches, &mut dw, &mut db, Some(&mut dx), n);
+        conv2d_backward(g, &w, &x, &delta, &mut scratch, &mut dw, &mut db, Some(&mut dx), n);
     });
     let first_layer = allocations_of(|| {
-        conv2d_backward(&g, &w, &x, &delta, &mut patches, &mut dw, &mut db, None, n);
+        conv2d_backward(g, &w, &x, &delta, &mut scratch, &mut dw, &mut db, None, n);
     });
-    assert_eq!((forward, backward, first_layer), (n, 2 * n, n));
+    // The kernels did run.
+    assert!(out.iter().chain(&dw).chain(&dx).any(|&v| v != T::cast(0.0)));
+    [forward, input_gradient, parameter_gradients, backward, first_layer]
+}
+
+#[test]
+fn convolutions_allocate_nothing() {
+    // LeNet-5's two convolutions (padding on the first) and one with strides and a
+    // rectangular kernel.
+    let geometries = [
+        Conv2d::new(1, 28, 28, 6, (5, 5), (1, 1), (2, 2)),
+        Conv2d::new(6, 14, 14, 16, (5, 5), (1, 1), (0, 0)),
+        Conv2d::new(3, 9, 8, 5, (3, 2), (2, 1), (1, 0)),
+    ];
+    for g in &geometries {
+        for n in [1, 3] {
+            assert_eq!(convolution_allocations::<f32>(g, n), [0; 5], "f32, {n} samples, {g:?}");
+            assert_eq!(convolution_allocations::<f64>(g, n), [0; 5], "f64, {n} samples, {g:?}");
+        }
+    }
 }

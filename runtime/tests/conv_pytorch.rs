@@ -87,14 +87,14 @@ fn convolutions_match_pytorch() {
         assert_eq!(weight.len(), g.weight_len(), "{name}");
         assert_eq!(x.len(), g.input_len() * n, "{name}");
 
-        let mut patches = vec![0.0; g.patches_len()];
+        let mut scratch = vec![0.0; g.scratch_len()];
         let mut out = vec![0.0; g.output_len() * n];
-        let out = conv2d_forward(&g, &weight, &bias, &x, &mut patches, &mut out, n);
+        let out = conv2d_forward(&g, &weight, &bias, &x, &mut scratch, &mut out, n);
         assert_close(out, &flat(&case["output"]), &format!("{name} output"));
 
         let (mut dw, mut db) = (vec![0.0; g.weight_len()], vec![0.0; g.bias_len()]);
         let mut dx = vec![0.0; g.input_len() * n];
-        conv2d_backward(&g, &weight, &x, &r, &mut patches, &mut dw, &mut db, Some(&mut dx), n);
+        conv2d_backward(&g, &weight, &x, &r, &mut scratch, &mut dw, &mut db, Some(&mut dx), n);
         assert_close(
             &to_row_major(&dw, o),
             &flat(&case["grad_weight"]),

@@ -1,6 +1,7 @@
 //! 2-D convolution over a batch: the geometry [`Conv2d`], the forward pass
-//! [`conv2d_forward`] and the backward pass [`conv2d_backward`], as a `conv2d` layer's
-//! generated code calls them.
+//! [`conv2d_forward`], and the backward pass in two halves, [`conv2d_parameter_gradients`]
+//! and [`conv2d_input_gradient`] (or both at once, [`conv2d_backward`]), as a `conv2d`
+//! layer's generated code calls them.
 //!
 //! # Layout
 //! A sample is stored flat, `C * H * W` values in channel, row, column order (PyTorch's NCHW
@@ -13,29 +14,49 @@
 //! `out` values.
 //!
 //! # Method
-//! Each sample's receptive fields are copied into a patch matrix (im2col, zero padding
-//! included), `patch_len x (out_h * out_w)` with one row per weight column and one column per
-//! output position, stored row by row. The output is then one matrix product per sample,
-//! `W * patches + b`, computed by the [`matrixmultiply`] crate: the work per sample is
-//! proportional to `out * in * kh * kw * out_h * out_w`. The backward pass recomputes the
-//! patches, accumulates `dW += delta * patches^T`, and for the input gradient writes
-//! `W^T * delta` into the same buffer and adds each column back to the input positions it
-//! came from (col2im).
+//! Each sample's receptive fields are copied into a patch matrix (im2col), and the
+//! convolution becomes matrix products done by the dense kernels ([`crate::nn::kernels`],
+//! with run-time dimensions), which keep their register tiles along the longest side of each
+//! product (the output positions, or the patch length) rather than along the channels, often
+//! few. With `P = out_h * out_w` output positions and `K = patch_len = in * kh * kw`, per
+//! sample:
 //!
-//! The patch buffer holds one sample, `Conv2d::patches_len` values, and is reused across
-//! the batch; every buffer is the caller's. These functions allocate nothing themselves, but
-//! each call to `matrixmultiply` allocates (and frees) one packing buffer: one allocation per
-//! sample in the forward pass, one or two per sample in the backward pass.
+//! - forward: the patches by rows (`K` rows of `P` values: a `P x K` column-major matrix)
+//!   times `W^T` (the weight transposed once per call) is the output, `P x out` column-major,
+//!   which is the sample's channel, row, column layout; the bias is then added to each
+//!   channel;
+//! - input gradient: the sample's delta (`P x out`, column-major, as it is stored) times `W`
+//!   gives `K` rows of `P` values laid out as the patches by rows, and each value is added back
+//!   to the input position it came from (col2im; values at padding positions are dropped);
+//! - parameter gradients: the patches by position (one column of `K` contiguous values per
+//!   output position) and the delta transposed by position (`out` values per position) give
+//!   `delta * patches^T`, added into the weight gradient (summed transposed, `K x out`, and
+//!   transposed at the end when `K > out`); the bias gradient is the sum of each channel's
+//!   delta.
 //!
-//! Results are deterministic for a given CPU; `matrixmultiply` picks its kernels (with or
-//! without fused multiply-add) from the CPU's features at run time, so two CPUs can differ
-//! by rounding.
+//! With padding, each sample is first copied with its zero padding (and the input gradient
+//! summed with it), so that every receptive field is a plain window of the padded image.
+//!
+//! The work per sample is proportional to `out * in * kh * kw * out_h * out_w`
+//! ([`Conv2d::multiply_adds`]). The scratch buffer ([`Conv2d::scratch_len`] values) holds one
+//! sample's intermediate values and is reused across the batch; every buffer is the caller's,
+//! and none of these functions allocates.
+//!
+//! The matrix products run on the kernel path of the dense layers ([`kernel_path`], capped by
+//! the environment variable `RETROPROP_KERNELS`), and results are deterministic for a given
+//! kernel path: every sum runs in a fixed order, so a sample's output and input gradient do
+//! not depend on the batch size or on the sample's place in the batch, and the parameter
+//! gradients are summed sample by sample, in order. As for the dense kernels, the AVX2 and
+//! AVX-512 paths use fused multiply-adds, so they agree with the portable path to rounding,
+//! not bit for bit. The `_on` variants ([`conv2d_forward_on`], [`conv2d_input_gradient_on`],
+//! [`conv2d_parameter_gradients_on`]) take the path as an argument.
 //!
 //! # Panics
 //! Like slice indexing, each function panics if a buffer is shorter than the lengths
 //! documented on it (for `n` samples); a [`Conv2d`] is validated when it is built, so
 //! geometry never makes them panic.
 
+use crate::nn::kernels::{add_weight_gradient_dyn, dense_forward_dyn, kernel_path, weight_gradient_dyn, KernelPath};
 use crate::real::Real;
 
 /// The geometry of a 2-D convolution: input and output channels, input size, kernel, stride
@@ -159,13 +180,28 @@ impl Conv2d {
             return Some("Conv2d: the kernel is larger than the padded input");
         }
         let out_plane = ((padded_h - kh) / sh + 1).checked_mul((padded_w - kw) / sw + 1);
+        let (patches, output) = match out_plane {
+            Some(plane) => (
+                product(&[plane, self.in_channels, kh, kw]),
+                plane.checked_mul(self.out_channels),
+            ),
+            None => (None, None),
+        };
+        let weight = product(&[self.in_channels, kh, kw, self.out_channels]);
         let lengths = [
             product(&[self.in_channels, self.in_h, self.in_w]),
-            product(&[self.in_channels, kh, kw, self.out_channels]),
+            weight,
             match out_plane {
                 Some(plane) => product(&[plane, self.out_channels, self.in_channels, kh, kw]),
                 None => None,
             },
+            // The scratch buffer (with the padded input's length, or more).
+            sum(&[
+                patches,
+                output,
+                weight,
+                product(&[self.in_channels, padded_h, padded_w]),
+            ]),
         ];
         let mut i = 0;
         while i < lengths.len() {
@@ -247,10 +283,48 @@ impl Conv2d {
         self.out_channels
     }
 
-    /// Values in the patch buffer of [`conv2d_forward`] and [`conv2d_backward`]:
-    /// `patch_len * out_h * out_w` (one sample).
+    /// Values in one sample's patch matrix, `patch_len * out_h * out_w`: the first part of the
+    /// scratch buffer ([`Conv2d::scratch_len`]).
     pub const fn patches_len(&self) -> usize {
         self.patch_len() * self.out_h() * self.out_w()
+    }
+
+    /// Values of scratch space one call of [`conv2d_forward`], [`conv2d_input_gradient`],
+    /// [`conv2d_parameter_gradients`] or [`conv2d_backward`] needs (for one sample: the buffer
+    /// is reused across the batch): room for one sample's patch matrix or the columns of its
+    /// input gradient ([`Conv2d::patches_len`]), its delta by output position (`out_channels`
+    /// values per position, [`Conv2d::output_len`] in all), a weight-sized block (the weight
+    /// transposed in the forward pass, the weight gradient transposed while it is summed,
+    /// [`Conv2d::weight_len`]) and, if there is padding, one sample with its padding
+    /// (`in_channels * (in_h + 2 ph) * (in_w + 2 pw)` values).
+    ///
+    /// ```
+    /// use retroprop_runtime::nn::conv::Conv2d;
+    /// const CONV2: Conv2d = Conv2d::new(6, 14, 14, 16, (5, 5), (1, 1), (0, 0));
+    /// assert_eq!(CONV2.scratch_len(), 150 * 10 * 10 + 16 * 10 * 10 + 16 * 150);
+    /// assert_eq!(CONV2.scratch_len(), CONV2.patches_len() + CONV2.output_len() + CONV2.weight_len());
+    /// // With padding, one padded sample more: 1 x 32 x 32 values.
+    /// const CONV1: Conv2d = Conv2d::new(1, 28, 28, 6, (5, 5), (1, 1), (2, 2));
+    /// assert_eq!(CONV1.scratch_len(), 25 * 784 + 6 * 784 + 6 * 25 + 32 * 32);
+    /// ```
+    pub const fn scratch_len(&self) -> usize {
+        self.patches_len() + self.output_len() + self.weight_len() + self.padded_len()
+    }
+
+    /// The padded input's size per channel, `(in_h + 2 ph, in_w + 2 pw)`.
+    const fn padded_size(&self) -> (usize, usize) {
+        (self.in_h + 2 * self.padding.0, self.in_w + 2 * self.padding.1)
+    }
+
+    /// Values in one padded sample (the scratch buffer's last part): `in * (in_h + 2 ph) *
+    /// (in_w + 2 pw)`, or 0 without padding.
+    const fn padded_len(&self) -> usize {
+        if self.padding.0 == 0 && self.padding.1 == 0 {
+            0
+        } else {
+            let (hp, wp) = self.padded_size();
+            self.in_channels * hp * wp
+        }
     }
 
     /// Multiply-adds of the forward pass per sample, `weight_len * out_h * out_w` (the
@@ -269,6 +343,23 @@ const fn padded(len: usize, pad: usize) -> Option<usize> {
     }
 }
 
+/// The sum of `terms`, if each is known and the sum fits.
+const fn sum(terms: &[Option<usize>]) -> Option<usize> {
+    let mut acc: usize = 0;
+    let mut i = 0;
+    while i < terms.len() {
+        acc = match terms[i] {
+            Some(term) => match acc.checked_add(term) {
+                Some(s) => s,
+                None => return None,
+            },
+            None => return None,
+        };
+        i += 1;
+    }
+    Some(acc)
+}
+
 /// The product of `factors`, if it fits.
 const fn product(factors: &[usize]) -> Option<usize> {
     let mut acc: usize = 1;
@@ -283,47 +374,45 @@ const fn product(factors: &[usize]) -> Option<usize> {
     Some(acc)
 }
 
-/// The output positions `o < out_len` whose input position `o * stride + offset - pad` lies
-/// in `0..in_len`, as a range `lo..hi` (empty if there are none).
-#[inline]
-fn valid_range(offset: usize, pad: usize, stride: usize, in_len: usize, out_len: usize) -> (usize, usize) {
-    // o * stride + offset >= pad
-    let lo = pad.saturating_sub(offset).div_ceil(stride).min(out_len);
-    // o * stride + offset < in_len + pad
-    let hi = (in_len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
-    (lo, hi.max(lo))
+/// The sample `x` with its zero padding around each channel, `in x (in_h + 2 ph) x
+/// (in_w + 2 pw)` values: `x` itself without padding, else `x` copied into `buffer`
+/// ([`Conv2d::padded_len`] values) whose padding must already be zero (only the image is
+/// written, so it stays zero from sample to sample).
+fn padded_sample<'b, T: Real>(g: &Conv2d, x: &'b [T], buffer: &'b mut [T]) -> &'b [T] {
+    if g.padding == (0, 0) {
+        return x;
+    }
+    let (ph, pw) = g.padding;
+    let (hp, wp) = g.padded_size();
+    let buffer = &mut buffer[..g.padded_len()];
+    for (plane, padded_plane) in x.chunks_exact(g.in_h * g.in_w).zip(buffer.chunks_exact_mut(hp * wp)) {
+        for (y, row) in plane.chunks_exact(g.in_w).enumerate() {
+            copy_row(&mut padded_plane[(y + ph) * wp + pw..][..g.in_w], row);
+        }
+    }
+    buffer
 }
 
-/// Writes the patch matrix of one sample `x` into `patches` (`patch_len` rows of
-/// `out_h * out_w` values; zeros where a receptive field covers the padding).
-fn im2col<T: Real>(g: &Conv2d, x: &[T], patches: &mut [T]) {
+/// Writes the patch matrix of one sample into `patches` by rows: `patch_len` rows of
+/// `out_h * out_w` values, one row per weight column (channel, kernel row, kernel column) and
+/// one value per output position (row, column order). As a matrix, `positions x patch_len`,
+/// column-major. `padded` is the sample with its padding ([`padded_sample`]).
+fn im2col_rows<T: Real>(g: &Conv2d, padded: &[T], patches: &mut [T]) {
     let (kh, kw) = g.kernel;
     let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
-    let (oh, ow) = (g.out_h(), g.out_w());
-    let mut rows = patches.chunks_exact_mut(oh * ow);
-    for plane in x.chunks_exact(g.in_h * g.in_w) {
+    let (hp, wp) = g.padded_size();
+    let ow = g.out_w();
+    let mut rows = patches.chunks_exact_mut(g.out_h() * ow);
+    for plane in padded.chunks_exact(hp * wp) {
         for ky in 0..kh {
-            let (y_lo, y_hi) = valid_range(ky, ph, sh, g.in_h, oh);
             for kx in 0..kw {
-                let (x_lo, x_hi) = valid_range(kx, pw, sw, g.in_w, ow);
                 let Some(row) = rows.next() else { return };
-                row[..y_lo * ow].fill(T::zero());
-                row[y_hi * ow..].fill(T::zero());
-                for oy in y_lo..y_hi {
-                    let iy = oy * sh + ky - ph;
-                    let src = &plane[iy * g.in_w..(iy + 1) * g.in_w];
-                    let dst = &mut row[oy * ow..(oy + 1) * ow];
-                    dst[..x_lo].fill(T::zero());
-                    dst[x_hi..].fill(T::zero());
-                    if x_lo == x_hi {
-                        continue;
-                    }
-                    let start = x_lo * sw + kx - pw;
+                for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
+                    let src = &plane[(oy * sh + ky) * wp + kx..];
                     if sw == 1 {
-                        dst[x_lo..x_hi].copy_from_slice(&src[start..start + (x_hi - x_lo)]);
+                        copy_row(dst, src);
                     } else {
-                        for (d, &s) in dst[x_lo..x_hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
+                        for (d, &s) in dst.iter_mut().zip(src.iter().step_by(sw)) {
                             *d = s;
                         }
                     }
@@ -333,32 +422,49 @@ fn im2col<T: Real>(g: &Conv2d, x: &[T], patches: &mut [T]) {
     }
 }
 
-/// Adds each value of the column matrix `cols` (laid out as [`im2col`]'s patches) to the
-/// input position it was copied from; values at padding positions are dropped. `dx` (one
-/// sample) is overwritten.
-fn col2im<T: Real>(g: &Conv2d, cols: &[T], dx: &mut [T]) {
+/// Adds each value of `cols` (laid out as [`im2col_rows`]'s patches) to the input position it
+/// was copied from, into `dx` (one sample's input gradient, overwritten). Without padding,
+/// directly; else into `buffer` ([`Conv2d::padded_len`] values, the gradient with its
+/// padding), whose image part is then copied into `dx` (the values at padding positions are
+/// dropped).
+fn col2im<T: Real>(g: &Conv2d, cols: &[T], buffer: &mut [T], dx: &mut [T]) {
+    if g.padding == (0, 0) {
+        return col2im_padded(g, cols, dx);
+    }
+    let (ph, pw) = g.padding;
+    let (hp, wp) = g.padded_size();
+    let buffer = &mut buffer[..g.padded_len()];
+    col2im_padded(g, cols, buffer);
+    for (padded_plane, plane) in buffer.chunks_exact(hp * wp).zip(dx.chunks_exact_mut(g.in_h * g.in_w)) {
+        for (y, row) in plane.chunks_exact_mut(g.in_w).enumerate() {
+            copy_row(row, &padded_plane[(y + ph) * wp + pw..]);
+        }
+    }
+}
+
+/// [`col2im`] into the padded gradient `padded` (overwritten).
+fn col2im_padded<T: Real>(g: &Conv2d, cols: &[T], padded: &mut [T]) {
     let (kh, kw) = g.kernel;
     let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
-    let (oh, ow) = (g.out_h(), g.out_w());
-    dx.fill(T::zero());
-    let mut rows = cols.chunks_exact(oh * ow);
-    for plane in dx.chunks_exact_mut(g.in_h * g.in_w) {
+    let (hp, wp) = g.padded_size();
+    let ow = g.out_w();
+    padded.fill(T::zero());
+    let mut rows = cols.chunks_exact(g.out_h() * ow);
+    for plane in padded.chunks_exact_mut(hp * wp) {
         for ky in 0..kh {
-            let (y_lo, y_hi) = valid_range(ky, ph, sh, g.in_h, oh);
             for kx in 0..kw {
-                let (x_lo, x_hi) = valid_range(kx, pw, sw, g.in_w, ow);
                 let Some(row) = rows.next() else { return };
-                if x_lo == x_hi {
-                    continue;
-                }
-                for oy in y_lo..y_hi {
-                    let iy = oy * sh + ky - ph;
-                    let dst = &mut plane[iy * g.in_w..(iy + 1) * g.in_w];
-                    let src = &row[oy * ow + x_lo..oy * ow + x_hi];
-                    let start = x_lo * sw + kx - pw;
-                    for (d, &s) in dst[start..].iter_mut().step_by(sw).zip(src) {
-                        *d += s;
+                for (oy, src) in row.chunks_exact(ow).enumerate() {
+                    let dst = &mut plane[(oy * sh + ky) * wp + kx..];
+                    if sw == 1 {
+                        // (A loop the compiler vectorizes; `step_by` with a run-time step is not.)
+                        for (d, &s) in dst.iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    } else {
+                        for (d, &s) in dst.iter_mut().step_by(sw).zip(src) {
+                            *d += s;
+                        }
                     }
                 }
             }
@@ -366,10 +472,131 @@ fn col2im<T: Real>(g: &Conv2d, cols: &[T], dx: &mut [T]) {
     }
 }
 
+/// Writes the patch matrix of one sample into `patches` by positions: one column of
+/// `patch_len` values per output position (positions in row, column order), each the
+/// position's receptive field in weight-column order (channel, kernel row, kernel column). As
+/// a matrix, `patch_len x positions`, column-major: the transpose of [`im2col_rows`]'s.
+/// `padded` is the sample with its padding ([`padded_sample`]).
+///
+/// Each kernel row of a channel is copied for all the positions of an output row at once
+/// (runs of `kw` values, of a width known at compile time for the usual kernels).
+fn im2col_positions<T: Real>(g: &Conv2d, padded: &[T], patches: &mut [T]) {
+    let (kh, kw) = g.kernel;
+    let (sh, sw) = g.stride;
+    let (hp, wp) = g.padded_size();
+    let (ow, k) = (g.out_w(), g.patch_len());
+    for (oy, row) in patches.chunks_exact_mut(ow * k).enumerate() {
+        for (c, plane) in padded.chunks_exact(hp * wp).enumerate() {
+            for ky in 0..kh {
+                let src = &plane[(oy * sh + ky) * wp..];
+                let dst = &mut row[(c * kh + ky) * kw..];
+                copy_runs(kw, src, sw, dst, k, ow);
+            }
+        }
+    }
+}
+
+/// Copies `count` runs of `width` values: run `j` of `from` starts at `j * from_step`, run `j`
+/// of `to` at `j * to_step`. Widths up to 7 are compiled separately, as fixed-size moves; wider
+/// runs go through [`copy_row`].
+#[inline]
+fn copy_runs<T: Real>(width: usize, from: &[T], from_step: usize, to: &mut [T], to_step: usize, count: usize) {
+    macro_rules! by_width {
+        ($($w:literal)*) => {
+            match width {
+                $($w => copy_runs_of::<T, $w>($w, from, from_step, to, to_step, count),)*
+                _ => copy_runs_of::<T, 0>(width, from, from_step, to, to_step, count),
+            }
+        };
+    }
+    by_width!(1 2 3 4 5 6 7);
+}
+
+/// [`copy_runs`] of width `W` (or `width` if `W` is 0).
+#[inline(always)]
+fn copy_runs_of<T: Real, const W: usize>(
+    width: usize,
+    from: &[T],
+    from_step: usize,
+    to: &mut [T],
+    to_step: usize,
+    count: usize,
+) {
+    for j in 0..count {
+        if W == 0 {
+            copy_row(&mut to[j * to_step..][..width], &from[j * from_step..]);
+        } else {
+            to[j * to_step..][..W].copy_from_slice(&from[j * from_step..][..W]);
+        }
+    }
+}
+
+/// `to.copy_from_slice(&from[..to.len()])` for short rows, without a call to `memcpy` (which
+/// costs more than copying a few dozen values, and which the compiler makes of a plain copy
+/// loop): blocks of 8 values, then the rest, as fixed-size moves.
+#[inline(always)]
+fn copy_row<T: Copy>(to: &mut [T], from: &[T]) {
+    let from = &from[..to.len()];
+    let mut to_blocks = to.chunks_exact_mut(8);
+    let mut from_blocks = from.chunks_exact(8);
+    for (t, f) in (&mut to_blocks).zip(&mut from_blocks) {
+        t.copy_from_slice(f);
+    }
+    let (t, f) = (to_blocks.into_remainder(), from_blocks.remainder());
+    macro_rules! tail {
+        ($($w:literal)*) => {
+            match t.len() {
+                $($w => t[..$w].copy_from_slice(&f[..$w]),)*
+                _ => {}
+            }
+        };
+    }
+    tail!(1 2 3 4 5 6 7);
+}
+
+/// Writes the transpose of `from` (`rows x cols`, column-major: element `(r, c)` at
+/// `r + c * rows`) into `to` (element `(r, c)` at `c + r * cols`): a sample's delta from its
+/// channel, row, column layout (`positions x channels`, column-major) to its by-position
+/// layout, the weight to `W^T`, and the transposed weight gradient back.
+fn transpose<T: Real>(from: &[T], to: &mut [T], rows: usize, cols: usize) {
+    /// Side of the square blocks moved through registers.
+    const B: usize = 4;
+    let (from, to) = (&from[..rows * cols], &mut to[..rows * cols]);
+    let (block_rows, block_cols) = (rows - rows % B, cols - cols % B);
+    for r in (0..block_rows).step_by(B) {
+        for c in (0..block_cols).step_by(B) {
+            let mut block = [[T::zero(); B]; B];
+            for (j, column) in block.iter_mut().enumerate() {
+                column.copy_from_slice(&from[(c + j) * rows + r..][..B]);
+            }
+            for i in 0..B {
+                let row = &mut to[(r + i) * cols + c..][..B];
+                for (t, column) in row.iter_mut().zip(&block) {
+                    *t = column[i];
+                }
+            }
+        }
+    }
+    // The edges: the last columns of the blocked rows, then the last rows.
+    for r in 0..block_rows {
+        for c in block_cols..cols {
+            to[r * cols + c] = from[c * rows + r];
+        }
+    }
+    for r in block_rows..rows {
+        for (t, &f) in to[r * cols..(r + 1) * cols]
+            .iter_mut()
+            .zip(from[r..].iter().step_by(rows))
+        {
+            *t = f;
+        }
+    }
+}
+
 /// The convolution of the `n` samples of `x` (each [`Conv2d::input_len`] values) with
 /// `weight` (`out x patch_len`, column-major, [`Conv2d::weight_len`] values) plus `bias`
 /// ([`Conv2d::bias_len`] values), written into the first `output_len * n` values of `out`,
-/// which it returns. `patches` is scratch space of at least [`Conv2d::patches_len`] values;
+/// which it returns. `scratch` is scratch space of at least [`Conv2d::scratch_len`] values;
 /// its contents on entry do not matter.
 ///
 /// ```
@@ -379,9 +606,9 @@ fn col2im<T: Real>(g: &Conv2d, cols: &[T], dx: &mut [T]) {
 /// const G: Conv2d = Conv2d::new(1, 3, 3, 1, (2, 2), (1, 1), (0, 0));
 /// let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
 /// let (weight, bias) = ([1.0; 4], [0.5]);
-/// let mut patches = [0.0; G.patches_len()];
+/// let mut scratch = [0.0; G.scratch_len()];
 /// let mut out = [0.0; G.output_len()];
-/// let y = conv2d_forward(&G, &weight, &bias, &x, &mut patches, &mut out, 1);
+/// let y = conv2d_forward(&G, &weight, &bias, &x, &mut scratch, &mut out, 1);
 /// assert_eq!(y, [12.5, 16.5, 24.5, 28.5]);
 /// ```
 ///
@@ -392,7 +619,25 @@ pub fn conv2d_forward<'a, T: Real>(
     weight: &[T],
     bias: &[T],
     x: &[T],
-    patches: &mut [T],
+    scratch: &mut [T],
+    out: &'a mut [T],
+    n: usize,
+) -> &'a [T] {
+    conv2d_forward_on(kernel_path(), geom, weight, bias, x, scratch, out, n)
+}
+
+/// [`conv2d_forward`] on a given kernel path (the widest supported one not wider than `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_on<'a, T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    weight: &[T],
+    bias: &[T],
+    x: &[T],
+    scratch: &mut [T],
     out: &'a mut [T],
     n: usize,
 ) -> &'a [T] {
@@ -401,34 +646,255 @@ pub fn conv2d_forward<'a, T: Real>(
     let weight = &weight[..geom.weight_len()];
     let bias = &bias[..o];
     let x = &x[..in_len * n];
-    let patches = &mut patches[..geom.patches_len()];
     let out = &mut out[..out_len * n];
+    let Scratch {
+        patches,
+        positions,
+        weight: weight_t,
+        padded,
+    } = Scratch::split(geom, scratch);
+    let zeros = Scratch::zeros(positions, geom);
+    padded.fill(T::zero());
+    // W^T, `patch_len x out` column-major: one column of `patch_len` weights per channel.
+    transpose(weight, weight_t, o, k);
     for (x_s, out_s) in x.chunks_exact(in_len).zip(out.chunks_exact_mut(out_len)) {
-        im2col(geom, x_s, patches);
+        im2col_rows(geom, padded_sample(geom, x_s, padded), patches);
+        // out_s (p x o, column-major: the channels one after another) = patches (p x k) * W^T.
+        dense_forward_dyn(path, patches, zeros, weight_t, &mut *out_s, p, k, o);
         for (channel, &b) in out_s.chunks_exact_mut(p).zip(bias) {
-            channel.fill(b);
+            for v in channel {
+                *v += b;
+            }
         }
-        // out_s (o x p, row-major) += W (o x k, column-major) * patches (k x p, row-major)
-        gemm(o, k, p, weight, (1, o), patches, (p, 1), T::one(), out_s, (p, 1));
     }
     out
 }
 
-/// The gradients of a convolution for the `n` samples of `x` (its input, as given to
-/// [`conv2d_forward`]) and `delta` (the loss gradient with respect to its output, each sample
-/// [`Conv2d::output_len`] values):
+/// The gradient of a convolution with respect to its input, for the `n` samples of `delta`
+/// (the loss gradient with respect to its output, each sample [`Conv2d::output_len`] values):
+/// `W^T * delta_s` added back over the receptive fields, written into the first
+/// `input_len * n` values of `input_grad` ([`Conv2d::input_len`] values per sample), which it
+/// returns. Input positions no window covers get zero. `scratch` is scratch space of at least
+/// [`Conv2d::scratch_len`] values; its contents on entry do not matter.
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+pub fn conv2d_input_gradient<'a, T: Real>(
+    geom: &Conv2d,
+    weight: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    input_grad: &'a mut [T],
+    n: usize,
+) -> &'a mut [T] {
+    conv2d_input_gradient_on(kernel_path(), geom, weight, delta, scratch, input_grad, n)
+}
+
+/// [`conv2d_input_gradient`] on a given kernel path (the widest supported one not wider than
+/// `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+pub fn conv2d_input_gradient_on<'a, T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    weight: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    input_grad: &'a mut [T],
+    n: usize,
+) -> &'a mut [T] {
+    let (in_len, out_len) = (geom.input_len(), geom.output_len());
+    let (o, k, p) = (geom.out_channels, geom.patch_len(), geom.out_h() * geom.out_w());
+    let weight = &weight[..geom.weight_len()];
+    let delta = &delta[..out_len * n];
+    let input_grad = &mut input_grad[..in_len * n];
+    let Scratch {
+        patches: cols,
+        positions,
+        padded,
+        ..
+    } = Scratch::split(geom, scratch);
+    let zeros = Scratch::zeros(positions, geom);
+    for (d_s, dx_s) in delta.chunks_exact(out_len).zip(input_grad.chunks_exact_mut(in_len)) {
+        // cols (p x k, column-major: laid out as im2col_rows's patches) = delta_s (p x o: the
+        // channels one after another) * W (o x k).
+        let cols = dense_forward_dyn(path, d_s, zeros, weight, &mut *cols, p, o, k);
+        col2im(geom, cols, padded, dx_s);
+    }
+    input_grad
+}
+
+/// The parameter gradients of a convolution for the `n` samples of `x` (its input, as given
+/// to [`conv2d_forward`]) and `delta` (the loss gradient with respect to its output, each
+/// sample [`Conv2d::output_len`] values):
 ///
 /// - `weight_grad` ([`Conv2d::weight_len`] values, column-major as the weight) is overwritten
 ///   with `sum_s delta_s * patches_s^T`;
 /// - `bias_grad` ([`Conv2d::bias_len`] values) with the sum of `delta` over the batch and
-///   the output positions of each channel;
-/// - `input_grad`, if given ([`Conv2d::input_len`] values per sample), with the gradient
-///   with respect to `x` (`W^T * delta_s` added back over the receptive fields); `None`
-///   skips that work, for a first layer.
+///   the output positions of each channel.
 ///
-/// `patches` is scratch space of at least [`Conv2d::patches_len`] values (it holds each
-/// sample's patches, then the columns of its input gradient); its contents on entry do not
-/// matter.
+/// An empty batch gives zeros. `scratch` is scratch space of at least [`Conv2d::scratch_len`]
+/// values; its contents on entry do not matter.
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+pub fn conv2d_parameter_gradients<T: Real>(
+    geom: &Conv2d,
+    x: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    weight_grad: &mut [T],
+    bias_grad: &mut [T],
+    n: usize,
+) {
+    conv2d_parameter_gradients_on(kernel_path(), geom, x, delta, scratch, weight_grad, bias_grad, n);
+}
+
+/// [`conv2d_parameter_gradients`] on a given kernel path (the widest supported one not wider
+/// than `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_parameter_gradients_on<T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    x: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    weight_grad: &mut [T],
+    bias_grad: &mut [T],
+    n: usize,
+) {
+    // The weight gradient's longer side goes along the kernel's register tiles.
+    let transposed = geom.patch_len() > geom.out_channels;
+    parameter_gradients(path, geom, x, delta, scratch, weight_grad, bias_grad, n, transposed);
+}
+
+/// [`conv2d_parameter_gradients_on`], the weight gradient summed as `dW^T` (`patch_len x out`,
+/// in the scratch block, transposed into `weight_grad` at the end) if `transposed`, else as
+/// `dW` directly. Both give the same bits: the same products, summed in the same order.
+#[allow(clippy::too_many_arguments)]
+fn parameter_gradients<T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    x: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    weight_grad: &mut [T],
+    bias_grad: &mut [T],
+    n: usize,
+    transposed: bool,
+) {
+    let (in_len, out_len) = (geom.input_len(), geom.output_len());
+    let (o, k, p) = (geom.out_channels, geom.patch_len(), geom.out_h() * geom.out_w());
+    let x = &x[..in_len * n];
+    let delta = &delta[..out_len * n];
+    let weight_grad = &mut weight_grad[..geom.weight_len()];
+    let bias_grad = &mut bias_grad[..o];
+    let Scratch {
+        patches,
+        positions,
+        weight: grad_t,
+        padded,
+    } = Scratch::split(geom, scratch);
+    bias_grad.fill(T::zero());
+    if n == 0 {
+        weight_grad.fill(T::zero());
+        return;
+    }
+    padded.fill(T::zero());
+    for (s, (x_s, d_s)) in x.chunks_exact(in_len).zip(delta.chunks_exact(out_len)).enumerate() {
+        for (g, channel) in bias_grad.iter_mut().zip(d_s.chunks_exact(p)) {
+            *g += lane_sum(channel);
+        }
+        im2col_positions(geom, padded_sample(geom, x_s, padded), patches);
+        // delta_s by position: o x p, column-major.
+        transpose(d_s, positions, p, o);
+        let (grad, d, a, rows, cols) = if transposed {
+            (&mut *grad_t, &*patches, &*positions, k, o)
+        } else {
+            (&mut *weight_grad, &*positions, &*patches, o, k)
+        };
+        // grad (rows x cols) = or += d (rows x p) * a^T (p x cols): the first sample
+        // overwrites, the others add.
+        if s == 0 {
+            weight_gradient_dyn(path, grad, d, a, rows, cols, p);
+        } else {
+            add_weight_gradient_dyn(path, grad, d, a, rows, cols, p);
+        }
+    }
+    if transposed {
+        transpose(grad_t, weight_grad, k, o);
+    }
+}
+
+/// The sum of `values` in eight partial sums (value `m` goes to lane `m % 8`), added pairwise
+/// at the end: the adds of different lanes do not wait on each other, and the order is fixed.
+fn lane_sum<T: Real>(values: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    for (lane, &v) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane += v;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+/// A call's scratch buffer ([`Conv2d::scratch_len`] values), split into its parts.
+struct Scratch<'a, T> {
+    /// One sample's patches (either layout), or the input gradient's columns:
+    /// [`Conv2d::patches_len`] values.
+    patches: &'a mut [T],
+    /// One sample's delta by position (`out x positions`, column-major), or (its first
+    /// `out_h * out_w` values) zeros: [`Conv2d::output_len`] values.
+    positions: &'a mut [T],
+    /// `W^T` in the forward pass, the transposed weight gradient in the parameter gradients:
+    /// [`Conv2d::weight_len`] values.
+    weight: &'a mut [T],
+    /// One sample (or its input gradient) with its padding: [`Conv2d::padded_len`] values
+    /// (none without padding).
+    padded: &'a mut [T],
+}
+
+impl<'a, T: Real> Scratch<'a, T> {
+    /// Splits the first [`Conv2d::scratch_len`] values of `scratch`.
+    ///
+    /// # Panics
+    /// If `scratch` is shorter.
+    fn split(geom: &Conv2d, scratch: &'a mut [T]) -> Scratch<'a, T> {
+        let (patches, rest) = scratch[..geom.scratch_len()].split_at_mut(geom.patches_len());
+        let (positions, rest) = rest.split_at_mut(geom.output_len());
+        let (weight, padded) = rest.split_at_mut(geom.weight_len());
+        Scratch {
+            patches,
+            positions,
+            weight,
+            padded,
+        }
+    }
+
+    /// `out_h * out_w` zeros in the space of `positions`: the zero bias of the forward kernel
+    /// when it has one row per output position.
+    fn zeros<'b>(positions: &'b mut [T], geom: &Conv2d) -> &'b [T] {
+        let zeros = &mut positions[..geom.out_h() * geom.out_w()];
+        zeros.fill(T::zero());
+        zeros
+    }
+}
+
+/// The gradients of a convolution for the `n` samples of `x` (its input) and `delta` (the
+/// loss gradient with respect to its output): [`conv2d_parameter_gradients`] into
+/// `weight_grad` and `bias_grad`, then, if `input_grad` is given, [`conv2d_input_gradient`]
+/// into it (`input_len` values per sample); `None` skips that work, for a first layer.
+///
+/// `scratch` is scratch space of at least [`Conv2d::scratch_len`] values; its contents on
+/// entry do not matter.
 ///
 /// # Panics
 /// If a buffer is shorter than stated.
@@ -438,144 +904,15 @@ pub fn conv2d_backward<T: Real>(
     weight: &[T],
     x: &[T],
     delta: &[T],
-    patches: &mut [T],
+    scratch: &mut [T],
     weight_grad: &mut [T],
     bias_grad: &mut [T],
     input_grad: Option<&mut [T]>,
     n: usize,
 ) {
-    let (in_len, out_len) = (geom.input_len(), geom.output_len());
-    let (o, k, p) = (geom.out_channels, geom.patch_len(), geom.out_h() * geom.out_w());
-    let weight = &weight[..geom.weight_len()];
-    let x = &x[..in_len * n];
-    let delta = &delta[..out_len * n];
-    let patches = &mut patches[..geom.patches_len()];
-    let weight_grad = &mut weight_grad[..geom.weight_len()];
-    let bias_grad = &mut bias_grad[..o];
-    let mut input_grad = input_grad.map(|dx| &mut dx[..in_len * n]);
-
-    weight_grad.fill(T::zero());
-    bias_grad.fill(T::zero());
-    for (s, (x_s, d_s)) in x.chunks_exact(in_len).zip(delta.chunks_exact(out_len)).enumerate() {
-        for (g, channel) in bias_grad.iter_mut().zip(d_s.chunks_exact(p)) {
-            *g += channel.iter().fold(T::zero(), |acc, &d| acc + d);
-        }
-        im2col(geom, x_s, patches);
-        // dW (o x k, column-major) += delta_s (o x p, row-major) * patches^T (p x k)
-        gemm(o, p, k, d_s, (p, 1), patches, (1, p), T::one(), weight_grad, (1, o));
-        if let Some(dx) = input_grad.as_deref_mut() {
-            // cols (k x p, row-major, in the patch buffer) = W^T (k x o) * delta_s (o x p)
-            gemm(k, o, p, weight, (o, 1), d_s, (p, 1), T::zero(), patches, (p, 1));
-            col2im(geom, patches, &mut dx[s * in_len..(s + 1) * in_len]);
-        }
-    }
-}
-
-/// Number of values a strided `rows x cols` matrix spans from its first element.
-#[inline]
-fn span(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> usize {
-    if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
-    }
-}
-
-/// `c = a * b + beta * c` for `a` `m x k`, `b` `k x n` and `c` `m x n`, each given by a slice
-/// and its (row, column) strides, with `matrixmultiply`'s `sgemm` or `dgemm`. If `beta` is
-/// zero, `c` is not read.
-///
-/// # Panics
-/// If a matrix does not fit in its slice, or if `c`'s strides make two of its elements
-/// alias (neither column-major-like nor row-major-like). Callers pass lengths checked
-/// against the geometry, so this never happens in this module.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn gemm<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    a_strides: (usize, usize),
-    b: &[T],
-    b_strides: (usize, usize),
-    beta: T,
-    c: &mut [T],
-    c_strides: (usize, usize),
-) {
-    assert!(span(m, k, a_strides) <= a.len(), "gemm: A does not fit its buffer");
-    assert!(span(k, n, b_strides) <= b.len(), "gemm: B does not fit its buffer");
-    assert!(span(m, n, c_strides) <= c.len(), "gemm: C does not fit its buffer");
-    let (rsc, csc) = c_strides;
-    assert!(
-        m <= 1 || n <= 1 || (rsc >= 1 && csc >= m * rsc) || (csc >= 1 && rsc >= n * csc),
-        "gemm: C's strides alias"
-    );
-    // Every stride is at most the length of a slice (or multiplies a zero index), so it fits
-    // in an `isize`.
-    let s = |(r, c): (usize, usize)| (r as isize, c as isize);
-    let ((rsa, csa), (rsb, csb), (rsc, csc)) = (s(a_strides), s(b_strides), s(c_strides));
-    if T::DTYPE == safetensors::Dtype::F64 {
-        let (a, b, c): (&[f64], &[f64], &mut [f64]) = (
-            bytemuck::cast_slice(a),
-            bytemuck::cast_slice(b),
-            bytemuck::cast_slice_mut(c),
-        );
-        // SAFETY: `T` is `f64` (its dtype says so, and `cast_slice` checked the size), so the
-        // slices are the caller's, unchanged. The assertions above show that each matrix,
-        // with its dimensions and non-negative strides, lies within its slice, so every
-        // element dgemm reads (of `a`, `b`, and of `c` when `beta != 0`) or writes (of `c`)
-        // is in bounds; `c` is a `&mut` slice, so it aliases neither `a` nor `b`, and its
-        // strides map distinct `(i, j)` to distinct elements (the last assertion), as dgemm
-        // requires. Exercised by every `f64` test in `tests/conv.rs`.
-        #[allow(unsafe_code)]
-        unsafe {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                beta.to_f64(),
-                c.as_mut_ptr(),
-                rsc,
-                csc,
-            );
-        }
-    } else if T::DTYPE == safetensors::Dtype::F32 {
-        let (a, b, c): (&[f32], &[f32], &mut [f32]) = (
-            bytemuck::cast_slice(a),
-            bytemuck::cast_slice(b),
-            bytemuck::cast_slice_mut(c),
-        );
-        // SAFETY: as for dgemm above, with `T` being `f32`. Exercised by the `f32` tests in
-        // `tests/conv.rs` (`f32_agrees_with_f64`).
-        #[allow(unsafe_code)]
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                beta.to_f64() as f32,
-                c.as_mut_ptr(),
-                rsc,
-                csc,
-            );
-        }
-    } else {
-        unreachable!("Real is sealed and implemented for f32 and f64 only");
+    conv2d_parameter_gradients(geom, x, delta, scratch, weight_grad, bias_grad, n);
+    if let Some(input_grad) = input_grad {
+        conv2d_input_gradient(geom, weight, delta, scratch, input_grad, n);
     }
 }
 
@@ -583,55 +920,136 @@ fn gemm<T: Real>(
 mod tests {
     use super::*;
 
+    /// The valid geometries of one or two channels, 1..=5 rows and columns, and a few
+    /// kernels, strides and paddings, square and not.
+    fn small_geometries() -> impl Iterator<Item = Conv2d> {
+        const KERNELS: [(usize, usize); 4] = [(1, 1), (2, 3), (3, 2), (3, 3)];
+        const STRIDES: [(usize, usize); 4] = [(1, 1), (2, 1), (1, 2), (3, 2)];
+        const PADDINGS: [(usize, usize); 4] = [(0, 0), (1, 0), (0, 2), (2, 1)];
+        let sizes = (1..=5).flat_map(|h| (1..=5).map(move |w| (h, w)));
+        sizes.flat_map(|(h, w)| {
+            KERNELS.into_iter().flat_map(move |k| {
+                STRIDES.into_iter().flat_map(move |s| {
+                    PADDINGS
+                        .into_iter()
+                        .flat_map(move |p| (1..=2).filter_map(move |c| Conv2d::checked(c, h, w, 1, k, s, p)))
+                })
+            })
+        })
+    }
+
     #[test]
-    fn valid_ranges_match_a_direct_scan() {
-        for offset in 0..4 {
-            for pad in 0..4 {
-                for stride in 1..4 {
-                    for in_len in 1..7usize {
-                        let out_len = (in_len + 2 * pad).saturating_sub(offset) / stride + 1;
-                        let valid: Vec<usize> = (0..out_len)
-                            .filter(|&o| {
-                                let i = o * stride + offset;
-                                i >= pad && i - pad < in_len
-                            })
-                            .collect();
-                        let (lo, hi) = valid_range(offset, pad, stride, in_len, out_len);
-                        assert_eq!((lo..hi).collect::<Vec<_>>(), valid, "{offset} {pad} {stride} {in_len}");
-                    }
+    fn im2col_copies_each_receptive_field_in_both_layouts() {
+        for g in small_geometries() {
+            let x: Vec<f64> = (1..=g.input_len()).map(|v| v as f64).collect();
+            let mut buffer = vec![0.0; g.padded_len()];
+            let padded = padded_sample(&g, &x, &mut buffer);
+            let mut by_position = vec![f64::NAN; g.patches_len()];
+            im2col_positions(&g, padded, &mut by_position);
+            let mut by_row = vec![f64::NAN; g.patches_len()];
+            im2col_rows(&g, padded, &mut by_row);
+            let (kh, kw) = g.kernel();
+            let positions = g.out_h() * g.out_w();
+            for p in 0..positions {
+                let (oy, ox) = (p / g.out_w(), p % g.out_w());
+                for c in 0..g.patch_len() {
+                    let (i, ky, kx) = (c / (kh * kw), c / kw % kh, c % kw);
+                    let iy = (oy * g.stride().0 + ky).checked_sub(g.padding().0);
+                    let ix = (ox * g.stride().1 + kx).checked_sub(g.padding().1);
+                    let expected = match (iy, ix) {
+                        (Some(iy), Some(ix)) if iy < g.in_h() && ix < g.in_w() => {
+                            x[(i * g.in_h() + iy) * g.in_w() + ix]
+                        }
+                        _ => 0.0,
+                    };
+                    assert_eq!(
+                        by_position[p * g.patch_len() + c],
+                        expected,
+                        "{g:?} position {p} value {c}"
+                    );
+                    assert_eq!(by_row[c * positions + p], expected, "{g:?} row {c} position {p}");
                 }
             }
         }
     }
 
     #[test]
-    fn gemm_multiplies_with_arbitrary_strides() {
-        // A 2x3 column-major, B 3x2 row-major, C 2x2 row-major, both scalar types.
-        let a = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0];
-        let b = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0];
-        let mut c = [1.0; 4];
-        gemm(2, 3, 2, &a, (1, 2), &b, (2, 1), 1.0f64, &mut c, (2, 1));
-        assert_eq!(c, [59.0, 65.0, 140.0, 155.0]);
-        let a32 = a.map(|v| v as f32);
-        let b32 = b.map(|v| v as f32);
-        let mut c32 = [f32::NAN; 4];
-        gemm(2, 3, 2, &a32, (1, 2), &b32, (2, 1), 0.0f32, &mut c32, (2, 1));
-        assert_eq!(c32, [58.0, 64.0, 139.0, 154.0]);
+    fn col2im_is_the_transpose_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for every x and c: check it on unit vectors x.
+        for g in small_geometries() {
+            let cols: Vec<f64> = (0..g.patches_len()).map(|v| (v * 7 % 13) as f64).collect();
+            let mut dx = vec![f64::NAN; g.input_len()];
+            let mut buffer = vec![f64::NAN; g.padded_len()];
+            col2im(&g, &cols, &mut buffer, &mut dx);
+            let mut patches = vec![0.0; g.patches_len()];
+            for j in 0..g.input_len() {
+                let mut x = vec![0.0; g.input_len()];
+                x[j] = 1.0;
+                let mut buffer = vec![0.0; g.padded_len()];
+                im2col_rows(&g, padded_sample(&g, &x, &mut buffer), &mut patches);
+                let inner: f64 = patches.iter().zip(&cols).map(|(a, b)| a * b).sum();
+                assert_eq!(dx[j], inner, "{g:?} input {j}");
+            }
+        }
     }
 
     #[test]
-    #[should_panic(expected = "C does not fit")]
-    fn gemm_rejects_a_short_output() {
-        let a = [1.0f64; 4];
-        let mut c = [0.0f64; 3];
-        gemm(2, 2, 2, &a, (1, 2), &a, (1, 2), 0.0, &mut c, (1, 2));
+    fn transpose_matches_the_definition_on_every_small_shape() {
+        for rows in 1..=9 {
+            for cols in 1..=9 {
+                let from: Vec<f64> = (0..rows * cols).map(|v| v as f64).collect();
+                let mut to = vec![f64::NAN; rows * cols + 1];
+                transpose(&from, &mut to, rows, cols);
+                for r in 0..rows {
+                    for c in 0..cols {
+                        assert_eq!(to[r * cols + c], from[r + c * rows], "{rows} x {cols}: ({r}, {c})");
+                    }
+                }
+                assert!(to[rows * cols].is_nan(), "past the matrix is untouched");
+            }
+        }
     }
 
     #[test]
-    #[should_panic(expected = "alias")]
-    fn gemm_rejects_aliasing_output_strides() {
-        let a = [1.0f64; 4];
-        let mut c = [0.0f64; 4];
-        gemm(2, 2, 2, &a, (1, 2), &a, (1, 2), 0.0, &mut c, (1, 1));
+    fn transpose_swaps_the_layouts() {
+        // 2 x 3 column-major to its row-major copy, and back.
+        let from = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0];
+        let mut to = [0.0; 6];
+        transpose(&from, &mut to, 2, 3);
+        assert_eq!(to, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let mut back = [0.0; 6];
+        transpose(&to, &mut back, 3, 2);
+        assert_eq!(back, from);
+    }
+
+    #[test]
+    fn both_weight_gradient_orders_give_the_same_bits() {
+        let value = |k: usize| ((k * 37 + 11) % 97) as f64 / 48.5 - 1.0;
+        for g in [
+            Conv2d::new(2, 6, 5, 3, (3, 2), (2, 1), (1, 1)),
+            Conv2d::new(1, 5, 5, 12, (2, 2), (1, 1), (0, 0)),
+        ] {
+            let n = 3;
+            let x: Vec<f64> = (0..g.input_len() * n).map(value).collect();
+            let delta: Vec<f64> = (0..g.output_len() * n).map(|k| value(k + 7)).collect();
+            let mut scratch = vec![f64::NAN; g.scratch_len()];
+            for path in KernelPath::ALL {
+                let [direct, transposed] = [false, true].map(|transposed| {
+                    let (mut dw, mut db) = (vec![f64::NAN; g.weight_len()], vec![f64::NAN; g.bias_len()]);
+                    parameter_gradients(path, &g, &x, &delta, &mut scratch, &mut dw, &mut db, n, transposed);
+                    (dw, db)
+                });
+                assert!(direct.0.iter().all(|v| v.is_finite()));
+                assert_eq!(direct, transposed, "{g:?}, {}", path.name());
+            }
+        }
+    }
+
+    #[test]
+    fn the_scratch_length_is_checked_for_overflow() {
+        // patches_len and output_len fit, their sum does not.
+        let half = usize::MAX / 2 + 1;
+        assert!(Conv2d::checked(1, half, 1, 1, (1, 1), (1, 1), (0, 0)).is_none());
+        assert!(Conv2d::checked(1, half / 2, 1, 1, (1, 1), (1, 1), (0, 0)).is_some());
     }
 }

@@ -5,6 +5,9 @@
 //! `k`) is contiguous. Every kernel works in place in caller-owned buffers and allocates
 //! nothing.
 //!
+//! The convolutions ([`crate::nn::conv`]) run the forward and weight-gradient kernels too, with
+//! dimensions known only at run time (crate-internal wrappers), on the same path.
+//!
 //! # Register tiles and run-time dispatch
 //! The matrix products are written as register tiles: a block of output rows for a few samples
 //! is accumulated in local arrays while the loop runs over the shared dimension, then stored
@@ -255,6 +258,72 @@ pub fn input_gradient_on<'a, T: Real, const O: usize, const I: usize>(
     out
 }
 
+/// [`dense_forward`] with run-time dimensions on `path` (the widest supported one not wider):
+/// `out[:, j] = W x[:, j] + b` for `W` `o x i` column-major (`o * i` values), `b` `o` values,
+/// and the `n` samples of `x` (`i` values each), written into the first `o * n` values of
+/// `out`, which it returns. For kernels whose shapes are known only at run time (convolutions).
+///
+/// # Panics
+/// Like slice indexing, if a buffer is shorter than stated.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dense_forward_dyn<'a, T: Real>(
+    path: KernelPath,
+    w: &[T],
+    b: &[T],
+    x: &[T],
+    out: &'a mut [T],
+    o: usize,
+    i: usize,
+    n: usize,
+) -> &'a mut [T] {
+    let out = &mut out[..o * n];
+    let (w, b, x) = (&w[..o * i], &b[..o], &x[..i * n]);
+    dispatch!(path, dense_forward::<T>(w, b, x, &mut *out, o, i, n));
+    out
+}
+
+/// [`weight_gradient`] with run-time dimensions on `path`: overwrites the `o * i` values of
+/// `g` (`o x i`, column-major) with `sum_j d[:, j] a[:, j]^T` for the `n` columns of `d`
+/// (`o` values each) and `a` (`i` values each). Zeros for `n = 0`.
+///
+/// # Panics
+/// Like slice indexing, if a buffer is shorter than stated.
+#[inline]
+pub(crate) fn weight_gradient_dyn<T: Real>(
+    path: KernelPath,
+    g: &mut [T],
+    d: &[T],
+    a: &[T],
+    o: usize,
+    i: usize,
+    n: usize,
+) {
+    let (g, d, a) = (&mut g[..o * i], &d[..o * n], &a[..i * n]);
+    dispatch!(path, weight_gradient::<T>(g, d, a, o, i, n));
+}
+
+/// [`weight_gradient_dyn`] added to `g` instead of overwriting it: each sum continues from
+/// `g`'s value, in the same order (so a product of `n1 + n2` columns in one call and its two
+/// halves in two calls, the first overwriting, give the same bits). Leaves `g` as it is for
+/// `n = 0`.
+///
+/// # Panics
+/// Like slice indexing, if a buffer is shorter than stated.
+#[inline]
+pub(crate) fn add_weight_gradient_dyn<T: Real>(
+    path: KernelPath,
+    g: &mut [T],
+    d: &[T],
+    a: &[T],
+    o: usize,
+    i: usize,
+    n: usize,
+) {
+    let (g, d, a) = (&mut g[..o * i], &d[..o * n], &a[..i * n]);
+    dispatch!(path, add_weight_gradient::<T>(g, d, a, o, i, n));
+}
+
 /// Plain gradient descent on one layer for one sample, without materializing the gradient:
 /// `W -= lr * (delta a_prev^T)` and `b -= lr * delta`, in one pass over the weights.
 ///
@@ -398,7 +467,12 @@ macro_rules! compile_for {
 
             $(#[$attr])?
             pub(crate) fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
-                portable::weight_gradient::<T, $g_rows, $g_cols, $fma>(g, d, a, o, i, n)
+                portable::weight_gradient::<T, $g_rows, $g_cols, $fma, false>(g, d, a, o, i, n)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn add_weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+                portable::weight_gradient::<T, $g_rows, $g_cols, $fma, true>(g, d, a, o, i, n)
             }
 
             $(#[$attr])?
@@ -593,9 +667,10 @@ mod portable {
         }
     }
 
-    /// `g = sum_j d[:, j] a[:, j]^T` for `d` `o x n`, `a` `i x n`, `g` `o x i`.
+    /// `g = sum_j d[:, j] a[:, j]^T` for `d` `o x n`, `a` `i x n`, `g` `o x i`; with `ADD`,
+    /// `g += ...` instead (the sums continue from `g`'s values, in the same order).
     #[inline(always)]
-    pub fn weight_gradient<T: Real, const R: usize, const NR: usize, const FMA: bool>(
+    pub fn weight_gradient<T: Real, const R: usize, const NR: usize, const FMA: bool, const ADD: bool>(
         g: &mut [T],
         d: &[T],
         a: &[T],
@@ -604,7 +679,9 @@ mod portable {
         n: usize,
     ) {
         if n == 0 {
-            g[..o * i].fill(T::zero());
+            if !ADD {
+                g[..o * i].fill(T::zero());
+            }
             return;
         }
         // Samples a block at a time, so that the block of `d` stays in the L1 cache while
@@ -614,11 +691,11 @@ mod portable {
             let js = j0..(j0 + J_BLOCK).min(n);
             let mut k = 0;
             while k + NR <= i {
-                gradient_columns::<T, R, NR, FMA>(g, d, a, o, i, js.clone(), k);
+                gradient_columns::<T, R, NR, FMA, ADD>(g, d, a, o, i, js.clone(), k);
                 k += NR;
             }
             while k < i {
-                gradient_columns::<T, R, 1, FMA>(g, d, a, o, i, js.clone(), k);
+                gradient_columns::<T, R, 1, FMA, ADD>(g, d, a, o, i, js.clone(), k);
                 k += 1;
             }
             j0 = js.end;
@@ -628,7 +705,7 @@ mod portable {
     /// Columns `k..k + C` of [`weight_gradient`], row tile by row tile.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn gradient_columns<T: Real, const R: usize, const C: usize, const FMA: bool>(
+    fn gradient_columns<T: Real, const R: usize, const C: usize, const FMA: bool, const ADD: bool>(
         g: &mut [T],
         d: &[T],
         a: &[T],
@@ -639,17 +716,18 @@ mod portable {
     ) {
         macro_rules! tile {
             ($m:tt, $r:ident) => {
-                gradient_tile::<T, $m, C, FMA>(g, d, a, o, i, js.clone(), k, $r)
+                gradient_tile::<T, $m, C, FMA, ADD>(g, d, a, o, i, js.clone(), k, $r)
             };
         }
         row_tiles!(o, [R, 16, 8, 4, 1], tile);
     }
 
     /// Rows `r..r + M` of columns `k..k + C` for the samples `js`: `acc += d[r.., j] a[k + c, j]`
-    /// in order, starting from the first sample's product (first block) or the sums so far.
+    /// in order, starting from the first sample's product (first block, unless `ADD`) or the
+    /// sums so far.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn gradient_tile<T: Real, const M: usize, const C: usize, const FMA: bool>(
+    fn gradient_tile<T: Real, const M: usize, const C: usize, const FMA: bool, const ADD: bool>(
         g: &mut [T],
         d: &[T],
         a: &[T],
@@ -661,7 +739,7 @@ mod portable {
     ) {
         let mut acc = [[T::zero(); M]; C];
         let mut rest = js.clone();
-        if js.start == 0 {
+        if js.start == 0 && !ADD {
             // The first sample initializes the tile (one product, no add).
             let d0 = &d[r..r + M];
             let a0 = &a[k..k + C];
@@ -925,5 +1003,42 @@ mod tests {
             assert!(chosen <= path && chosen.is_supported());
         }
         assert_eq!(KernelPath::Portable.or_supported(), KernelPath::Portable);
+    }
+
+    #[test]
+    fn the_run_time_dimension_kernels_match_the_static_ones() {
+        // 5 x 37 weights, 41 samples: tails in every direction, and more samples than a
+        // block of the weight gradient's (for the accumulating variant's continuation).
+        const O: usize = 5;
+        const I: usize = 37;
+        let n = 41;
+        let value = |k: usize| ((k * 37 + 11) % 97) as f64 / 48.5 - 1.0;
+        let weight = SMatrix::<f64, O, I>::from_fn(|r, c| value(r + c * O));
+        let bias = SVector::<f64, O>::from_fn(|r, _| value(r + 500));
+        let x: Vec<f64> = (0..I * n).map(|k| value(k + 1000)).collect();
+        let delta: Vec<f64> = (0..O * n).map(|k| value(k + 3000)).collect();
+        let (w, b) = (weight.as_slice(), bias.as_slice());
+        for path in KernelPath::ALL {
+            let mut expected = vec![0.0; O * n];
+            dense_forward_on(path, &weight, &bias, &x, &mut expected, n);
+            let mut out = vec![f64::NAN; O * n + 1];
+            assert_eq!(dense_forward_dyn(path, w, b, &x, &mut out, O, I, n), &expected[..]);
+
+            let mut expected = SMatrix::<f64, O, I>::zeros();
+            weight_gradient_on(path, &mut expected, &delta, &x, n);
+            let mut g = vec![f64::NAN; O * I];
+            weight_gradient_dyn(path, &mut g, &delta, &x, O, I, n);
+            assert_eq!(g, expected.as_slice());
+            // The same sums in two calls, the second adding: the same bits.
+            for split in [0, 1, 7, 32, 40] {
+                let mut g = vec![f64::NAN; O * I];
+                weight_gradient_dyn(path, &mut g, &delta[..O * split], &x[..I * split], O, I, split);
+                add_weight_gradient_dyn(path, &mut g, &delta[O * split..], &x[I * split..], O, I, n - split);
+                assert_eq!(g, expected.as_slice(), "{} split at {split}", path.name());
+            }
+            // Nothing to add leaves the sums as they are.
+            add_weight_gradient_dyn(path, &mut g, &[], &[], O, I, 0);
+            assert_eq!(g, expected.as_slice());
+        }
     }
 }
