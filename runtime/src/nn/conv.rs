@@ -58,6 +58,7 @@
 
 use crate::nn::kernels::{add_weight_gradient_dyn, dense_forward_dyn, kernel_path, weight_gradient_dyn, KernelPath};
 use crate::real::Real;
+use safetensors::Dtype;
 
 /// The geometry of a 2-D convolution: input and output channels, input size, kernel, stride
 /// and zero padding. Built by [`Conv2d::new`] (usable in a `const`), which checks it; every
@@ -631,7 +632,7 @@ pub fn conv2d_forward<'a, T: Real>(
 /// # Panics
 /// If a buffer is shorter than stated.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_forward_on<'a, T: Real>(
+fn forward_on<'a, T: Real>(
     path: KernelPath,
     geom: &Conv2d,
     weight: &[T],
@@ -695,7 +696,7 @@ pub fn conv2d_input_gradient<'a, T: Real>(
 ///
 /// # Panics
 /// If a buffer is shorter than stated.
-pub fn conv2d_input_gradient_on<'a, T: Real>(
+fn input_gradient_on<'a, T: Real>(
     path: KernelPath,
     geom: &Conv2d,
     weight: &[T],
@@ -757,7 +758,7 @@ pub fn conv2d_parameter_gradients<T: Real>(
 /// # Panics
 /// If a buffer is shorter than stated.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_parameter_gradients_on<T: Real>(
+fn parameter_gradients_on<T: Real>(
     path: KernelPath,
     geom: &Conv2d,
     x: &[T],
@@ -886,6 +887,172 @@ impl<'a, T: Real> Scratch<'a, T> {
         zeros.fill(T::zero());
         zeros
     }
+}
+
+/// [`conv2d_forward`] on a given kernel path (the widest supported one not wider than `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_on<'a, T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    weight: &[T],
+    bias: &[T],
+    x: &[T],
+    scratch: &mut [T],
+    out: &'a mut [T],
+    n: usize,
+) -> &'a [T] {
+    let len = geom.output_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => forward_f32(
+            path,
+            geom,
+            cast(weight),
+            cast(bias),
+            cast(x),
+            cast_mut(scratch),
+            cast_mut(out),
+            n,
+        ),
+        _ => forward_f64(
+            path,
+            geom,
+            cast(weight),
+            cast(bias),
+            cast(x),
+            cast_mut(scratch),
+            cast_mut(out),
+            n,
+        ),
+    }
+    &out[..len]
+}
+
+/// [`conv2d_input_gradient`] on a given kernel path (the widest supported one not wider than
+/// `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+pub fn conv2d_input_gradient_on<'a, T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    weight: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    input_grad: &'a mut [T],
+    n: usize,
+) -> &'a mut [T] {
+    let len = geom.input_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => input_gradient_f32(
+            path,
+            geom,
+            cast(weight),
+            cast(delta),
+            cast_mut(scratch),
+            cast_mut(input_grad),
+            n,
+        ),
+        _ => input_gradient_f64(
+            path,
+            geom,
+            cast(weight),
+            cast(delta),
+            cast_mut(scratch),
+            cast_mut(input_grad),
+            n,
+        ),
+    }
+    &mut input_grad[..len]
+}
+
+/// [`conv2d_parameter_gradients`] on a given kernel path (the widest supported one not wider
+/// than `path`).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_parameter_gradients_on<T: Real>(
+    path: KernelPath,
+    geom: &Conv2d,
+    x: &[T],
+    delta: &[T],
+    scratch: &mut [T],
+    weight_grad: &mut [T],
+    bias_grad: &mut [T],
+    n: usize,
+) {
+    let (dw, db) = (weight_grad, bias_grad);
+    match T::DTYPE {
+        Dtype::F32 => parameter_gradients_f32(
+            path,
+            geom,
+            cast(x),
+            cast(delta),
+            cast_mut(scratch),
+            cast_mut(dw),
+            cast_mut(db),
+            n,
+        ),
+        _ => parameter_gradients_f64(
+            path,
+            geom,
+            cast(x),
+            cast(delta),
+            cast_mut(scratch),
+            cast_mut(dw),
+            cast_mut(db),
+            n,
+        ),
+    }
+}
+
+// The kernels for `f32` and `f64`, instantiated here, in the runtime, rather than in each crate
+// that calls the generic functions above: they are compiled once, with the runtime's
+// optimization level (a user's debug build, or a test at opt-level 0, still gets fast
+// convolutions), and a network's crate compiles no convolution code of its own.
+macro_rules! instances {
+    ($($t:ident: $forward:ident, $input:ident, $params:ident;)*) => {$(
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)]
+        fn $forward(path: KernelPath, g: &Conv2d, w: &[$t], b: &[$t], x: &[$t], s: &mut [$t], out: &mut [$t], n: usize) {
+            forward_on(path, g, w, b, x, s, out, n);
+        }
+
+        #[inline(never)]
+        fn $input(path: KernelPath, g: &Conv2d, w: &[$t], d: &[$t], s: &mut [$t], dx: &mut [$t], n: usize) {
+            input_gradient_on(path, g, w, d, s, dx, n);
+        }
+
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)]
+        fn $params(path: KernelPath, g: &Conv2d, x: &[$t], d: &[$t], s: &mut [$t], dw: &mut [$t], db: &mut [$t], n: usize) {
+            parameter_gradients_on(path, g, x, d, s, dw, db, n);
+        }
+    )*};
+}
+
+instances! {
+    f32: forward_f32, input_gradient_f32, parameter_gradients_f32;
+    f64: forward_f64, input_gradient_f64, parameter_gradients_f64;
+}
+
+/// `values` as a slice of `U`, which is `T` ([`Real`] is `f32` or `f64`, and the caller
+/// picked `U` by `T::DTYPE`).
+///
+/// # Panics
+/// If `U` is not `T`'s size, which the sealed [`Real`] rules out.
+#[inline]
+fn cast<T: Real, U: Real>(values: &[T]) -> &[U] {
+    bytemuck::cast_slice(values)
+}
+
+/// [`cast`] of a mutable slice.
+#[inline]
+fn cast_mut<T: Real, U: Real>(values: &mut [T]) -> &mut [U] {
+    bytemuck::cast_slice_mut(values)
 }
 
 /// The gradients of a convolution for the `n` samples of `x` (its input) and `delta` (the
