@@ -62,3 +62,51 @@ fn training_steps_allocate_nothing_after_the_first() {
     assert_eq!(allocations(), after + 1);
     drop(probe);
 }
+
+retroprop::network! {
+    struct Cnn {
+        input: [2, 8, 8],
+        conv1: conv2d(4, kernel = 3, padding = 1) -> relu,
+        pool1: max_pool(2),
+        conv2: conv2d(6, kernel = 3) -> tanh,
+        drop: dropout(0.2),
+        pool2: avg_pool(2),
+        flat: flatten,
+        output: dense(3) -> softmax,
+    }
+}
+
+#[test]
+fn cnn_training_steps_allocate_nothing_after_the_first() {
+    let mut net = Cnn::seeded(0);
+    let mut session = Session::<Cnn>::new(8, 0);
+    let mut adam = Adam::new(1e-3);
+    let x: Vec<f32> = (0..128 * 8).map(|i| (i % 13) as f32 / 13.0).collect();
+    let y = one_hot::<f32>(&[0, 1, 2, 0, 1, 2, 0, 1], 3).expect("labels");
+    let sample = retroprop::nalgebra::SVector::<f32, 128>::from_column_slice(&x[..128]);
+    let target = retroprop::nalgebra::SVector::<f32, 3>::from_column_slice(&y[..3]);
+    // The first step creates Adam's moment buffers.
+    session.step(&mut net, &x, &y, &CrossEntropy, &mut adam).expect("step");
+    let mut one = Session::<Cnn>::new(1, 0);
+
+    let before = allocations();
+    for _ in 0..5 {
+        session
+            .step(&mut net, &x, &y, &CrossEntropy, &mut adam)
+            .expect("batched step");
+        session
+            .step(&mut net, &x[..128 * 3], &y[..3 * 3], &CrossEntropy, &mut adam)
+            .expect("partial batch");
+        net.train_step(&sample, &target, &CrossEntropy, &mut adam, &mut one)
+            .expect("single step");
+        let output = net.forward_into(&x, &mut session.workspace).expect("forward");
+        assert_eq!(output.act.len(), 24);
+    }
+    let after = allocations();
+    assert_eq!(
+        after - before,
+        0,
+        "CNN training steps allocated {} times",
+        after - before
+    );
+}

@@ -65,6 +65,65 @@ retroprop::network! {
     }
 }
 
+// Convolutions: stride 2, rectangular kernels, strides and padding, several input channels,
+// sizes that round down, both pools after a convolution, dropout after a convolution, and a
+// convolution straight after another without an activation.
+retroprop::network! {
+    #[network(scalar = f64)] struct ConvStride2 {
+        input: [2, 7, 6],
+        conv: conv2d(3, kernel = 3, stride = 2) -> tanh,
+        flat: flatten,
+        out: dense(2),
+    }
+    #[network(scalar = f64)] struct ConvRectangular {
+        input: [3, 8, 7],
+        conv: conv2d(2, kernel = (3, 2), stride = (2, 1), padding = (1, 2)) -> silu,
+        flat: flatten,
+        out: dense(3) -> softmax,
+    }
+    #[network(scalar = f64)] struct ConvRoundsDown {
+        input: [1, 9, 10],
+        conv: conv2d(4, kernel = 4, stride = 3, padding = 1) -> elu,
+        flat: flatten,
+        out: dense(2) -> sigmoid,
+    }
+    #[network(scalar = f64)] struct ConvPoolConv {
+        input: [2, 8, 8],
+        conv1: conv2d(3, kernel = 3, padding = 1) -> tanh,
+        pool1: max_pool(2),
+        conv2: conv2d(4, kernel = 3) -> gelu,
+        pool2: avg_pool(2),
+        flat: flatten,
+        out: dense(3) -> softmax,
+    }
+    #[network(scalar = f64)] struct ConvDropout {
+        input: [2, 6, 6],
+        conv1: conv2d(3, kernel = 3) -> tanh,
+        drop: dropout(0.4),
+        conv2: conv2d(2, kernel = 2) -> sigmoid,
+        flat: flatten,
+        out: dense(2),
+    }
+    #[network(scalar = f64)] struct ConvLinearStack {
+        input: [2, 6, 5],
+        conv1: conv2d(3, kernel = (2, 3), padding = (1, 0)),
+        conv2: conv2d(2, kernel = 3, stride = (1, 2)) -> softplus,
+        pool: max_pool((2, 1), stride = 1),
+        flat: flatten,
+        h: dense(4) -> tanh,
+        out: dense(2),
+    }
+    struct ConvPoolConvF32 {
+        input: [2, 8, 8],
+        conv1: conv2d(3, kernel = 3, padding = 1) -> tanh,
+        pool1: max_pool(2),
+        conv2: conv2d(4, kernel = 3) -> gelu,
+        pool2: avg_pool(2),
+        flat: flatten,
+        out: dense(3) -> softmax,
+    }
+}
+
 // The depth 1-4 networks again, in f32.
 retroprop::network! {
     struct Depth1F32 { input: 5, out: dense(3) -> softmax }
@@ -110,6 +169,17 @@ enum Target {
 /// Checks every parameter's analytic gradient against a central difference; returns the
 /// largest relative error found.
 fn gradient_check<N: Network<Scalar = f64>>(loss: &dyn Loss<f64>, kind: Target, seed: u64) -> f64 {
+    check_against_differences::<N>(loss, kind, seed, false)
+}
+
+/// [`gradient_check`] (`training: false`: the differences of the inference loss) and
+/// [`gradient_check_training`] (`true`: of the training loss with a fixed context).
+fn check_against_differences<N: Network<Scalar = f64>>(
+    loss: &dyn Loss<f64>,
+    kind: Target,
+    seed: u64,
+    training: bool,
+) -> f64 {
     let mut net = N::seeded(seed);
     // Non-zero biases so that every term of the chain rule is exercised.
     for i in 0..N::TENSORS.len() {
@@ -126,14 +196,23 @@ fn gradient_check<N: Network<Scalar = f64>>(loss: &dyn Loss<f64>, kind: Target, 
     let mut ctx = Context::training(seed);
     net.gradients_into(&x, &y, loss, &mut ctx, &mut ws, &mut grads)
         .expect("gradients");
+    let mut scratch = N::zeroed_gradients();
+    let loss_at = |net: &N, ws: &mut N::Workspace, scratch: &mut N::Gradients| {
+        if training {
+            net.gradients_into(&x, &y, loss, &mut Context::training(seed), ws, scratch)
+                .expect("training loss")
+        } else {
+            evaluate_loss(net, &x, &y, loss, ws).expect("loss")
+        }
+    };
     let mut worst: f64 = 0.0;
     for t in 0..N::TENSORS.len() {
         for k in 0..net.tensor(t).len() {
             let original = net.tensor(t)[k];
             net.tensor_mut(t)[k] = original + STEP;
-            let plus = evaluate_loss(&net, &x, &y, loss, &mut ws).expect("loss");
+            let plus = loss_at(&net, &mut ws, &mut scratch);
             net.tensor_mut(t)[k] = original - STEP;
-            let minus = evaluate_loss(&net, &x, &y, loss, &mut ws).expect("loss");
+            let minus = loss_at(&net, &mut ws, &mut scratch);
             net.tensor_mut(t)[k] = original;
             let numeric = (plus - minus) / (2.0 * STEP);
             let analytic = grads.tensor(t)[k];
@@ -313,5 +392,48 @@ fn image_inputs_through_pooling_and_flatten() {
         gradient_check::<ImageDeep>(&CrossEntropy, Target::Distribution, seed);
         gradient_check::<ImageMaxPool>(&mse(), Target::Regression, seed);
         gradient_check::<ImageAvgPool>(&CrossEntropy, Target::Distribution, seed);
+    }
+}
+
+/// Like [`gradient_check`], with the loss of a training pass (`gradients_into`, whose dropout
+/// masks follow the context's seed) on both sides of the central differences, so that layers
+/// with dropout are checked with a fixed mask.
+fn gradient_check_training<N: Network<Scalar = f64>>(loss: &dyn Loss<f64>, kind: Target, seed: u64) -> f64 {
+    check_against_differences::<N>(loss, kind, seed, true)
+}
+
+#[test]
+fn convolutions_with_strides_padding_and_rectangular_kernels() {
+    for seed in 0..2 {
+        gradient_check::<ConvStride2>(&mse(), Target::Regression, seed);
+        gradient_check::<ConvRectangular>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<ConvRoundsDown>(&BinaryCrossEntropy, Target::Probabilities, seed);
+        gradient_check::<ConvPoolConv>(&CrossEntropy, Target::Distribution, seed);
+        gradient_check::<ConvLinearStack>(&Huber::default(), Target::Regression, seed);
+    }
+}
+
+#[test]
+fn dropout_after_a_convolution_with_a_fixed_mask() {
+    for seed in 0..3 {
+        gradient_check_training::<ConvDropout>(&mse(), Target::Regression, seed);
+    }
+    // The masks do act: the training loss differs from the inference loss.
+    let net = ConvDropout::seeded(1);
+    let x = values(2, ConvDropout::INPUT * SAMPLES, 1.5);
+    let y = targets(ConvDropout::OUTPUT, 3, Target::Regression);
+    let mut ws = ConvDropout::workspace(SAMPLES);
+    let mut grads = ConvDropout::zeroed_gradients();
+    let training = net
+        .gradients_into(&x, &y, &mse(), &mut Context::training(8), &mut ws, &mut grads)
+        .expect("gradients");
+    let inference = evaluate_loss(&net, &x, &y, &mse(), &mut ws).expect("loss");
+    assert!((training - inference).abs() > 1e-6, "{training} vs {inference}");
+}
+
+#[test]
+fn f32_convolutions_agree_with_f64() {
+    for seed in [20, 21] {
+        f32_agrees_with_f64::<ConvPoolConv, ConvPoolConvF32>(&CrossEntropy, &CrossEntropy, Target::Distribution, seed);
     }
 }

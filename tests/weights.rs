@@ -1,5 +1,5 @@
-//! Weight files and checkpoints: round trips, mismatch reports, atomic writes, a file written
-//! by PyTorch, and training resumed from a checkpoint.
+//! Weight files and checkpoints: round trips, mismatch reports, atomic writes, files written
+//! by PyTorch (a 5-7-3 network and LeNet-5), and training resumed from a checkpoint.
 
 #[macro_use]
 mod common;
@@ -240,6 +240,96 @@ fn a_file_written_by_pytorch_reproduces_its_outputs() {
         for (a, b) in out.iter().zip(y) {
             assert!((f64::from(*a) - b).abs() < 1e-6, "{a} vs {b}");
         }
+    }
+}
+
+retroprop::network! {
+    /// LeNet-5 as `tests/reference/make_torch_lenet.py` builds it in PyTorch (float32).
+    pub struct LeNet {
+        input: [1, 28, 28],
+        conv1: conv2d(6, kernel = 5, padding = 2) -> relu,
+        pool1: max_pool(2),
+        conv2: conv2d(16, kernel = 5) -> relu,
+        pool2: max_pool(2),
+        flat: flatten,
+        fc1: dense(120) -> relu,
+        fc2: dense(84) -> relu,
+        output: dense(10) -> softmax,
+    }
+}
+
+/// `torch_lenet.safetensors` was written by `safetensors.torch.save_file(model.state_dict())`.
+/// Set `RETROPROP_LENET_OUT` to a path to also save the loaded network there, for the manual
+/// check `python3 tests/reference/make_torch_lenet.py --check PATH` (PyTorch's
+/// `load_state_dict(strict=True)` on the file retroprop wrote).
+#[test]
+fn a_lenet_written_by_pytorch_loads_reproduces_its_outputs_and_saves_in_its_layout() {
+    assert_eq!(LeNet::PARAMETERS, 61_706);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let net = LeNet::load(root.join("torch_lenet.safetensors")).expect("PyTorch file");
+    let reference: serde_json::Value = serde_json::from_str(include_str!("fixtures/torch_lenet.json")).expect("json");
+    assert_eq!(reference["parameters"], 61_706);
+
+    // The outputs after the softmax, one sample at a time.
+    let xs = common::row_major(&reference["x"]);
+    let ys = common::row_major(&reference["y"]);
+    assert_eq!((xs.len(), ys.len()), (2 * 784, 2 * 10));
+    for (x, y) in xs.chunks(784).zip(ys.chunks(10)) {
+        let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let out = net.forward_slice(&x).expect("784 inputs");
+        for (a, b) in out.iter().zip(y) {
+            assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    // PyTorch's state-dict keys and shapes, in its order, are the network's tensors.
+    let expected: Vec<(String, Vec<usize>)> = reference["tensors"]
+        .as_array()
+        .expect("tensors")
+        .iter()
+        .map(|t| {
+            let shape = t["shape"].as_array().expect("shape");
+            let shape = shape.iter().map(|d| d.as_u64().expect("dimension") as usize).collect();
+            (t["name"].as_str().expect("name").to_owned(), shape)
+        })
+        .collect();
+    let specs: Vec<(String, Vec<usize>)> = LeNet::TENSORS
+        .iter()
+        .map(|t| (t.name.to_owned(), t.shape.to_vec()))
+        .collect();
+    assert_eq!(specs, expected);
+
+    // Saved by retroprop and read back with the safetensors crate: the same names, shapes and
+    // dtype, and the same bytes as PyTorch's file.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("lenet.safetensors");
+    net.save(&path).expect("save");
+    let bytes = std::fs::read(&path).expect("read");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("valid");
+    let torch_bytes = std::fs::read(root.join("torch_lenet.safetensors")).expect("read");
+    let torch_file = safetensors::SafeTensors::deserialize(&torch_bytes).expect("valid");
+    let mut names = file.names();
+    names.sort_unstable();
+    let mut expected_names: Vec<&str> = expected.iter().map(|(name, _)| name.as_str()).collect();
+    expected_names.sort_unstable();
+    assert_eq!(names, expected_names);
+    for (name, shape) in &expected {
+        let view = file.tensor(name).expect("tensor");
+        assert_eq!(view.shape(), &shape[..], "{name}");
+        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+        assert!(
+            view.data() == torch_file.tensor(name).expect("tensor").data(),
+            "{name}: retroprop's bytes differ from PyTorch's"
+        );
+    }
+    assert_eq!(file.tensor("conv1.weight").expect("conv1").shape(), [6, 1, 5, 5]);
+    assert_eq!(file.tensor("conv2.weight").expect("conv2").shape(), [16, 6, 5, 5]);
+    assert_eq!(file.tensor("fc1.weight").expect("fc1").shape(), [120, 400]);
+    assert!(LeNet::load(&path).expect("its own file") == net);
+
+    if let Some(out) = std::env::var_os("RETROPROP_LENET_OUT") {
+        net.save(&out).expect("save to RETROPROP_LENET_OUT");
+        eprintln!("saved LeNet to {}", Path::new(&out).display());
     }
 }
 

@@ -255,12 +255,25 @@ struct LayerSpan {
 /// An unknown layer kind, with a suggestion.
 fn unknown_kind(call: &Call, kind: &str, errors: &mut Errors) {
     let kinds: Vec<&str> = layers::names().collect();
-    let hint = match suggest(kind, kinds.iter().copied().chain(ACTIVATIONS.iter().copied())) {
+    let hint = match known_as(kind).or_else(|| suggest(kind, kinds.iter().copied().chain(ACTIVATIONS.iter().copied())))
+    {
         Some(s) if kinds.contains(&s) => format!("; did you mean `{s}`?"),
         Some(s) => format!("; `{s}` is an activation: write `dense(n) -> {s}`"),
         None => format!("; the layer kinds are {}", list(&kinds)),
     };
     errors.push(call.ident.span(), format!("unknown layer kind `{kind}`{hint}"));
+}
+
+/// The layer kind that other frameworks call `kind` (`conv`, `Linear`, `MaxPool2d`), if any.
+fn known_as(kind: &str) -> Option<&'static str> {
+    let key: String = kind.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    match key.as_str() {
+        "conv" | "conv2" | "convolution" | "convolution2d" | "conv2d" => Some("conv2d"),
+        "linear" | "fc" | "fullyconnected" => Some("dense"),
+        "maxpool" | "maxpool2d" | "maxpooling2d" => Some("max_pool"),
+        "avgpool" | "avgpool2d" | "averagepool" | "averagepooling2d" => Some("avg_pool"),
+        _ => None,
+    }
 }
 
 /// The arguments of a layer call, or `None` after reporting `missing` when there are none.

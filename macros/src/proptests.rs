@@ -37,7 +37,7 @@ fn valid_definition() -> impl Strategy<Value = String> {
         1usize..=64,
         prop::option::weighted(
             0.33,
-            (1usize..=3, 2usize..=8, 2usize..=8, 1usize..=2, 1usize..=2, 0u8..3),
+            (1usize..=3, 2usize..=8, 2usize..=8, 1usize..=2, 1usize..=2, 0u8..4),
         ),
     )
         .prop_map(|(layers, input, scalar, vis, softmax_last, out_width, image)| {
@@ -60,6 +60,10 @@ fn valid_definition() -> impl Strategy<Value = String> {
                     match pool {
                         0 => text.push_str(&format!("    pool: max_pool({k}{stride}),\n")),
                         1 => text.push_str(&format!("    pool: avg_pool(({k}, 1){stride}),\n")),
+                        2 => text.push_str(&format!(
+                            "    conv: conv2d({}, kernel = ({k}, 2), padding = (0, 1){stride}) -> relu,\n",
+                            c + 1
+                        )),
                         _ => {}
                     }
                     text.push_str("    flat: flatten,\n");
@@ -96,6 +100,9 @@ const VOCABULARY: &[&str] = &[
     "dropout",
     "flatten",
     "max_pool",
+    "conv2d",
+    "kernel = 3",
+    "padding = 1",
     "avg_pool",
     "stride",
     "stride = 2",

@@ -108,7 +108,9 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
     let buffers = net.layers.iter().flat_map(|l| l.kind.buffers(l)).map(|b| {
         let field = &b.field;
         let width = lit(b.per_sample);
-        if b.indices {
+        if let Some(len) = &b.fixed {
+            quote!(#field: #p::vec_of(#len, 1),)
+        } else if b.indices {
             quote!(#field: ::std::vec![0; usize::saturating_mul(#width, max_batch)],)
         } else {
             quote!(#field: #p::vec_of(#width, max_batch),)

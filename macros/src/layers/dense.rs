@@ -174,7 +174,6 @@ impl LayerKind for Dense {
             weight: w,
             bias: b,
             pre,
-            act,
             ..
         } = Names::of(layer);
         let doc_pre = format!(" Layer `{text}` ({}): pre-activation `z = W x + b`.", layer.shapes());
@@ -182,24 +181,16 @@ impl LayerKind for Dense {
             #[doc = #doc_pre]
             let #pre = #p::dense_vector(&self.#w, &self.#b, #input);
         };
-        let act_step = if layer.activation == Activation::Identity {
-            let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
-            quote!(#[doc = #doc] let #act = #pre;)
-        } else {
-            let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
-            let activation = cx.activation(layer.activation);
-            quote!(#[doc = #doc] let #act = #activation.forward_vector(#pre);)
-        };
+        let act_step = super::activation_one(cx, layer);
         quote!(#pre_step #act_step)
     }
 
     fn forward_batch(&self, cx: &Cx, layer: &Layer, input: &TokenStream, mode: Mode) -> TokenStream {
-        let (p, t, text) = (&cx.p, cx.t, layer.text());
+        let (p, text) = (&cx.p, layer.text());
         let Names {
             weight: w,
             bias: b,
             pre,
-            act,
             ..
         } = Names::of(layer);
         let pre_step = match mode {
@@ -232,55 +223,14 @@ impl LayerKind for Dense {
                 }
             }
         };
-        let act_step = if layer.activation == Activation::Identity {
-            let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
-            quote!(#[doc = #doc] let #act: &[#t] = #pre;)
-        } else {
-            let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
-            let (activation, width) = (cx.activation(layer.activation), cx.width(layer));
-            quote!(#[doc = #doc] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
-        };
+        let act_step = super::activation_batch(cx, layer);
         quote!(#pre_step #act_step)
     }
 
     fn backward(&self, cx: &Cx, layer: &Layer, grad: Option<&Grad>, below: Option<&Layer>) -> Backward {
         let (p, text) = (&cx.p, layer.text());
-        let Names {
-            weight: w,
-            pre,
-            act,
-            delta,
-            ..
-        } = Names::of(layer);
-        let mut code = TokenStream::new();
-        // The delta `dz` (an expression of type `&[T]`) and the buffer it is in.
-        let (delta_expr, delta_buffer) = match grad {
-            None => (quote!(&ws.#delta), delta.clone()),
-            Some(grad) if layer.activation == Activation::Identity => {
-                // `dz = da`: the gradient is the delta.
-                if below.is_some() {
-                    code.extend(grad.bind());
-                } else {
-                    code.extend(grad.compute());
-                }
-                let var = &grad.var;
-                (quote!(#var), grad.buffer.clone())
-            }
-            Some(grad) => {
-                code.extend(grad.bind());
-                let doc = format!(
-                    " Layer `{text}`: delta `dz = da * {}'(z)` (the chain rule through the activation).",
-                    layer.activation.name()
-                );
-                let (activation, width, var) = (cx.activation(layer.activation), cx.width(layer), &grad.var);
-                let chain = quote!(#activation.backward(&ws.#pre, &ws.#act, #var, #width));
-                code.extend(match below {
-                    Some(_) => quote!(#[doc = #doc] let #delta = #chain;),
-                    None => quote!(#[doc = #doc] #chain;),
-                });
-                (quote!(#delta), grad.buffer.clone())
-            }
-        };
+        let Names { weight: w, .. } = Names::of(layer);
+        let (code, delta_expr, delta_buffer) = super::chain_rule(cx, layer, grad, below);
         let below = below.map(|below| {
             let below_names = Names::of(below);
             let below_delta = &below_names.delta;

@@ -3,6 +3,7 @@
 //! layer; no other file looks at which kind a layer is. `docs/architecture.md` says how to add
 //! one.
 
+mod conv;
 mod dense;
 mod dropout;
 mod flatten;
@@ -33,6 +34,7 @@ pub struct Registered {
 /// Every layer kind, in the order the messages list them.
 pub const REGISTRY: &[Registered] = &[
     dense::REGISTERED,
+    conv::REGISTERED,
     dropout::REGISTERED,
     flatten::REGISTERED,
     pool::MAX_POOL,
@@ -232,12 +234,15 @@ impl Param {
     }
 }
 
-/// A workspace buffer: `per_sample` values for each sample of the largest batch.
+/// A workspace buffer: `per_sample` values for each sample of the largest batch, or a
+/// `fixed` number of values whatever the batch (scratch space reused sample by sample).
 pub struct Buffer {
     pub field: Ident,
     pub per_sample: usize,
     /// Whether it holds `u32` indices (as max pooling's argmax) instead of scalars.
     pub indices: bool,
+    /// An expression for the buffer's length if it does not grow with the batch.
+    pub fixed: Option<TokenStream>,
 }
 
 impl Buffer {
@@ -247,6 +252,17 @@ impl Buffer {
             field,
             per_sample,
             indices: false,
+            fixed: None,
+        }
+    }
+
+    /// A buffer of scalars of length `len` (an expression of type `usize`), for any batch.
+    pub fn fixed(field: Ident, len: TokenStream) -> Self {
+        Buffer {
+            field,
+            per_sample: 0,
+            indices: false,
+            fixed: Some(len),
         }
     }
 }
@@ -363,13 +379,16 @@ pub fn lit(n: usize) -> Literal {
 pub struct Arguments<'c> {
     pub positional: Vec<&'c syn::Expr>,
     pub named: Vec<(String, &'c syn::Expr)>,
+    /// The known names that an unknown argument was reported as a likely misspelling of.
+    suggested: Vec<&'static str>,
 }
 
 impl<'c> Arguments<'c> {
-    pub fn of(call: &'c Call, known: &[&str], errors: &mut Errors) -> Self {
+    pub fn of(call: &'c Call, known: &[&'static str], errors: &mut Errors) -> Self {
         let mut arguments = Arguments {
             positional: Vec::new(),
             named: Vec::new(),
+            suggested: Vec::new(),
         };
         let kind = call.ident.to_string();
         for value in call.args.iter().flat_map(|a| &a.values) {
@@ -397,7 +416,10 @@ impl<'c> Arguments<'c> {
             };
             if !known.contains(&name.as_str()) {
                 let hint = match crate::check::suggest(&name, known.iter().copied()) {
-                    Some(s) => format!("; did you mean `{s}`?"),
+                    Some(s) => {
+                        arguments.suggested.push(s);
+                        format!("; did you mean `{s}`?")
+                    }
                     None => format!("; `{kind}` takes `{}`", known.join("`, `")),
                 };
                 errors.push(span, format!("unknown argument `{name}` of `{kind}`{hint}"));
@@ -410,6 +432,12 @@ impl<'c> Arguments<'c> {
         arguments
     }
 
+    /// Whether an unknown argument was reported as a misspelling of `name` (so that a missing
+    /// `name` need not be reported too).
+    pub fn suggested(&self, name: &str) -> bool {
+        self.suggested.contains(&name)
+    }
+
     /// The named argument `name`, if given.
     pub fn named(&self, name: &str) -> Option<&'c syn::Expr> {
         self.named.iter().find(|(n, _)| n == name).map(|(_, e)| *e)
@@ -419,25 +447,103 @@ impl<'c> Arguments<'c> {
 /// A positive size given as an integer or a `(height, width)` pair; reports and returns
 /// `None` otherwise.
 pub fn size_pair(expr: &syn::Expr, what: &str, errors: &mut Errors) -> Option<(usize, usize)> {
-    let positive = |e: &syn::Expr| match e {
+    size_pair_from(expr, what, 1, errors)
+}
+
+/// A size of at least `min` (0 or 1) given as an integer or a `(height, width)` pair; reports
+/// and returns `None` otherwise.
+pub fn size_pair_from(expr: &syn::Expr, what: &str, min: usize, errors: &mut Errors) -> Option<(usize, usize)> {
+    let valid = |e: &syn::Expr| match e {
         syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(int),
             ..
-        }) => int.base10_parse::<usize>().ok().filter(|&n| n > 0),
+        }) => int.base10_parse::<usize>().ok().filter(|&n| n >= min),
         _ => None,
     };
     let pair = match expr {
-        syn::Expr::Tuple(tuple) if tuple.elems.len() == 2 => positive(&tuple.elems[0]).zip(positive(&tuple.elems[1])),
-        syn::Expr::Paren(inner) => return size_pair(&inner.expr, what, errors),
-        other => positive(other).map(|n| (n, n)),
+        syn::Expr::Tuple(tuple) if tuple.elems.len() == 2 => valid(&tuple.elems[0]).zip(valid(&tuple.elems[1])),
+        syn::Expr::Paren(inner) => return size_pair_from(&inner.expr, what, min, errors),
+        other => valid(other).map(|n| (n, n)),
     };
     if pair.is_none() {
+        let kind = if min == 0 {
+            "whole number"
+        } else {
+            "positive whole number"
+        };
+        let example = if min == 0 {
+            "`0`, `2` or `(2, 3)`"
+        } else {
+            "`2` or `(2, 3)`"
+        };
         errors.push(
             syn::spanned::Spanned::span(expr),
-            format!(
-                "{what} must be a positive whole number or a `(height, width)` pair of them, as in `2` or `(2, 3)`"
-            ),
+            format!("{what} must be a {kind} or a `(height, width)` pair of them, as in {example}"),
         );
     }
     pair
+}
+
+/// The activation step of a layer with a pre-activation (`dense`, `conv2d`) in a one-sample
+/// pass: defines `names.act` from `names.pre`.
+pub fn activation_one(cx: &Cx, layer: &Layer) -> TokenStream {
+    let (text, Names { pre, act, .. }) = (layer.text(), Names::of(layer));
+    if layer.activation == Activation::Identity {
+        let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
+        quote!(#[doc = #doc] let #act = #pre;)
+    } else {
+        let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
+        let activation = cx.activation(layer.activation);
+        quote!(#[doc = #doc] let #act = #activation.forward_vector(#pre);)
+    }
+}
+
+/// The activation step of a layer with a pre-activation in a batch pass: defines
+/// `names.act` (a `&[T]`) from `names.pre`.
+pub fn activation_batch(cx: &Cx, layer: &Layer) -> TokenStream {
+    let (t, text, Names { pre, act, .. }) = (cx.t, layer.text(), Names::of(layer));
+    if layer.activation == Activation::Identity {
+        let doc = format!(" Layer `{text}`: identity activation, `a = z`.");
+        quote!(#[doc = #doc] let #act: &[#t] = #pre;)
+    } else {
+        let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
+        let (activation, width) = (cx.activation(layer.activation), cx.width(layer));
+        quote!(#[doc = #doc] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
+    }
+}
+
+/// The start of the backward pass of a layer with a pre-activation: binds the gradient the
+/// layer above handed down and applies the chain rule through the activation. Returns the
+/// statements, the delta `dz` (an expression of type `&[T]`) and the buffer it is in.
+pub fn chain_rule(
+    cx: &Cx,
+    layer: &Layer,
+    grad: Option<&Grad>,
+    below: Option<&Layer>,
+) -> (TokenStream, TokenStream, Ident) {
+    let (text, Names { pre, act, delta, .. }) = (layer.text(), Names::of(layer));
+    match grad {
+        // The last layer: the loss wrote its delta.
+        None => (TokenStream::new(), quote!(&ws.#delta), delta),
+        Some(grad) if layer.activation == Activation::Identity => {
+            // `dz = da`: the gradient is the delta.
+            let code = if below.is_some() { grad.bind() } else { grad.compute() };
+            let var = &grad.var;
+            (code, quote!(#var), grad.buffer.clone())
+        }
+        Some(grad) => {
+            let mut code = grad.bind();
+            let doc = format!(
+                " Layer `{text}`: delta `dz = da * {}'(z)` (the chain rule through the activation).",
+                layer.activation.name()
+            );
+            let (activation, width, var) = (cx.activation(layer.activation), cx.width(layer), &grad.var);
+            let chain = quote!(#activation.backward(&ws.#pre, &ws.#act, #var, #width));
+            code.extend(match below {
+                Some(_) => quote!(#[doc = #doc] let #delta = #chain;),
+                None => quote!(#[doc = #doc] #chain;),
+            });
+            (code, quote!(#delta), grad.buffer.clone())
+        }
+    }
 }

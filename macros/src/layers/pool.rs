@@ -180,6 +180,7 @@ impl LayerKind for Pool {
                 field: n.argmax,
                 per_sample,
                 indices: true,
+                fixed: None,
             });
         }
         buffers
