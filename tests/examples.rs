@@ -1,6 +1,7 @@
 //! The examples' own code, run with fast settings: the digits main job reaches at least 95%
 //! test accuracy, iris at least 95% mean test accuracy over 10 seeds, the server answers
-//! and rejects requests, and the examples parse their command lines.
+//! and rejects requests, `mnist_cnn` learns from a small IDX directory written here, and the
+//! examples parse their command lines.
 
 // Each example declares `mod common;` for its shared helpers; included together here, the
 // helper file is compiled once per example, which is what we want.
@@ -17,6 +18,10 @@ mod iris;
 #[allow(dead_code)]
 #[path = "../examples/serve.rs"]
 mod serve;
+
+#[allow(dead_code)]
+#[path = "../examples/mnist_cnn.rs"]
+mod mnist_cnn;
 
 use retroprop::prelude::*;
 
@@ -176,4 +181,93 @@ fn the_examples_parse_their_command_lines() {
     assert_eq!(weights(&["m.safetensors"]), Ok("m.safetensors".into()));
     assert_eq!(weights(&["a", "b"]), Err("unexpected argument \"b\"".into()));
     assert_eq!(weights(&["--out", "a"]), Err("invalid option '--out'".into()));
+}
+
+/// Writes an IDX file: the magic number of unsigned bytes with `dims.len()` dimensions, the
+/// dimensions, the data.
+fn write_idx(path: &std::path::Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).expect("write idx");
+}
+
+/// The embedded 8x8 digits scaled up to 28x28 (each pixel 3x3, a 2-pixel border), as an IDX
+/// directory: the first `train` images for training, the next `test` for testing.
+fn digits_as_idx(dir: &std::path::Path, train: usize, test: usize) {
+    let digits = retroprop::data::datasets::digits::<f32>().expect("digits");
+    let image = |s: usize| -> Vec<u8> {
+        let mut out = vec![0u8; 28 * 28];
+        for row in 0..24 {
+            for col in 0..24 {
+                let v = digits.features[s * 64 + (row / 3) * 8 + col / 3];
+                out[(row + 2) * 28 + col + 2] = (v * 255.0 / 16.0).round() as u8;
+            }
+        }
+        out
+    };
+    let labels = |range: std::ops::Range<usize>| -> Vec<u8> { range.map(|s| digits.labels[s] as u8).collect() };
+    let images = |range: std::ops::Range<usize>| -> Vec<u8> { range.flat_map(image).collect() };
+    let n = |k: usize| u32::try_from(k).expect("small");
+    write_idx(
+        &dir.join("train-images-idx3-ubyte"),
+        &[n(train), 28, 28],
+        &images(0..train),
+    );
+    write_idx(&dir.join("train-labels-idx1-ubyte"), &[n(train)], &labels(0..train));
+    write_idx(
+        &dir.join("t10k-images-idx3-ubyte"),
+        &[n(test), 28, 28],
+        &images(train..train + test),
+    );
+    write_idx(
+        &dir.join("t10k-labels-idx1-ubyte"),
+        &[n(test)],
+        &labels(train..train + test),
+    );
+}
+
+#[test]
+fn mnist_cnn_learns_from_an_idx_directory_and_writes_its_outputs() {
+    let data = tempfile::tempdir().expect("dir");
+    digits_as_idx(data.path(), 480, 200);
+    let out = tempfile::tempdir().expect("dir");
+    let config = mnist_cnn::Config {
+        epochs: 3,
+        out: Some(out.path().to_path_buf()),
+        verbose: false,
+        ..mnist_cnn::Config::new(data.path())
+    };
+    let report = mnist_cnn::run(&config).expect("training");
+    assert_eq!(report.history.epochs.len(), 3);
+    // Ten classes, 440 training images, three epochs: far above chance (10%).
+    assert!(report.test_accuracy >= 0.6, "test accuracy {}", report.test_accuracy);
+    assert_eq!(report.confusion.total(), 200);
+    for file in ["mnist_cnn.safetensors", "history.csv", "training.svg"] {
+        assert!(out.path().join(file).is_file(), "{file} missing");
+    }
+    let loaded = mnist_cnn::MnistCnn::load(out.path().join("mnist_cnn.safetensors")).expect("load");
+    assert!(loaded == report.net);
+
+    // A directory without the files is an error naming what is missing, not a panic.
+    let empty = tempfile::tempdir().expect("dir");
+    let error = mnist_cnn::run(&mnist_cnn::Config::new(empty.path()))
+        .err()
+        .expect("error");
+    assert!(error.to_string().contains("train-images-idx3-ubyte"), "{error}");
+}
+
+#[test]
+fn mnist_cnn_parses_its_command_line() {
+    use mnist_cnn::common::Cli;
+    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--seeds", "3", "--epochs", "4"])) else {
+        panic!("parse");
+    };
+    assert_eq!(options.seeds, Some(3));
+    assert_eq!(options.config.epochs, 4);
+    assert_eq!(options.config.dir, std::path::PathBuf::from("data"));
+    assert!(mnist_cnn::parse_args(args(&[])).is_err(), "DIR is required");
+    assert!(matches!(mnist_cnn::parse_args(args(&["-h"])), Ok(Cli::Help)));
 }

@@ -1,6 +1,8 @@
 //! Small helpers shared by the examples (not an example itself).
 #![allow(dead_code)]
 
+pub mod plot;
+
 /// Mean and sample standard deviation.
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len().max(1) as f64;
