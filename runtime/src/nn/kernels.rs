@@ -155,6 +155,106 @@ macro_rules! dispatch {
     };
 }
 
+/// The kernels of one scalar type, on a given path: implemented for `f32` and `f64` here, so
+/// that they are compiled (and optimized) once, in the runtime, rather than instantiated in
+/// every crate that calls the generic functions of this module. A network's crate, in a debug
+/// build too, calls the runtime's optimized kernels, and compiles none of their code.
+///
+/// A supertrait of [`Real`]; not meant to be called directly (use the functions of this
+/// module).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub trait Kernels: Sized {
+    fn dense_forward(
+        path: KernelPath,
+        w: &[Self],
+        b: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        o: usize,
+        i: usize,
+        n: usize,
+    );
+    fn weight_gradient(path: KernelPath, g: &mut [Self], d: &[Self], a: &[Self], o: usize, i: usize, n: usize);
+    fn add_weight_gradient(path: KernelPath, g: &mut [Self], d: &[Self], a: &[Self], o: usize, i: usize, n: usize);
+    fn sgd_outer_update(path: KernelPath, w: &mut [Self], lr: Self, d: &[Self], a: &[Self], o: usize, i: usize);
+    fn sgd_update_and_forward(
+        path: KernelPath,
+        w: &mut [Self],
+        b: &mut [Self],
+        lr: Self,
+        d: &[Self],
+        a: &[Self],
+        x: &[Self],
+        out: &mut [Self],
+        o: usize,
+        i: usize,
+    );
+    fn input_gradient(path: KernelPath, w: &[Self], d: &[Self], out: &mut [Self], o: usize, i: usize, n: usize);
+    fn sum_of_squares(path: KernelPath, v: &[Self]) -> f64;
+    fn tanh_into(path: KernelPath, z: &[Self], a: &mut [Self]);
+    fn sigmoid_into(path: KernelPath, z: &[Self], a: &mut [Self]);
+}
+
+/// [`Kernels`] for one scalar type: each method dispatches to the path's compiled kernels.
+macro_rules! kernels_for {
+    ($t:ty) => {
+        #[allow(clippy::too_many_arguments)]
+        impl Kernels for $t {
+            fn dense_forward(
+                path: KernelPath,
+                w: &[$t],
+                b: &[$t],
+                x: &[$t],
+                out: &mut [$t],
+                o: usize,
+                i: usize,
+                n: usize,
+            ) {
+                dispatch!(path, dense_forward::<$t>(w, b, x, out, o, i, n));
+            }
+            fn weight_gradient(path: KernelPath, g: &mut [$t], d: &[$t], a: &[$t], o: usize, i: usize, n: usize) {
+                dispatch!(path, weight_gradient::<$t>(g, d, a, o, i, n));
+            }
+            fn add_weight_gradient(path: KernelPath, g: &mut [$t], d: &[$t], a: &[$t], o: usize, i: usize, n: usize) {
+                dispatch!(path, add_weight_gradient::<$t>(g, d, a, o, i, n));
+            }
+            fn sgd_outer_update(path: KernelPath, w: &mut [$t], lr: $t, d: &[$t], a: &[$t], o: usize, i: usize) {
+                dispatch!(path, sgd_outer_update::<$t>(w, lr, d, a, o, i));
+            }
+            fn sgd_update_and_forward(
+                path: KernelPath,
+                w: &mut [$t],
+                b: &mut [$t],
+                lr: $t,
+                d: &[$t],
+                a: &[$t],
+                x: &[$t],
+                out: &mut [$t],
+                o: usize,
+                i: usize,
+            ) {
+                dispatch!(path, sgd_update_and_forward::<$t>(w, b, lr, d, a, x, out, o, i));
+            }
+            fn input_gradient(path: KernelPath, w: &[$t], d: &[$t], out: &mut [$t], o: usize, i: usize, n: usize) {
+                dispatch!(path, input_gradient::<$t>(w, d, out, o, i, n));
+            }
+            fn sum_of_squares(path: KernelPath, v: &[$t]) -> f64 {
+                dispatch!(path, sum_of_squares::<$t>(v))
+            }
+            fn tanh_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
+                dispatch!(path, tanh::<$t>(z, a));
+            }
+            fn sigmoid_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
+                dispatch!(path, sigmoid::<$t>(z, a));
+            }
+        }
+    };
+}
+
+kernels_for!(f32);
+kernels_for!(f64);
+
 /// `out[:, j] = W x[:, j] + b` for the `n` samples of `x`; returns the written prefix of `out`.
 #[inline]
 pub fn dense_forward<'a, T: Real, const O: usize, const I: usize>(
@@ -179,7 +279,7 @@ pub fn dense_forward_on<'a, T: Real, const O: usize, const I: usize>(
 ) -> &'a [T] {
     let out = &mut out[..O * n];
     let (w, b, x) = (weight.as_slice(), bias.as_slice(), &x[..I * n]);
-    dispatch!(path, dense_forward::<T>(w, b, x, &mut *out, O, I, n));
+    <T as Kernels>::dense_forward(path, w, b, x, &mut *out, O, I, n);
     out
 }
 
@@ -216,7 +316,7 @@ pub fn weight_gradient_on<T: Real, const O: usize, const I: usize>(
     n: usize,
 ) {
     let (g, d, a) = (grad.as_mut_slice(), &delta[..O * n], &a_prev[..I * n]);
-    dispatch!(path, weight_gradient::<T>(g, d, a, O, I, n));
+    <T as Kernels>::weight_gradient(path, g, d, a, O, I, n);
 }
 
 /// Overwrites `grad` with `sum_j delta[:, j]`, the bias gradient of a layer.
@@ -254,7 +354,7 @@ pub fn input_gradient_on<'a, T: Real, const O: usize, const I: usize>(
 ) -> &'a mut [T] {
     let out = &mut out[..I * n];
     let (w, d) = (weight.as_slice(), &delta[..O * n]);
-    dispatch!(path, input_gradient::<T>(w, d, &mut *out, O, I, n));
+    <T as Kernels>::input_gradient(path, w, d, &mut *out, O, I, n);
     out
 }
 
@@ -279,7 +379,7 @@ pub(crate) fn dense_forward_dyn<'a, T: Real>(
 ) -> &'a mut [T] {
     let out = &mut out[..o * n];
     let (w, b, x) = (&w[..o * i], &b[..o], &x[..i * n]);
-    dispatch!(path, dense_forward::<T>(w, b, x, &mut *out, o, i, n));
+    <T as Kernels>::dense_forward(path, w, b, x, &mut *out, o, i, n);
     out
 }
 
@@ -300,7 +400,7 @@ pub(crate) fn weight_gradient_dyn<T: Real>(
     n: usize,
 ) {
     let (g, d, a) = (&mut g[..o * i], &d[..o * n], &a[..i * n]);
-    dispatch!(path, weight_gradient::<T>(g, d, a, o, i, n));
+    <T as Kernels>::weight_gradient(path, g, d, a, o, i, n);
 }
 
 /// [`weight_gradient_dyn`] added to `g` instead of overwriting it: each sum continues from
@@ -321,7 +421,7 @@ pub(crate) fn add_weight_gradient_dyn<T: Real>(
     n: usize,
 ) {
     let (g, d, a) = (&mut g[..o * i], &d[..o * n], &a[..i * n]);
-    dispatch!(path, add_weight_gradient::<T>(g, d, a, o, i, n));
+    <T as Kernels>::add_weight_gradient(path, g, d, a, o, i, n);
 }
 
 /// Plain gradient descent on one layer for one sample, without materializing the gradient:
@@ -352,7 +452,7 @@ pub fn sgd_dense_update_on<T: Real, const O: usize, const I: usize>(
     a_prev: &[T],
 ) {
     let (w, d, a) = (weight.as_mut_slice(), &delta[..O], &a_prev[..I]);
-    dispatch!(path, sgd_outer_update::<T>(w, lr, d, a, O, I));
+    <T as Kernels>::sgd_outer_update(path, w, lr, d, a, O, I);
     for (b, &d) in bias.iter_mut().zip(d) {
         *b -= lr * d;
     }
@@ -399,7 +499,7 @@ pub fn sgd_update_and_forward_on<'a, T: Real, const O: usize, const I: usize>(
     let out = &mut out[..O];
     let (w, b) = (weight.as_mut_slice(), bias.as_mut_slice());
     let (d, a, x) = (&delta[..O], &a_prev[..I], &x[..I]);
-    dispatch!(path, sgd_update_and_forward::<T>(w, b, lr, d, a, x, &mut *out, O, I));
+    <T as Kernels>::sgd_update_and_forward(path, w, b, lr, d, a, x, &mut *out, O, I);
     out
 }
 
@@ -412,19 +512,19 @@ pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
 /// [`sum_of_squares`] on a given path (the widest supported one not wider than `path`).
 #[inline]
 pub fn sum_of_squares_on<T: Real>(path: KernelPath, values: &[T]) -> f64 {
-    dispatch!(path, sum_of_squares::<T>(values))
+    <T as Kernels>::sum_of_squares(path, values)
 }
 
 /// `a = tanh(z)` element by element ([`Real::tanh_activation`]), on the kernel path.
 #[inline]
 pub fn tanh_into<T: Real>(z: &[T], a: &mut [T]) {
-    dispatch!(kernel_path(), tanh::<T>(z, a));
+    <T as Kernels>::tanh_into(kernel_path(), z, a);
 }
 
 /// `a = sigmoid(z)` element by element ([`Real::sigmoid_activation`]), on the kernel path.
 #[inline]
 pub fn sigmoid_into<T: Real>(z: &[T], a: &mut [T]) {
-    dispatch!(kernel_path(), sigmoid::<T>(z, a));
+    <T as Kernels>::sigmoid_into(kernel_path(), z, a);
 }
 
 /// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:

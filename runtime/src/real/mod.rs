@@ -9,7 +9,16 @@ use core::fmt::{Debug, Display};
 ///
 /// The trait is sealed; it exists so that runtime code is written once for both types.
 pub trait Real:
-    nalgebra::RealField + Copy + Default + bytemuck::Pod + Debug + Display + Send + Sync + private::Sealed
+    nalgebra::RealField
+    + Copy
+    + Default
+    + bytemuck::Pod
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + crate::nn::kernels::Kernels
+    + private::Sealed
 {
     /// The type's name as written in Rust (`"f32"` or `"f64"`).
     const NAME: &'static str;
