@@ -42,10 +42,16 @@ Rows:
   `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`; compilation
   is not timed (the jitted steps compile in the warm-up, the scans ahead of the passes).
 
+One core: the script pins its process to one CPU (`os.sched_setaffinity`, the lowest it may
+use; `--no-pin` leaves it free) before importing either framework. PyTorch computes on one
+thread anyway, but JAX keeps runtime threads besides Python's (its dispatch runs ahead of the
+computation), and XLA_FLAGS alone let a JAX step use more than one core at a time.
+
 Each figure is samples per second (steps per second at batch 1), the median of 3 passes of
 about 0.4 s (at least one call per pass) after a warm-up of 16 calls (none for the scans, which
 are compiled ahead with `lower(...).compile()` and run 4096 samples a call). Beside each figure the table shows the
-process's CPU time over wall time in the passes: about 1.0 means one thread computed.
+process's CPU time over wall time in the passes: above 1 means more than one core computed
+(possible only with --no-pin), well below 1 that the process waited for a busy CPU.
 
 CI never runs this script: it needs the Python packages of compare/requirements.txt (in a venv,
 `pip install -r compare/requirements.txt`).
@@ -439,7 +445,12 @@ def main():
     parser.add_argument("--no-jax", action="store_true", help="PyTorch only")
     parser.add_argument("--no-torch", action="store_true", help="JAX only")
     parser.add_argument("--rows", action="store_true", help="also print ROW<TAB>framework<TAB>row<TAB>rate")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     args = parser.parse_args()
+    pinned = None
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        pinned = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {pinned})
 
     def wanted(row):
         f = args.filter
@@ -457,7 +468,8 @@ def main():
         except Exception as e:  # noqa: BLE001 -- report and go on with PyTorch
             jax, jax_error = None, f"{type(e).__name__}: {e}"
 
-    print(f"{cpu_model()}, threads=1, f32")
+    pin = f"pinned to CPU {pinned}" if pinned is not None else "not pinned"
+    print(f"{cpu_model()}, threads=1, f32, {pin}")
     versions = []
     if torch is not None:
         versions.append(f"torch {torch.__version__} ({torch.get_num_threads()} thread)")

@@ -7,8 +7,11 @@
 #     compare/run.sh W4               # rows whose name contains "W4" (passed to all three)
 #     PYTHON=/path/to/venv/bin/python compare/run.sh
 #
-# PYTHON (default: python3) must have compare/requirements.txt installed. The outputs of the
-# three programs are kept in a temporary directory, printed at the end. CI never runs this.
+# PYTHON (default: python3) must have compare/requirements.txt installed. CARGO_TARGET_DIR, if
+# set, is the benchmark's; the compare crate keeps its own (compare/target, or
+# COMPARE_TARGET_DIR), so that one setting never rebuilds candle and dfdx elsewhere. The outputs
+# of the three programs are kept in a temporary directory, printed at the end. CI never runs
+# this.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +23,8 @@ echo "== benchmark (cargo bench --bench speed -- --passes 3)" >&2
 (cd "$root" && cargo bench --bench speed -- --passes 3 --rows "${filter[@]}") | tee "$out/bench.txt"
 
 echo "== compare crate (candle, dfdx)" >&2
-(cd "$root/compare" && cargo run --release --quiet -- --rows "${filter[@]}") | tee "$out/compare.txt"
+(cd "$root/compare" && CARGO_TARGET_DIR="${COMPARE_TARGET_DIR:-$root/compare/target}" \
+    cargo run --release --quiet -- --rows "${filter[@]}") | tee "$out/compare.txt"
 
 echo "== peers.py (PyTorch, JAX)" >&2
 "$python" "$root/compare/peers.py" --rows "${filter[@]}" | tee "$out/peers.txt"
