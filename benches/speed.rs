@@ -1,4 +1,4 @@
-//! Training and inference speed on the three workloads of the speed issue, through the public
+//! Training and inference speed on the four workloads of the speed issues, through the public
 //! API (networks defined with `network!`, trained with `train_step` / `Session::step`), with
 //! the machine's sgemm rate measured in the same run as a reference peak.
 //!
@@ -8,16 +8,23 @@
 //! valgrind --tool=callgrind target/release/deps/speed-* --calls 20000 --passes 1 W1   # profile
 //! cargo bench --bench speed -- W3      # only workloads whose name contains "W3"
 //! cargo bench --bench speed -- 'W3 784-128-10 train, batch 1$'   # one row (`$`: name ends so)
+//! cargo bench --bench speed -- --rows  # also ROW<TAB>retroprop<TAB>row<TAB>samples/s lines
 //! ```
 //!
 //! - W1 = 2-8-1, tanh hidden, sigmoid output, MSE, SGD lr 0.1, batch 1 (steps per second)
 //! - W2 = 64-32-10, relu hidden, softmax output, cross-entropy, SGD lr 0.05
 //! - W3 = 784-128-10, relu, softmax, cross-entropy, SGD
+//! - W4 = LeNet-5 without dropout on 1x28x28 images (conv2d 6 k5 p2, max_pool 2, conv2d 16 k5,
+//!   max_pool 2, flatten, 120-84-10), relu, softmax, cross-entropy, SGD lr 0.01; training at
+//!   batch 1, 32 and 128 and inference at batch 1 and 128 (no `step_each` row: a CNN has no
+//!   fused one-sample step, `W4::FUSED_SGD` is false)
 //!
 //! - `fit` on W3, batches of 256 split across 1 or 2 threads (the `parallel` feature)
 //!
-//! FLOPs per training sample: 2 x weights forward, 2 x weights for the weight gradients, and
-//! 2 x weights of the layers above the first for the input gradients (W3: 409,088).
+//! FLOPs per training sample: 2 x multiply-adds forward, 2 x multiply-adds for the weight
+//! gradients, and 2 x multiply-adds of the layers above the first for the input gradients
+//! (W3: 409,088; W4: 2,263,920). A dense layer makes one multiply-add per weight, a convolution
+//! one per weight and output position (W4's conv1: 150 weights x 28 x 28 positions).
 
 use retroprop::prelude::*;
 use std::hint::black_box;
@@ -27,26 +34,62 @@ retroprop::network! {
     struct W1 { input: 2, hidden: dense(8) -> tanh, output: dense(1) -> sigmoid }
     struct W2 { input: 64, hidden: dense(32) -> relu, output: dense(10) -> softmax }
     struct W3 { input: 784, hidden: dense(128) -> relu, output: dense(10) -> softmax }
+    struct W4 {
+        input: [1, 28, 28],
+        conv1: conv2d(6, kernel = 5, padding = 2) -> relu,
+        pool1: max_pool(2),
+        conv2: conv2d(16, kernel = 5) -> relu,
+        pool2: max_pool(2),
+        flat: flatten,
+        fc1: dense(120) -> relu,
+        fc2: dense(84) -> relu,
+        output: dense(10) -> softmax,
+    }
 }
 
-/// Training FLOPs per sample, as defined above.
-fn training_flops<N: Network>() -> f64 {
-    let weights: Vec<usize> = N::TENSORS
-        .iter()
-        .filter(|t| t.kind == retroprop::TensorKind::Weight)
-        .map(|t| t.len())
-        .collect();
-    let all: usize = weights.iter().sum();
-    let above_first: usize = weights.iter().skip(1).sum();
-    (4 * all + 2 * above_first) as f64
+/// A network's layer table (`SUMMARY`, an inherent constant of each generated network), for
+/// the output positions of its convolutions.
+trait Layers {
+    const LAYERS: &'static [retroprop::LayerSummary];
 }
 
-fn inference_flops<N: Network>() -> f64 {
+macro_rules! layers {
+    ($($net:ident),*) => {
+        $(impl Layers for $net {
+            const LAYERS: &'static [retroprop::LayerSummary] = $net::SUMMARY;
+        })*
+    };
+}
+layers!(W1, W2, W3, W4);
+
+/// Multiply-adds per sample of each weighted layer, in order: its weights times the positions
+/// of its output (one for a dense layer, height x width for a convolution).
+fn multiply_adds<N: Network + Layers>() -> Vec<usize> {
     N::TENSORS
         .iter()
         .filter(|t| t.kind == retroprop::TensorKind::Weight)
-        .map(|t| 2 * t.len())
-        .sum::<usize>() as f64
+        .map(|t| {
+            let layer = N::LAYERS
+                .iter()
+                .find(|l| l.name == t.layer)
+                .expect("the weight's layer");
+            let positions = layer.output.iter().product::<usize>() / t.rows;
+            t.len() * positions
+        })
+        .collect()
+}
+
+/// Training FLOPs per sample, as defined above.
+fn training_flops<N: Network + Layers>() -> f64 {
+    let macs = multiply_adds::<N>();
+    let all: usize = macs.iter().sum();
+    let above_first: usize = macs.iter().skip(1).sum();
+    (4 * all + 2 * above_first) as f64
+}
+
+/// Inference FLOPs per sample: 2 x multiply-adds.
+fn inference_flops<N: Network + Layers>() -> f64 {
+    2.0 * multiply_adds::<N>().iter().sum::<usize>() as f64
 }
 
 /// Synthetic inputs in [0, 1) and one-hot (or regression) targets from a fixed seed.
@@ -110,7 +153,13 @@ struct Row {
     gflops: f64,
 }
 
-fn train<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, batch: usize, lr: f32, loss: &L, pass: Duration) -> Row {
+fn train<N: Network<Scalar = f32> + Layers, L: Loss<f32>>(
+    name: &str,
+    batch: usize,
+    lr: f32,
+    loss: &L,
+    pass: Duration,
+) -> Row {
     let pool = 4096.max(batch);
     let (x, y) = data::<N>(pool, 1);
     let mut net = N::seeded(1);
@@ -136,7 +185,7 @@ fn train<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, batch: usize, lr: f
 const RUN: usize = 64;
 
 /// Batch 1 through `Session::step_each`: runs of [`RUN`] one-sample steps per call.
-fn train_runs<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, lr: f32, loss: &L, pass: Duration) -> Row {
+fn train_runs<N: Network<Scalar = f32> + Layers, L: Loss<f32>>(name: &str, lr: f32, loss: &L, pass: Duration) -> Row {
     let pool = 4096;
     let (x, y) = data::<N>(pool, 1);
     let mut net = N::seeded(1);
@@ -158,7 +207,7 @@ fn train_runs<N: Network<Scalar = f32>, L: Loss<f32>>(name: &str, lr: f32, loss:
     }
 }
 
-fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> Row {
+fn infer<N: Network<Scalar = f32> + Layers>(name: &str, batch: usize, pass: Duration) -> Row {
     let pool = 4096.max(batch);
     let (x, _) = data::<N>(pool, 2);
     let net = N::seeded(2);
@@ -181,7 +230,7 @@ fn infer<N: Network<Scalar = f32>>(name: &str, batch: usize, pass: Duration) -> 
 }
 
 /// `fit` (one epoch per call, SGD, shuffled) with each batch split across `threads`.
-fn fit_rows<N: Network<Scalar = f32>>(name: &str, batch: usize, threads: usize, pass: Duration) -> Row {
+fn fit_rows<N: Network<Scalar = f32> + Layers>(name: &str, batch: usize, threads: usize, pass: Duration) -> Row {
     let samples = 32 * batch;
     let (x, y) = data::<N>(samples, 3);
     let train = Dataset::new(x, N::INPUT, y, N::OUTPUT).expect("dataset");
@@ -251,6 +300,8 @@ fn sgemm_gflops() -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut filter = None;
+    // `--rows`: after the table, one machine-readable line per row, for `compare/run.sh`.
+    let mut machine_rows = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -268,6 +319,7 @@ fn main() {
                     .expect("--passes takes a number");
                 PASSES.store(passes, std::sync::atomic::Ordering::Relaxed);
             }
+            "--rows" => machine_rows = true,
             // `cargo bench` passes `--bench` to harness-less benches.
             a if a.starts_with('-') => {}
             a => filter = Some(a.to_owned()),
@@ -324,6 +376,17 @@ fn main() {
             rows.push(infer::<W3>(w3, batch, pass));
         }
     }
+    let w4 = "W4 LeNet-5";
+    for batch in [1, 32, 128] {
+        if wanted(format!("{w4} train, batch {batch}")) {
+            rows.push(train::<W4, _>(w4, batch, 0.01, &CrossEntropy, pass));
+        }
+    }
+    for batch in [1, 128] {
+        if wanted(format!("{w4} inference, batch {batch}")) {
+            rows.push(infer::<W4>(w4, batch, pass));
+        }
+    }
     for threads in [1, 2] {
         let suffix = if threads == 1 { "" } else { "s" };
         if wanted(format!("{w3} fit, batch 256, {threads} thread{suffix}")) {
@@ -347,5 +410,11 @@ fn main() {
     }
     if let Some((one, two)) = split {
         println!("\nfit, batch 256: 2 threads / 1 thread = {:.2}x", two / one);
+    }
+    if machine_rows {
+        println!();
+        for row in rows.iter() {
+            println!("ROW\tretroprop\t{}\t{}", row.name, row.samples_per_second);
+        }
     }
 }

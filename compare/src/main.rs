@@ -5,12 +5,19 @@
 //! cd compare && cargo run --release           # all workloads
 //! cd compare && cargo run --release -- W3     # only workloads whose name contains "W3"
 //! cd compare && cargo run --release -- 'b1 (steps/s)$'   # `$`: only names ending so
+//! cd compare && cargo run --release -- --rows  # also `ROW<TAB>framework<TAB>row<TAB>rate` lines
 //! ```
 //!
 //! - W1 = 2-8-1, tanh hidden, sigmoid output, MSE, SGD lr 0.1, batch 1 (steps per second)
 //! - W2 = 64-32-10, relu hidden, softmax output, cross-entropy, SGD lr 0.05, batch 1 and 32
 //! - W3 = 784-128-10, relu, softmax, cross-entropy, SGD lr 0.01, batch 1, 32 and 128, and
 //!   inference (forward only, softmax included) at batch 1 and 128
+//! - W4 = LeNet-5 without dropout on 1x28x28 images: conv2d 6 (kernel 5, padding 2) -> relu,
+//!   max_pool 2, conv2d 16 (kernel 5) -> relu, max_pool 2, flatten, dense 120 -> relu,
+//!   dense 84 -> relu, dense 10 -> softmax; cross-entropy, SGD lr 0.01, batch 1, 32 and 128,
+//!   and inference at batch 1 and 128. retroprop and candle only: dfdx 0.13 has its `Conv2D`
+//!   and `MaxPool2D` modules (and the `conv2d` / `pool2d` tensor ops under them) only with its
+//!   `nightly` feature (`generic_const_exprs`), which stable Rust cannot build.
 //!
 //! Every framework gets the same data, made before timing as in the benchmark: inputs uniform in
 //! [0, 1) and one-hot labels (uniform targets for W1) from a ChaCha8 generator, a pool of 4096
@@ -22,7 +29,9 @@
 //!   `Session::step_each` (runs of 64 samples per call, the same updates as a step per
 //!   sample); the peers' columns there are their batch-1 steps, measured again.
 //! - candle: a `Linear` stack built from a `VarMap`, `candle_nn::loss::cross_entropy` (log-softmax
-//!   and NLL over class indices) or `candle_nn::loss::mse`, and `SGD::backward_step`.
+//!   and NLL over class indices) or `candle_nn::loss::mse`, and `SGD::backward_step`; for W4,
+//!   `candle_nn::conv2d` (with `Conv2dConfig { padding: 2, .. }` for the first),
+//!   `Tensor::max_pool2d`, `flatten_from(1)` and `Linear` layers, on (batch, 1, 28, 28) inputs.
 //! - dfdx: a `(Linear, activation, Linear, ...)` tuple module with compile-time shapes,
 //!   `cross_entropy_with_logits_loss` (on the one-hot targets) or `mse_loss`, `backward`, then
 //!   `Sgd::update` and `zero_grads`, as in dfdx's MNIST example.
@@ -112,6 +121,17 @@ mod rp {
         pub struct W1 { input: 2, hidden: dense(8) -> tanh, output: dense(1) -> sigmoid }
         pub struct W2 { input: 64, hidden: dense(32) -> relu, output: dense(10) -> softmax }
         pub struct W3 { input: 784, hidden: dense(128) -> relu, output: dense(10) -> softmax }
+        pub struct W4 {
+            input: [1, 28, 28],
+            conv1: conv2d(6, kernel = 5, padding = 2) -> relu,
+            pool1: max_pool(2),
+            conv2: conv2d(16, kernel = 5) -> relu,
+            pool2: max_pool(2),
+            flat: flatten,
+            fc1: dense(120) -> relu,
+            fc2: dense(84) -> relu,
+            output: dense(10) -> softmax,
+        }
     }
 
     pub fn train<N: Network<Scalar = f32>, L: Loss<f32>>(batch: usize, lr: f32, loss: &L, pass: Duration) -> f64 {
@@ -172,7 +192,7 @@ mod rp {
 mod cd {
     use super::{black_box, class_indices, data, median3, rate, Duration, POOL};
     use candle_core::{DType, Device, Module, Result, Tensor};
-    use candle_nn::{Linear, Optimizer, VarBuilder, VarMap, SGD};
+    use candle_nn::{Conv2d, Conv2dConfig, Linear, Optimizer, VarBuilder, VarMap, SGD};
 
     /// W1's tanh / sigmoid network (MSE), or the relu / softmax classifiers (cross-entropy).
     #[derive(Clone, Copy, PartialEq)]
@@ -215,6 +235,87 @@ mod cd {
                 Kind::Classifier => candle_nn::ops::softmax_last_dim(&z),
             }
         }
+    }
+
+    /// W4: LeNet-5 without dropout, the layers of PyTorch's and retroprop's definitions.
+    struct LeNet {
+        conv1: Conv2d,
+        conv2: Conv2d,
+        fc1: Linear,
+        fc2: Linear,
+        output: Linear,
+    }
+
+    impl LeNet {
+        fn new(vb: VarBuilder) -> Result<Self> {
+            let padded = Conv2dConfig {
+                padding: 2,
+                ..Default::default()
+            };
+            Ok(Self {
+                conv1: candle_nn::conv2d(1, 6, 5, padded, vb.pp("conv1"))?,
+                conv2: candle_nn::conv2d(6, 16, 5, Conv2dConfig::default(), vb.pp("conv2"))?,
+                fc1: candle_nn::linear(400, 120, vb.pp("fc1"))?,
+                fc2: candle_nn::linear(120, 84, vb.pp("fc2"))?,
+                output: candle_nn::linear(84, 10, vb.pp("output"))?,
+            })
+        }
+
+        /// The logits of a (batch, 1, 28, 28) input.
+        fn logits(&self, x: &Tensor) -> Result<Tensor> {
+            let h = self.conv1.forward(x)?.relu()?.max_pool2d(2)?;
+            let h = self.conv2.forward(&h)?.relu()?.max_pool2d(2)?.flatten_from(1)?;
+            let h = self.fc1.forward(&h)?.relu()?;
+            let h = self.fc2.forward(&h)?.relu()?;
+            self.output.forward(&h)
+        }
+    }
+
+    /// LeNet's input: one (batch, 1, 28, 28) tensor per batch, on `device`.
+    fn images(x: &[f32], batch: usize, device: &Device) -> Result<Vec<Tensor>> {
+        x.chunks_exact(batch * 784)
+            .map(|chunk| Tensor::from_slice(chunk, (batch, 1, 28, 28), device))
+            .collect()
+    }
+
+    /// W4 training: cross-entropy on the logits, SGD.
+    pub fn train_lenet(batch: usize, lr: f64, pass: Duration) -> Result<f64> {
+        let device = Device::Cpu;
+        let pool = POOL.max(batch);
+        let (x, y) = data(784, 10, pool, 1);
+        let xs = images(&x, batch, &device)?;
+        let ys = class_indices(&y, 10)
+            .chunks_exact(batch)
+            .map(|chunk| Tensor::from_slice(chunk, batch, &device))
+            .collect::<Result<Vec<_>>>()?;
+        let varmap = VarMap::new();
+        let model = LeNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+        let mut sgd = SGD::new(varmap.all_vars(), lr)?;
+        let mut step = |b: usize| -> Result<()> {
+            let loss = candle_nn::loss::cross_entropy(&model.logits(&xs[b])?, &ys[b])?;
+            sgd.backward_step(&loss)?;
+            black_box(loss);
+            Ok(())
+        };
+        Ok(median3(|| {
+            rate(batch, pass, |i| step(i % xs.len()).expect("candle step"))
+        }))
+    }
+
+    /// W4 inference, softmax included.
+    pub fn infer_lenet(batch: usize, pass: Duration) -> Result<f64> {
+        let device = Device::Cpu;
+        let pool = POOL.max(batch);
+        let (x, _) = data(784, 10, pool, 2);
+        let xs = images(&x, batch, &device)?;
+        let varmap = VarMap::new();
+        let model = LeNet::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+        Ok(median3(|| {
+            rate(batch, pass, |i| {
+                let logits = model.logits(&xs[i % xs.len()]).expect("candle forward");
+                black_box(candle_nn::ops::softmax_last_dim(&logits).expect("candle softmax"));
+            })
+        }))
     }
 
     /// One input tensor per batch of `batch` samples, on `device`.
@@ -362,12 +463,15 @@ mod dx {
     }
 }
 
-/// One line of the table: samples per second of each framework.
+/// One line of the table: samples per second of each framework (`None`: not measured).
 struct Row {
+    /// The name in this table (`W3 784-128-10 train b1 (steps/s)`).
     name: String,
+    /// The benchmark's name of the same row (`W3 784-128-10 train, batch 1`), for `--rows`.
+    bench: String,
     retroprop: f64,
     candle: f64,
-    dfdx: f64,
+    dfdx: Option<f64>,
 }
 
 fn cpu_model() -> String {
@@ -397,20 +501,43 @@ fn single_thread() {
 
 fn main() {
     single_thread();
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    // A filter matches anywhere in a row's name; one ending in `$` matches the name's end.
-    let wanted = |name: &str| {
-        filter.as_ref().is_none_or(|f| match f.strip_suffix('$') {
-            Some(end) => name.ends_with(end),
-            None => name.contains(f.as_str()),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    // `--rows`: after the table, one `ROW<TAB>framework<TAB>row<TAB>samples/s` line per figure,
+    // with the benchmark's row names, for `compare/run.sh`.
+    let machine_rows = args.iter().any(|a| a == "--rows");
+    // A filter matches anywhere in a row's name (this table's or the benchmark's); one ending
+    // in `$` matches the name's end.
+    let wanted = |names: [&str; 2]| {
+        filter.is_none_or(|f| {
+            names.iter().any(|name| match f.strip_suffix('$') {
+                Some(end) => name.ends_with(end),
+                None => name.contains(f.as_str()),
+            })
         })
     };
     let pass = Duration::from_millis(400);
     let w2 = [64, 32, 10];
     let w3 = [784, 128, 10];
+    // (this table's name, the benchmark's name) of each kind of row.
     let train_name = |w: &str, batch: usize| {
         let unit = if batch == 1 { "steps/s" } else { "samples/s" };
-        format!("{w} train b{batch} ({unit})")
+        (
+            format!("{w} train b{batch} ({unit})"),
+            format!("{w} train, batch {batch}"),
+        )
+    };
+    let step_each_name = |w: &str| {
+        (
+            format!("{w} train b1, step_each (steps/s)"),
+            format!("{w} train, batch 1, step_each"),
+        )
+    };
+    let infer_name = |w: &str, batch: usize| {
+        (
+            format!("{w} infer b{batch} (samples/s)"),
+            format!("{w} inference, batch {batch}"),
+        )
     };
 
     println!("{}, threads=1, f32", cpu_model());
@@ -420,25 +547,35 @@ fn main() {
         "workload", "retroprop", "candle", "dfdx", "vs candle", "vs dfdx"
     );
     let print = |row: &Row| {
+        let (dfdx, vs_dfdx) = match row.dfdx {
+            Some(rate) => (format!("{rate:.0}"), format!("{:.1}x", row.retroprop / rate)),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "{:<44} {:>10.0} {:>10.0} {:>10.0} {:>9.1}x {:>7.1}x",
+            "{:<44} {:>10.0} {:>10.0} {:>10} {:>9.1}x {:>8}",
             row.name,
             row.retroprop,
             row.candle,
-            row.dfdx,
+            dfdx,
             row.retroprop / row.candle,
-            row.retroprop / row.dfdx
+            vs_dfdx
         );
     };
-    let run = |name: String, retroprop: &dyn Fn() -> f64, candle: &dyn Fn() -> f64, dfdx: &dyn Fn() -> f64| {
-        if wanted(&name) {
+    let rows = std::cell::RefCell::new(Vec::new());
+    let run = |(name, bench): (String, String),
+               retroprop: &dyn Fn() -> f64,
+               candle: &dyn Fn() -> f64,
+               dfdx: Option<&dyn Fn() -> f64>| {
+        if wanted([&name, &bench]) {
             let row = Row {
                 name,
+                bench,
                 retroprop: retroprop(),
                 candle: candle(),
-                dfdx: dfdx(),
+                dfdx: dfdx.map(|f| f()),
             };
             print(&row);
+            rows.borrow_mut().push(row);
         }
     };
     use cd::Kind::{Classifier, Regression};
@@ -449,66 +586,94 @@ fn main() {
         train_name("W1 2-8-1", 1),
         &|| rp::train::<rp::W1, _>(1, 0.1, &MeanSquaredError, pass),
         &|| candle(cd::train([2, 8, 1], Regression, 1, 0.1, pass)),
-        &|| dx::train_regression(0.1, pass),
+        Some(&|| dx::train_regression(0.1, pass)),
     );
     run(
-        "W1 2-8-1 train b1, step_each (steps/s)".to_string(),
+        step_each_name("W1 2-8-1"),
         &|| rp::train_runs::<rp::W1, _>(0.1, &MeanSquaredError, pass),
         &|| candle(cd::train([2, 8, 1], Regression, 1, 0.1, pass)),
-        &|| dx::train_regression(0.1, pass),
+        Some(&|| dx::train_regression(0.1, pass)),
     );
     run(
         train_name("W2 64-32-10", 1),
         &|| rp::train::<rp::W2, _>(1, 0.05, &CrossEntropy, pass),
         &|| candle(cd::train(w2, Classifier, 1, 0.05, pass)),
-        &|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass),
+        Some(&|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass)),
     );
     run(
-        "W2 64-32-10 train b1, step_each (steps/s)".to_string(),
+        step_each_name("W2 64-32-10"),
         &|| rp::train_runs::<rp::W2, _>(0.05, &CrossEntropy, pass),
         &|| candle(cd::train(w2, Classifier, 1, 0.05, pass)),
-        &|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass),
+        Some(&|| dx::train_classifier::<64, 32, 10, 1>(0.05, pass)),
     );
     run(
         train_name("W2 64-32-10", 32),
         &|| rp::train::<rp::W2, _>(32, 0.05, &CrossEntropy, pass),
         &|| candle(cd::train(w2, Classifier, 32, 0.05, pass)),
-        &|| dx::train_classifier::<64, 32, 10, 32>(0.05, pass),
+        Some(&|| dx::train_classifier::<64, 32, 10, 32>(0.05, pass)),
     );
     run(
         train_name("W3 784-128-10", 1),
         &|| rp::train::<rp::W3, _>(1, 0.01, &CrossEntropy, pass),
         &|| candle(cd::train(w3, Classifier, 1, 0.01, pass)),
-        &|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass),
+        Some(&|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass)),
     );
     run(
-        "W3 784-128-10 train b1, step_each (steps/s)".to_string(),
+        step_each_name("W3 784-128-10"),
         &|| rp::train_runs::<rp::W3, _>(0.01, &CrossEntropy, pass),
         &|| candle(cd::train(w3, Classifier, 1, 0.01, pass)),
-        &|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass),
+        Some(&|| dx::train_classifier::<784, 128, 10, 1>(0.01, pass)),
     );
     run(
         train_name("W3 784-128-10", 32),
         &|| rp::train::<rp::W3, _>(32, 0.01, &CrossEntropy, pass),
         &|| candle(cd::train(w3, Classifier, 32, 0.01, pass)),
-        &|| dx::train_classifier::<784, 128, 10, 32>(0.01, pass),
+        Some(&|| dx::train_classifier::<784, 128, 10, 32>(0.01, pass)),
     );
     run(
         train_name("W3 784-128-10", 128),
         &|| rp::train::<rp::W3, _>(128, 0.01, &CrossEntropy, pass),
         &|| candle(cd::train(w3, Classifier, 128, 0.01, pass)),
-        &|| dx::train_classifier::<784, 128, 10, 128>(0.01, pass),
+        Some(&|| dx::train_classifier::<784, 128, 10, 128>(0.01, pass)),
     );
     run(
-        "W3 784-128-10 infer b1 (samples/s)".to_string(),
+        infer_name("W3 784-128-10", 1),
         &|| rp::infer::<rp::W3>(1, pass),
         &|| candle(cd::infer(w3, 1, pass)),
-        &|| dx::infer_classifier::<784, 128, 10, 1>(pass),
+        Some(&|| dx::infer_classifier::<784, 128, 10, 1>(pass)),
     );
     run(
-        "W3 784-128-10 infer b128 (samples/s)".to_string(),
+        infer_name("W3 784-128-10", 128),
         &|| rp::infer::<rp::W3>(128, pass),
         &|| candle(cd::infer(w3, 128, pass)),
-        &|| dx::infer_classifier::<784, 128, 10, 128>(pass),
+        Some(&|| dx::infer_classifier::<784, 128, 10, 128>(pass)),
     );
+    // dfdx: no column (its convolution and pooling need nightly Rust; see the module docs).
+    for batch in [1, 32, 128] {
+        run(
+            train_name("W4 LeNet-5", batch),
+            &|| rp::train::<rp::W4, _>(batch, 0.01, &CrossEntropy, pass),
+            &|| candle(cd::train_lenet(batch, 0.01, pass)),
+            None,
+        );
+    }
+    for batch in [1, 128] {
+        run(
+            infer_name("W4 LeNet-5", batch),
+            &|| rp::infer::<rp::W4>(batch, pass),
+            &|| candle(cd::infer_lenet(batch, pass)),
+            None,
+        );
+    }
+
+    if machine_rows {
+        println!();
+        for row in rows.borrow().iter() {
+            println!("ROW\tretroprop (compare)\t{}\t{}", row.bench, row.retroprop);
+            println!("ROW\tcandle\t{}\t{}", row.bench, row.candle);
+            if let Some(dfdx) = row.dfdx {
+                println!("ROW\tdfdx\t{}\t{dfdx}", row.bench);
+            }
+        }
+    }
 }
