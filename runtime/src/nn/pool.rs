@@ -12,6 +12,7 @@
 //! documented on it (for `n` samples); a [`Pool2d`] is validated when it is built.
 
 use crate::real::Real;
+use safetensors::Dtype;
 
 /// The geometry of a 2-D pooling layer: channels, input size, window and stride (no padding).
 /// Built by [`Pool2d::new`] (usable in a `const`), which checks it.
@@ -164,18 +165,6 @@ impl Pool2d {
     }
 }
 
-/// Calls `f(window_origin, output_index)` for every window of one channel plane, row by
-/// row: `window_origin` is the plane index of the window's top-left value.
-#[inline]
-fn windows(g: &Pool2d, mut f: impl FnMut(usize, usize)) {
-    let (oh, ow) = (g.out_h(), g.out_w());
-    for oy in 0..oh {
-        for ox in 0..ow {
-            f(oy * g.stride.0 * g.in_w + ox * g.stride.1, oy * ow + ox);
-        }
-    }
-}
-
 /// The maximum of each window of the `n` samples of `x` (each [`Pool2d::input_len`] values),
 /// written into the first `output_len * n` values of `out`, which it returns, with its
 /// position in `argmax` (as many values): the index `row * in_w + column` within its
@@ -203,32 +192,12 @@ pub fn max_pool_forward<'a, T: Real>(
     argmax: &mut [u32],
     n: usize,
 ) -> &'a [T] {
-    let (kh, kw) = geom.window;
-    let (plane_in, plane_out) = (geom.in_h * geom.in_w, geom.out_h() * geom.out_w());
-    let x = &x[..geom.input_len() * n];
-    let out = &mut out[..geom.output_len() * n];
-    let argmax = &mut argmax[..geom.output_len() * n];
-    let planes = x.chunks_exact(plane_in);
-    for ((plane, out_p), arg_p) in planes
-        .zip(out.chunks_exact_mut(plane_out))
-        .zip(argmax.chunks_exact_mut(plane_out))
-    {
-        windows(geom, |origin, o| {
-            let (mut best, mut best_at) = (T::NEG_INFINITY, origin);
-            for row in 0..kh {
-                let start = origin + row * geom.in_w;
-                for (at, &v) in (start..start + kw).zip(&plane[start..start + kw]) {
-                    if v > best || v.to_f64().is_nan() {
-                        (best, best_at) = (v, at);
-                    }
-                }
-            }
-            out_p[o] = best;
-            // `best_at < in_h * in_w <= u32::MAX + 1`, as `Pool2d::new` checked.
-            arg_p[o] = best_at as u32;
-        });
+    let len = geom.output_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => max_forward_f32(geom, cast(x), cast_mut(out), argmax, n),
+        _ => max_forward_f64(geom, cast(x), cast_mut(out), argmax, n),
     }
-    out
+    &out[..len]
 }
 
 /// The gradient of [`max_pool_forward`] with respect to its input: each value of `grad_out`
@@ -247,21 +216,12 @@ pub fn max_pool_backward<'a, T: Real>(
     grad_in: &'a mut [T],
     n: usize,
 ) -> &'a mut [T] {
-    let (plane_in, plane_out) = (geom.in_h * geom.in_w, geom.out_h() * geom.out_w());
-    let argmax = &argmax[..geom.output_len() * n];
-    let grad_out = &grad_out[..geom.output_len() * n];
-    let grad_in = &mut grad_in[..geom.input_len() * n];
-    grad_in.fill(T::zero());
-    let planes = grad_in.chunks_exact_mut(plane_in);
-    for ((plane, g_p), arg_p) in planes
-        .zip(grad_out.chunks_exact(plane_out))
-        .zip(argmax.chunks_exact(plane_out))
-    {
-        for (&g, &at) in g_p.iter().zip(arg_p) {
-            plane[at as usize] += g;
-        }
+    let len = geom.input_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => max_backward_f32(geom, argmax, cast(grad_out), cast_mut(grad_in), n),
+        _ => max_backward_f64(geom, argmax, cast(grad_out), cast_mut(grad_in), n),
     }
-    grad_in
+    &mut grad_in[..len]
 }
 
 /// The mean of each window of the `n` samples of `x` (each [`Pool2d::input_len`] values):
@@ -281,24 +241,12 @@ pub fn max_pool_backward<'a, T: Real>(
 /// # Panics
 /// If a buffer is shorter than stated.
 pub fn avg_pool_forward<'a, T: Real>(geom: &Pool2d, x: &[T], out: &'a mut [T], n: usize) -> &'a [T] {
-    let (kh, kw) = geom.window;
-    let (plane_in, plane_out) = (geom.in_h * geom.in_w, geom.out_h() * geom.out_w());
-    let divisor = T::cast((kh * kw) as f64);
-    let x = &x[..geom.input_len() * n];
-    let out = &mut out[..geom.output_len() * n];
-    for (plane, out_p) in x.chunks_exact(plane_in).zip(out.chunks_exact_mut(plane_out)) {
-        windows(geom, |origin, o| {
-            let mut sum = T::zero();
-            for row in 0..kh {
-                let start = origin + row * geom.in_w;
-                for &v in &plane[start..start + kw] {
-                    sum += v;
-                }
-            }
-            out_p[o] = sum / divisor;
-        });
+    let len = geom.output_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => avg_forward_f32(geom, cast(x), cast_mut(out), n),
+        _ => avg_forward_f64(geom, cast(x), cast_mut(out), n),
     }
-    out
+    &out[..len]
 }
 
 /// The gradient of [`avg_pool_forward`] with respect to its input: each value of `grad_out`
@@ -309,22 +257,263 @@ pub fn avg_pool_forward<'a, T: Real>(geom: &Pool2d, x: &[T], out: &'a mut [T], n
 /// # Panics
 /// If a buffer is shorter than stated.
 pub fn avg_pool_backward<'a, T: Real>(geom: &Pool2d, grad_out: &[T], grad_in: &'a mut [T], n: usize) -> &'a mut [T] {
-    let (kh, kw) = geom.window;
-    let (plane_in, plane_out) = (geom.in_h * geom.in_w, geom.out_h() * geom.out_w());
-    let divisor = T::cast((kh * kw) as f64);
-    let grad_out = &grad_out[..geom.output_len() * n];
-    let grad_in = &mut grad_in[..geom.input_len() * n];
-    grad_in.fill(T::zero());
-    for (plane, g_p) in grad_in.chunks_exact_mut(plane_in).zip(grad_out.chunks_exact(plane_out)) {
-        windows(geom, |origin, o| {
-            let share = g_p[o] / divisor;
-            for row in 0..kh {
-                let start = origin + row * geom.in_w;
-                for v in &mut plane[start..start + kw] {
-                    *v += share;
+    let len = geom.input_len() * n;
+    match T::DTYPE {
+        Dtype::F32 => avg_backward_f32(geom, cast(grad_out), cast_mut(grad_in), n),
+        _ => avg_backward_f64(geom, cast(grad_out), cast_mut(grad_in), n),
+    }
+    &mut grad_in[..len]
+}
+
+// The kernels work on one output row at a time. Each visits the values of every window in the
+// same order as the definition (row by row, left to right), so the results are the same bits
+// whatever the loop structure; the general paths loop over the window positions outside and
+// the output columns inside (which LLVM vectorizes when the stride is 1), and 2x2 windows of
+// stride 2, the common case, have a fused path.
+
+/// One step of the maximum of a window: `value` at plane index `at` replaces the best so far
+/// if it is larger, or if it is NaN (so that a NaN propagates, the last one if several).
+/// Written as selects, so that it compiles without a branch.
+#[inline(always)]
+fn max_step<T: Real>(best: &mut T, best_at: &mut u32, value: T, at: u32) {
+    #[allow(clippy::eq_op)] // `value != value`: `value` is NaN.
+    let take = value > *best || value != value;
+    *best = if take { value } else { *best };
+    *best_at = if take { at } else { *best_at };
+}
+
+/// [`max_pool_forward`] without the dispatch on `T`.
+#[inline(always)]
+fn max_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], n: usize) {
+    let (kh, kw) = g.window;
+    let (sh, sw) = g.stride;
+    let (w, ow) = (g.in_w, g.out_w());
+    let (plane_in, plane_out) = (g.in_h * w, g.out_h() * ow);
+    let x = &x[..g.input_len() * n];
+    let out = &mut out[..g.output_len() * n];
+    let argmax = &mut argmax[..g.output_len() * n];
+    let planes = x.chunks_exact(plane_in);
+    for ((plane, out_p), arg_p) in planes
+        .zip(out.chunks_exact_mut(plane_out))
+        .zip(argmax.chunks_exact_mut(plane_out))
+    {
+        let rows = out_p.chunks_exact_mut(ow).zip(arg_p.chunks_exact_mut(ow));
+        for (oy, (out_r, arg_r)) in rows.enumerate() {
+            // Plane indices are below `in_h * in_w <= u32::MAX + 1`, as `Pool2d::new` checked.
+            let top = oy * sh * w;
+            if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+                let upper = plane[top..top + 2 * ow].chunks_exact(2);
+                let lower = plane[top + w..top + w + 2 * ow].chunks_exact(2);
+                let (mut at, below) = (top as u32, w as u32);
+                for (((a, b), o), i) in upper.zip(lower).zip(out_r.iter_mut()).zip(arg_r.iter_mut()) {
+                    let (mut best, mut best_at) = (T::NEG_INFINITY, at);
+                    max_step(&mut best, &mut best_at, a[0], at);
+                    max_step(&mut best, &mut best_at, a[1], at + 1);
+                    max_step(&mut best, &mut best_at, b[0], at + below);
+                    max_step(&mut best, &mut best_at, b[1], at + below + 1);
+                    (*o, *i) = (best, best_at);
+                    at = at.wrapping_add(2);
+                }
+                continue;
+            }
+            out_r.fill(T::NEG_INFINITY);
+            for (ox, i) in arg_r.iter_mut().enumerate() {
+                *i = (top + ox * sw) as u32;
+            }
+            for ky in 0..kh {
+                let start = top + ky * w;
+                let row = &plane[start..start + w];
+                for kx in 0..kw {
+                    let from = &row[kx..];
+                    let at = (start + kx) as u32;
+                    if sw == 1 {
+                        max_columns(out_r, arg_r, from[..ow].iter(), at, 1);
+                    } else {
+                        max_columns(out_r, arg_r, from.iter().step_by(sw), at, sw as u32);
+                    }
                 }
             }
-        });
+        }
     }
-    grad_in
+}
+
+/// One window position over an output row: the value at it for each output column
+/// (`values`, one for each) at plane index `at`, `at + stride`, ... enters the maxima.
+#[inline(always)]
+fn max_columns<'v, T: Real>(
+    out: &mut [T],
+    argmax: &mut [u32],
+    values: impl Iterator<Item = &'v T>,
+    mut at: u32,
+    stride: u32,
+) {
+    for ((best, best_at), &v) in out.iter_mut().zip(argmax.iter_mut()).zip(values) {
+        max_step(best, best_at, v, at);
+        at = at.wrapping_add(stride);
+    }
+}
+
+/// [`max_pool_backward`] without the dispatch on `T`.
+#[inline(always)]
+fn max_backward<T: Real>(g: &Pool2d, argmax: &[u32], grad_out: &[T], grad_in: &mut [T], n: usize) {
+    let (plane_in, plane_out) = (g.in_h * g.in_w, g.out_h() * g.out_w());
+    let argmax = &argmax[..g.output_len() * n];
+    let grad_out = &grad_out[..g.output_len() * n];
+    let grad_in = &mut grad_in[..g.input_len() * n];
+    let planes = grad_in.chunks_exact_mut(plane_in);
+    for ((plane, g_p), arg_p) in planes
+        .zip(grad_out.chunks_exact(plane_out))
+        .zip(argmax.chunks_exact(plane_out))
+    {
+        plane.fill(T::zero());
+        for (&d, &at) in g_p.iter().zip(arg_p) {
+            plane[at as usize] += d;
+        }
+    }
+}
+
+/// [`avg_pool_forward`] without the dispatch on `T`.
+#[inline(always)]
+fn avg_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], n: usize) {
+    let (kh, kw) = g.window;
+    let (sh, sw) = g.stride;
+    let (w, ow) = (g.in_w, g.out_w());
+    let (plane_in, plane_out) = (g.in_h * w, g.out_h() * ow);
+    let divisor = T::cast((kh * kw) as f64);
+    let x = &x[..g.input_len() * n];
+    let out = &mut out[..g.output_len() * n];
+    for (plane, out_p) in x.chunks_exact(plane_in).zip(out.chunks_exact_mut(plane_out)) {
+        for (oy, out_r) in out_p.chunks_exact_mut(ow).enumerate() {
+            let top = oy * sh * w;
+            if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+                let upper = plane[top..top + 2 * ow].chunks_exact(2);
+                let lower = plane[top + w..top + w + 2 * ow].chunks_exact(2);
+                for ((a, b), o) in upper.zip(lower).zip(out_r.iter_mut()) {
+                    // From zero, as the definition: `0 + -0` is `+0`.
+                    *o = (((T::zero() + a[0]) + a[1]) + b[0] + b[1]) / divisor;
+                }
+                continue;
+            }
+            out_r.fill(T::zero());
+            for ky in 0..kh {
+                let start = top + ky * w;
+                let row = &plane[start..start + w];
+                for kx in 0..kw {
+                    let from = &row[kx..];
+                    if sw == 1 {
+                        for (o, &v) in out_r.iter_mut().zip(&from[..ow]) {
+                            *o += v;
+                        }
+                    } else {
+                        for (o, &v) in out_r.iter_mut().zip(from.iter().step_by(sw)) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+            for o in out_r {
+                *o /= divisor;
+            }
+        }
+    }
+}
+
+/// [`avg_pool_backward`] without the dispatch on `T`.
+#[inline(always)]
+fn avg_backward<T: Real>(g: &Pool2d, grad_out: &[T], grad_in: &mut [T], n: usize) {
+    let (kh, kw) = g.window;
+    let (sh, sw) = g.stride;
+    let (w, ow) = (g.in_w, g.out_w());
+    let (plane_in, plane_out) = (g.in_h * w, g.out_h() * ow);
+    let divisor = T::cast((kh * kw) as f64);
+    let grad_out = &grad_out[..g.output_len() * n];
+    let grad_in = &mut grad_in[..g.input_len() * n];
+    for (plane, g_p) in grad_in.chunks_exact_mut(plane_in).zip(grad_out.chunks_exact(plane_out)) {
+        plane.fill(T::zero());
+        for (oy, g_r) in g_p.chunks_exact(ow).enumerate() {
+            let top = oy * sh * w;
+            if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+                // The windows do not overlap: each value receives one share, onto zero.
+                let (upper, lower) = plane[top..top + 2 * w].split_at_mut(w);
+                let upper = upper[..2 * ow].chunks_exact_mut(2);
+                let lower = lower[..2 * ow].chunks_exact_mut(2);
+                for ((a, b), &d) in upper.zip(lower).zip(g_r) {
+                    let share = d / divisor;
+                    a[0] += share;
+                    a[1] += share;
+                    b[0] += share;
+                    b[1] += share;
+                }
+                continue;
+            }
+            for ky in 0..kh {
+                let start = top + ky * w;
+                let row = &mut plane[start..start + w];
+                // A value receives the shares of the windows over it in output order: within
+                // this output row, a window further right covers it at a smaller `kx`, so the
+                // window columns go from right to left.
+                for kx in (0..kw).rev() {
+                    let from = &mut row[kx..];
+                    if sw == 1 {
+                        for (v, &d) in from[..ow].iter_mut().zip(g_r) {
+                            *v += d / divisor;
+                        }
+                    } else {
+                        for (v, &d) in from.iter_mut().step_by(sw).zip(g_r) {
+                            *v += d / divisor;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The kernels for `f32` and `f64`, instantiated here, in the runtime, rather than in each crate
+// that calls the generic functions above: they are compiled once, with the runtime's
+// optimization level (a user's debug build, or a test at opt-level 0, still gets fast
+// pooling), and a network's crate compiles no pooling code of its own.
+macro_rules! instances {
+    ($($t:ident: $max_forward:ident, $max_backward:ident, $avg_forward:ident, $avg_backward:ident;)*) => {$(
+        #[inline(never)]
+        fn $max_forward(g: &Pool2d, x: &[$t], out: &mut [$t], argmax: &mut [u32], n: usize) {
+            max_forward(g, x, out, argmax, n);
+        }
+
+        #[inline(never)]
+        fn $max_backward(g: &Pool2d, argmax: &[u32], grad_out: &[$t], grad_in: &mut [$t], n: usize) {
+            max_backward(g, argmax, grad_out, grad_in, n);
+        }
+
+        #[inline(never)]
+        fn $avg_forward(g: &Pool2d, x: &[$t], out: &mut [$t], n: usize) {
+            avg_forward(g, x, out, n);
+        }
+
+        #[inline(never)]
+        fn $avg_backward(g: &Pool2d, grad_out: &[$t], grad_in: &mut [$t], n: usize) {
+            avg_backward(g, grad_out, grad_in, n);
+        }
+    )*};
+}
+
+instances! {
+    f32: max_forward_f32, max_backward_f32, avg_forward_f32, avg_backward_f32;
+    f64: max_forward_f64, max_backward_f64, avg_forward_f64, avg_backward_f64;
+}
+
+/// `values` as a slice of `U`, which is `T` ([`Real`] is `f32` or `f64`, and the caller
+/// picked `U` by `T::DTYPE`).
+///
+/// # Panics
+/// If `U` is not `T`'s size, which the sealed [`Real`] rules out.
+#[inline]
+fn cast<T: Real, U: Real>(values: &[T]) -> &[U] {
+    bytemuck::cast_slice(values)
+}
+
+/// [`cast`] of a mutable slice.
+#[inline]
+fn cast_mut<T: Real, U: Real>(values: &mut [T]) -> &mut [U] {
+    bytemuck::cast_slice_mut(values)
 }
