@@ -16,7 +16,7 @@ use crate::ast::Call;
 use crate::check::{Errors, MAX_LAYER_WEIGHTS};
 use crate::model::{Activation, Layer, Shape};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::Ident;
 
@@ -341,28 +341,21 @@ impl LayerKind for Conv {
     }
 
     fn init(&self, cx: &Cx, layer: &Layer) -> TokenStream {
-        let p = &cx.p;
-        let (scheme, label) = if layer.activation.relu_family() {
-            (quote!(HeUniform), "He uniform")
-        } else {
-            (quote!(XavierUniform), "Xavier (Glorot) uniform")
-        };
         let (c, _, _) = Conv::image(&layer.input);
         let (kh, kw) = self.kernel;
         let (fan_in, fan_out) = (c * kh * kw, self.channels * kh * kw);
-        let doc = format!(
-            " Layer `{}`: {label} filters (activation `{}`, fan-in {c} x {kh} x {kw} = {fan_in}, fan-out {} x {kh} \
-             x {kw} = {fan_out}); biases stay zero.",
-            layer.text(),
-            layer.activation.name(),
+        let detail = format!(
+            ", fan-in {c} x {kh} x {kw} = {fan_in}, fan-out {} x {kh} x {kw} = {fan_out}",
             self.channels
         );
-        let w = Names::of(layer).weight;
-        let (fan_in, fan_out) = (lit(fan_in), lit(fan_out));
-        quote! {
-            #[doc = #doc]
-            #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
-        }
+        super::init_weights(
+            cx,
+            layer,
+            "filters",
+            &detail,
+            lit(fan_in).into_token_stream(),
+            lit(fan_out).into_token_stream(),
+        )
     }
 
     fn buffers(&self, layer: &Layer) -> Vec<Buffer> {

@@ -131,24 +131,8 @@ impl LayerKind for Dense {
     }
 
     fn init(&self, cx: &Cx, layer: &Layer) -> TokenStream {
-        let p = &cx.p;
-        let (scheme, label) = if layer.activation.relu_family() {
-            (quote!(HeUniform), "He uniform")
-        } else {
-            (quote!(XavierUniform), "Xavier (Glorot) uniform")
-        };
-        let doc = format!(
-            " Layer `{}`: {label} weights (activation `{}`); biases stay zero.",
-            layer.text(),
-            layer.activation.name()
-        );
-        let w = Names::of(layer).weight;
         let index = cx.net.layers.iter().position(|l| l.name == layer.name).unwrap_or(0);
-        let (fan_in, fan_out) = (cx.input_width(index), cx.width(layer));
-        quote! {
-            #[doc = #doc]
-            #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
-        }
+        super::init_weights(cx, layer, "weights", "", cx.input_width(index), cx.width(layer))
     }
 
     fn buffers(&self, layer: &Layer) -> Vec<Buffer> {

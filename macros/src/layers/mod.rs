@@ -547,3 +547,33 @@ pub fn chain_rule(
         }
     }
 }
+
+/// The statement of `seeded` that fills a layer's weights: He uniform before an activation of
+/// the ReLU family, Xavier uniform otherwise, from `fan_in` and `fan_out` (expressions of type
+/// `usize`). `what` says what is filled, after the scheme's name (`"weights"`), and `detail`
+/// is added inside the doc line's parentheses.
+pub fn init_weights(
+    cx: &Cx,
+    layer: &Layer,
+    what: &str,
+    detail: &str,
+    fan_in: TokenStream,
+    fan_out: TokenStream,
+) -> TokenStream {
+    let p = &cx.p;
+    let (scheme, label) = if layer.activation.relu_family() {
+        (quote!(HeUniform), "He uniform")
+    } else {
+        (quote!(XavierUniform), "Xavier (Glorot) uniform")
+    };
+    let doc = format!(
+        " Layer `{}`: {label} {what} (activation `{}`{detail}); biases stay zero.",
+        layer.text(),
+        layer.activation.name()
+    );
+    let w = Names::of(layer).weight;
+    quote! {
+        #[doc = #doc]
+        #p::Init::#scheme.fill(net.#w.as_mut_slice(), #fan_in, #fan_out, &mut rng);
+    }
+}

@@ -57,7 +57,7 @@
 //! geometry never makes them panic.
 
 use crate::nn::kernels::{add_weight_gradient_dyn, dense_forward_dyn, kernel_path, weight_gradient_dyn, KernelPath};
-use crate::real::Real;
+use crate::real::{cast, cast_mut, Real};
 use safetensors::Dtype;
 
 /// The geometry of a 2-D convolution: input and output channels, input size, kernel, stride
@@ -627,10 +627,7 @@ pub fn conv2d_forward<'a, T: Real>(
     conv2d_forward_on(kernel_path(), geom, weight, bias, x, scratch, out, n)
 }
 
-/// [`conv2d_forward`] on a given kernel path (the widest supported one not wider than `path`).
-///
-/// # Panics
-/// If a buffer is shorter than stated.
+/// The body of [`conv2d_forward_on`], generic: instantiated for `f32` and `f64` by `instances!`.
 #[allow(clippy::too_many_arguments)]
 fn forward_on<'a, T: Real>(
     path: KernelPath,
@@ -691,11 +688,7 @@ pub fn conv2d_input_gradient<'a, T: Real>(
     conv2d_input_gradient_on(kernel_path(), geom, weight, delta, scratch, input_grad, n)
 }
 
-/// [`conv2d_input_gradient`] on a given kernel path (the widest supported one not wider than
-/// `path`).
-///
-/// # Panics
-/// If a buffer is shorter than stated.
+/// The body of [`conv2d_input_gradient_on`], generic: instantiated for `f32` and `f64` by `instances!`.
 fn input_gradient_on<'a, T: Real>(
     path: KernelPath,
     geom: &Conv2d,
@@ -752,11 +745,7 @@ pub fn conv2d_parameter_gradients<T: Real>(
     conv2d_parameter_gradients_on(kernel_path(), geom, x, delta, scratch, weight_grad, bias_grad, n);
 }
 
-/// [`conv2d_parameter_gradients`] on a given kernel path (the widest supported one not wider
-/// than `path`).
-///
-/// # Panics
-/// If a buffer is shorter than stated.
+/// The body of [`conv2d_parameter_gradients_on`], generic: instantiated for `f32` and `f64` by `instances!`.
 #[allow(clippy::too_many_arguments)]
 fn parameter_gradients_on<T: Real>(
     path: KernelPath,
@@ -1037,22 +1026,6 @@ macro_rules! instances {
 instances! {
     f32: forward_f32, input_gradient_f32, parameter_gradients_f32;
     f64: forward_f64, input_gradient_f64, parameter_gradients_f64;
-}
-
-/// `values` as a slice of `U`, which is `T` ([`Real`] is `f32` or `f64`, and the caller
-/// picked `U` by `T::DTYPE`).
-///
-/// # Panics
-/// If `U` is not `T`'s size, which the sealed [`Real`] rules out.
-#[inline]
-fn cast<T: Real, U: Real>(values: &[T]) -> &[U] {
-    bytemuck::cast_slice(values)
-}
-
-/// [`cast`] of a mutable slice.
-#[inline]
-fn cast_mut<T: Real, U: Real>(values: &mut [T]) -> &mut [U] {
-    bytemuck::cast_slice_mut(values)
 }
 
 /// The gradients of a convolution for the `n` samples of `x` (its input) and `delta` (the

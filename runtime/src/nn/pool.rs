@@ -11,7 +11,7 @@
 //! Like slice indexing, each function panics if a buffer is shorter than the lengths
 //! documented on it (for `n` samples); a [`Pool2d`] is validated when it is built.
 
-use crate::real::Real;
+use crate::real::{cast, cast_mut, Real};
 use safetensors::Dtype;
 
 /// The geometry of a 2-D pooling layer: channels, input size, window and stride (no padding).
@@ -500,20 +500,4 @@ macro_rules! instances {
 instances! {
     f32: max_forward_f32, max_backward_f32, avg_forward_f32, avg_backward_f32;
     f64: max_forward_f64, max_backward_f64, avg_forward_f64, avg_backward_f64;
-}
-
-/// `values` as a slice of `U`, which is `T` ([`Real`] is `f32` or `f64`, and the caller
-/// picked `U` by `T::DTYPE`).
-///
-/// # Panics
-/// If `U` is not `T`'s size, which the sealed [`Real`] rules out.
-#[inline]
-fn cast<T: Real, U: Real>(values: &[T]) -> &[U] {
-    bytemuck::cast_slice(values)
-}
-
-/// [`cast`] of a mutable slice.
-#[inline]
-fn cast_mut<T: Real, U: Real>(values: &mut [T]) -> &mut [U] {
-    bytemuck::cast_slice_mut(values)
 }

@@ -120,3 +120,19 @@ mod private {
 pub(crate) fn c<T: Real>(value: f64) -> T {
     T::cast(value)
 }
+
+/// `values` as a slice of `U`, which is `T` (for kernels that pick their `f32` or `f64`
+/// instance by `T::DTYPE`).
+///
+/// # Panics
+/// If `U` is not `T`'s size, which the sealed [`Real`] rules out.
+#[inline]
+pub(crate) fn cast<T: Real, U: Real>(values: &[T]) -> &[U] {
+    bytemuck::cast_slice(values)
+}
+
+/// [`cast`] of a mutable slice.
+#[inline]
+pub(crate) fn cast_mut<T: Real, U: Real>(values: &mut [T]) -> &mut [U] {
+    bytemuck::cast_slice_mut(values)
+}
