@@ -32,6 +32,8 @@
 
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
+#[doc(hidden)]
+pub use shifted::Taps;
 use std::sync::OnceLock;
 
 /// A compiled variant of the kernels, chosen by [`kernel_path`] from the CPU's features.
@@ -194,6 +196,25 @@ pub trait Kernels: Sized {
     fn sum_of_squares(path: KernelPath, v: &[Self]) -> f64;
     fn tanh_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn sigmoid_into(path: KernelPath, z: &[Self], a: &mut [Self]);
+    fn shifted_forward(path: KernelPath, x: &[Self], w: &[Self], out: &mut [Self], taps: Taps, wide: usize, o: usize);
+    fn shifted_input_gradient(
+        path: KernelPath,
+        w: &[Self],
+        d: &[Self],
+        dx: &mut [Self],
+        taps: Taps,
+        wide: usize,
+        o: usize,
+    );
+    fn shifted_weight_gradient(
+        path: KernelPath,
+        x: &[Self],
+        d: &[Self],
+        g: &mut [Self],
+        taps: Taps,
+        wide: usize,
+        o: usize,
+    );
 }
 
 /// [`Kernels`] for one scalar type: each method dispatches to the path's compiled kernels.
@@ -247,6 +268,39 @@ macro_rules! kernels_for {
             }
             fn sigmoid_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
                 dispatch!(path, sigmoid::<$t>(z, a));
+            }
+            fn shifted_forward(
+                path: KernelPath,
+                x: &[$t],
+                w: &[$t],
+                out: &mut [$t],
+                taps: Taps,
+                wide: usize,
+                o: usize,
+            ) {
+                dispatch!(path, shifted_forward::<$t>(x, w, out, taps, wide, o));
+            }
+            fn shifted_input_gradient(
+                path: KernelPath,
+                w: &[$t],
+                d: &[$t],
+                dx: &mut [$t],
+                taps: Taps,
+                wide: usize,
+                o: usize,
+            ) {
+                dispatch!(path, shifted_input_gradient::<$t>(w, d, dx, taps, wide, o));
+            }
+            fn shifted_weight_gradient(
+                path: KernelPath,
+                x: &[$t],
+                d: &[$t],
+                g: &mut [$t],
+                taps: Taps,
+                wide: usize,
+                o: usize,
+            ) {
+                dispatch!(path, shifted_weight_gradient::<$t>(x, d, g, taps, wide, o));
             }
         }
     };
@@ -542,11 +596,31 @@ pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
     squares(delta) * (squares(a_prev) + 1.0)
 }
 
+/// Covers the rows `0..$o` with tiles: as many of the first height as fit, then of the
+/// next, and so on (the last height is 1); `$tile!(height, first_row)` runs one tile.
+/// (`r + m <= o` reads as "a tile of height m fits", also for m = 1.)
+macro_rules! row_tiles {
+    ($o:expr, [$($m:tt),+], $tile:ident) => {{
+        let mut r = 0;
+        $(
+            #[allow(clippy::int_plus_one)]
+            while r + $m <= $o {
+                $tile!($m, r);
+                r += $m;
+            }
+        )+
+    }};
+}
+
+mod shifted;
+
 /// Defines, in module `$module`, a copy of every `portable` kernel with the given attributes
 /// (the target features to compile it for), its register tiles (`forward = (rows, samples,
-/// rows for a single sample)`, `gradient = (rows, weight columns)`: enough accumulators to hide
-/// the latency, few enough to stay in registers) and whether the matrix products use fused
-/// multiply-adds.
+/// rows for a single sample)`, `gradient = (rows, weight columns)`, and for the stride-1
+/// convolution kernels of [`shifted`] `scatter = (positions, weight columns,
+/// positions for a single column)` and `conv_gradient = (channels, weight columns)`: enough
+/// accumulators to hide the latency, few enough to stay in registers) and whether the matrix
+/// products use fused multiply-adds.
 macro_rules! compile_for {
     (
         $module:ident,
@@ -554,10 +628,13 @@ macro_rules! compile_for {
         forward = ($rows:literal, $cols:literal, $tall:literal),
         gradient = ($g_rows:literal, $g_cols:literal),
         update = $u_rows:literal,
+        scatter = ($s_rows:literal, $s_cols:literal, $s_tall:literal),
+        conv_gradient = ($co:literal, $ck:literal),
         fma = $fma:literal
     ) => {
         pub(crate) mod $module {
             use crate::nn::kernels::portable;
+            use crate::nn::kernels::shifted::{self, Taps};
             use crate::real::Real;
 
             $(#[$attr])?
@@ -607,6 +684,21 @@ macro_rules! compile_for {
             pub(crate) fn sigmoid<T: Real>(z: &[T], a: &mut [T]) {
                 portable::map(z, a, T::sigmoid_activation)
             }
+
+            $(#[$attr])?
+            pub(crate) fn shifted_forward<T: Real>(x: &[T], w: &[T], out: &mut [T], taps: Taps, wide: usize, o: usize) {
+                shifted::forward::<T, $rows, $cols, $tall, $fma>(x, w, out, taps, wide, o)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn shifted_input_gradient<T: Real>(w: &[T], d: &[T], dx: &mut [T], taps: Taps, wide: usize, o: usize) {
+                shifted::input_gradient::<T, $s_rows, $s_cols, $s_tall, $fma>(w, d, dx, taps, wide, o)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn shifted_weight_gradient<T: Real>(x: &[T], d: &[T], g: &mut [T], taps: Taps, wide: usize, o: usize) {
+                shifted::weight_gradient::<T, $co, $ck, $fma>(x, d, g, taps, wide, o)
+            }
         }
     };
 }
@@ -617,6 +709,8 @@ compile_for!(
     forward = (8, 4, 32),
     gradient = (8, 4),
     update = 16,
+    scatter = (32, 1, 32),
+    conv_gradient = (2, 4),
     fma = false
 );
 
@@ -628,6 +722,8 @@ mod x86 {
         forward = (24, 4, 64),
         gradient = (24, 4),
         update = 32,
+        scatter = (64, 1, 64),
+        conv_gradient = (2, 4),
         fma = true
     );
     compile_for!(
@@ -636,6 +732,8 @@ mod x86 {
         forward = (64, 4, 128),
         gradient = (64, 4),
         update = 128,
+        scatter = (128, 1, 128),
+        conv_gradient = (4, 4),
         fma = true
     );
 }
@@ -647,22 +745,6 @@ mod x86 {
 mod portable {
     use crate::real::Real;
     use std::ops::Range;
-
-    /// Covers the rows `0..$o` with tiles: as many of the first height as fit, then of the
-    /// next, and so on (the last height is 1); `$tile!(height, first_row)` runs one tile.
-    /// (`r + m <= o` reads as "a tile of height m fits", also for m = 1.)
-    macro_rules! row_tiles {
-        ($o:expr, [$($m:tt),+], $tile:ident) => {{
-            let mut r = 0;
-            $(
-                #[allow(clippy::int_plus_one)]
-                while r + $m <= $o {
-                    $tile!($m, r);
-                    r += $m;
-                }
-            )+
-        }};
-    }
 
     /// Inputs per block of a batched forward pass (the weights of a 64-row tile: 32 KiB in f32).
     const K_BLOCK: usize = 128;
@@ -892,7 +974,7 @@ mod portable {
     /// `a * b + c`: one fused multiply-add (one rounding) where the path has the instruction,
     /// else a multiply and an add.
     #[inline(always)]
-    fn multiply_add<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+    pub(super) fn multiply_add<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
         if FMA {
             a.mul_add(b, c)
         } else {
@@ -1021,9 +1103,72 @@ mod portable {
         if o <= NARROW {
             return input_gradient_narrow(w, d, out, o, i, n);
         }
-        for (out_col, d_col) in out.chunks_exact_mut(i).zip(d.chunks_exact(o)).take(n) {
+        // Tiles of 2 inputs by 4 samples (each weight column and each delta read once per
+        // tile), then the samples left over one at a time: every value is the same dot
+        // product, [`dot`]'s, whatever tile it is in.
+        let (w, d, out) = (&w[..o * i], &d[..o * n], &mut out[..i * n]);
+        let mut j = 0;
+        while j + 4 <= n {
+            let mut k = 0;
+            while k + 2 <= i {
+                dot_tile::<T, 2, 4>(w, d, out, o, i, k, j);
+                k += 2;
+            }
+            while k < i {
+                dot_tile::<T, 1, 4>(w, d, out, o, i, k, j);
+                k += 1;
+            }
+            j += 4;
+        }
+        for (out_col, d_col) in out[j * i..].chunks_exact_mut(i).zip(d[j * o..].chunks_exact(o)) {
             for (value, w_col) in out_col.iter_mut().zip(w.chunks_exact(o)) {
                 *value = dot(w_col, d_col);
+            }
+        }
+    }
+
+    /// `out[k + a, j + b] = dot(W[:, k + a], d[:, j + b])` for `a < CI`, `b < CJ`, each summed
+    /// as [`dot`] sums it.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dot_tile<T: Real, const CI: usize, const CJ: usize>(
+        w: &[T],
+        d: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+        k: usize,
+        j: usize,
+    ) {
+        let w_cols: [&[T]; CI] = std::array::from_fn(|a| &w[(k + a) * o..(k + a + 1) * o]);
+        let d_cols: [&[T]; CJ] = std::array::from_fn(|b| &d[(j + b) * o..(j + b + 1) * o]);
+        let mut lanes = [[[T::zero(); LANES]; CJ]; CI];
+        let whole = o - o % LANES;
+        for m in (0..whole).step_by(LANES) {
+            let mut dv = [[T::zero(); LANES]; CJ];
+            for (v, col) in dv.iter_mut().zip(&d_cols) {
+                v.copy_from_slice(&col[m..m + LANES]);
+            }
+            for (lane_row, w_col) in lanes.iter_mut().zip(&w_cols) {
+                let mut wv = [T::zero(); LANES];
+                wv.copy_from_slice(&w_col[m..m + LANES]);
+                for (lane, dv) in lane_row.iter_mut().zip(&dv) {
+                    for l in 0..LANES {
+                        lane[l] += wv[l] * dv[l];
+                    }
+                }
+            }
+        }
+        for (l, m) in (whole..o).enumerate() {
+            for (lane_row, w_col) in lanes.iter_mut().zip(&w_cols) {
+                for (lane, d_col) in lane_row.iter_mut().zip(&d_cols) {
+                    lane[l] += w_col[m] * d_col[m];
+                }
+            }
+        }
+        for (a, lane_row) in lanes.iter_mut().enumerate() {
+            for (b, lane) in lane_row.iter_mut().enumerate() {
+                out[(j + b) * i + k + a] = reduce_lanes(lane);
             }
         }
     }
@@ -1081,6 +1226,12 @@ mod portable {
         for (l, (&a, &b)) in a_chunks.remainder().iter().zip(b_chunks.remainder()).enumerate() {
             lanes[l] += a * b;
         }
+        reduce_lanes(&mut lanes)
+    }
+
+    /// The sum of [`dot`]'s partial sums, added pairwise in a fixed order (overwrites them).
+    #[inline(always)]
+    fn reduce_lanes<T: Real>(lanes: &mut [T; LANES]) -> T {
         let mut width = LANES / 2;
         while width > 0 {
             for l in 0..width {

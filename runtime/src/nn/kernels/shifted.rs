@@ -1,0 +1,318 @@
+//! The matrix products of a stride-1 convolution without a patch matrix: the kernels
+//! [`crate::nn::conv`] runs when the stride is 1 (see its module documentation, "Method").
+//!
+//! With a stride of 1, the receptive field of output position `(oy, ox)` starts at `oy * wp +
+//! ox` in each channel of the padded sample (`hp x wp` values per channel), and its value for
+//! the weight column `kk = (channel, ky, kx)` is at `offset(kk) + oy * wp + ox`, where
+//! `offset(kk) = channel * hp * wp + ky * wp + kx` ([`Taps::offset`]). Numbering the positions
+//! `q = oy * wp + ox` over the padded width ("wide" positions, `q < (out_h - 1) * wp + out_w`,
+//! [`Taps::wide`]) makes every row of the patch matrix a contiguous slice of the sample:
+//! `sample[offset(kk)..][..wide]`. The positions with `ox >= out_w` are not output positions;
+//! they are computed and dropped (forward), or carry a zero delta (backward), which costs
+//! `wp / out_w` times the multiply-adds of the patch-matrix products and saves copying the
+//! patches.
+//!
+//! Each kernel is generic over its register tiles and compiled once per kernel path by
+//! `compile_for!` in [`crate::nn::kernels`], like the dense kernels; the sums run in a fixed
+//! order that does not depend on the batch.
+
+use super::portable::multiply_add;
+use crate::real::Real;
+
+/// Where the receptive fields of a stride-1 convolution are in one padded sample: its
+/// channels, the values per channel (`hp * wp`) and per row (`wp`), and the kernel size.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taps {
+    /// Input channels.
+    pub channels: usize,
+    /// Values per padded channel, `hp * wp`.
+    pub plane: usize,
+    /// Values per padded row, `wp`.
+    pub row: usize,
+    /// Kernel rows.
+    pub kh: usize,
+    /// Kernel columns.
+    pub kw: usize,
+}
+
+impl Taps {
+    /// The weight columns, `channels * kh * kw`.
+    pub fn len(&self) -> usize {
+        self.channels * self.kh * self.kw
+    }
+
+    /// Whether there are no weight columns (never, for a valid convolution).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where the values of weight column `kk` start in the padded sample.
+    pub fn offset(&self, kk: usize) -> usize {
+        let per_channel = self.kh * self.kw;
+        let (channel, tap) = (kk / per_channel, kk % per_channel);
+        channel * self.plane + (tap / self.kw) * self.row + tap % self.kw
+    }
+
+    /// The wide positions of an `out_h x out_w` output, `(out_h - 1) * wp + out_w`: the last
+    /// one is the last output position.
+    pub fn wide(&self, out_h: usize, out_w: usize) -> usize {
+        (out_h - 1) * self.row + out_w
+    }
+}
+
+/// Lanes of the partial sums of [`weight_gradient`]'s dot products.
+const LANES: usize = 8;
+
+/// The forward product: `out[c * wide + q] = sum_kk sample[offset(kk) + q] * w[c + kk * o]`
+/// for the `o` output channels `c` and the `wide` positions `q`, with `w` the weight (`o x
+/// taps.len()`, column-major). Each sum starts from zero and runs over `kk` in order, one
+/// multiply-add per term: the same operations, in the same order, as the patch-matrix product
+/// of [`crate::nn::conv`] (so the output positions get the same bits).
+///
+/// Tiles of `R` positions by `NR` channels, then single channels in tiles of `TALL` positions.
+#[inline(always)]
+pub fn forward<T: Real, const R: usize, const NR: usize, const TALL: usize, const FMA: bool>(
+    sample: &[T],
+    w: &[T],
+    out: &mut [T],
+    taps: Taps,
+    wide: usize,
+    o: usize,
+) {
+    let out = &mut out[..o * wide];
+    let mut c0 = 0;
+    while c0 + NR <= o {
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                forward_tile::<T, $m, NR, FMA>(sample, w, out, taps, wide, o, c0, $r)
+            };
+        }
+        row_tiles!(wide, [R, 16, 8, 4, 2, 1], tile);
+        c0 += NR;
+    }
+    while c0 < o {
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                forward_tile::<T, $m, 1, FMA>(sample, w, out, taps, wide, o, c0, $r)
+            };
+        }
+        row_tiles!(wide, [TALL, R, 16, 8, 4, 2, 1], tile);
+        c0 += 1;
+    }
+}
+
+/// Positions `r..r + M` of channels `c0..c0 + C` of [`forward`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_tile<T: Real, const M: usize, const C: usize, const FMA: bool>(
+    sample: &[T],
+    w: &[T],
+    out: &mut [T],
+    taps: Taps,
+    wide: usize,
+    o: usize,
+    c0: usize,
+    r: usize,
+) {
+    let mut acc = [[T::zero(); M]; C];
+    let mut kk = 0;
+    for channel in 0..taps.channels {
+        for ky in 0..taps.kh {
+            let from = &sample[channel * taps.plane + ky * taps.row + r..];
+            for kx in 0..taps.kw {
+                let mut x = [T::zero(); M];
+                x.copy_from_slice(&from[kx..kx + M]);
+                let wk = &w[kk * o + c0..kk * o + c0 + C];
+                for c in 0..C {
+                    for m in 0..M {
+                        acc[c][m] = multiply_add::<T, FMA>(x[m], wk[c], acc[c][m]);
+                    }
+                }
+                kk += 1;
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        out[(c0 + c) * wide + r..(c0 + c) * wide + r + M].copy_from_slice(a);
+    }
+}
+
+/// The input gradient's product, added back over the receptive fields:
+/// `dx[offset(kk) + q] += sum_c w[c + kk * o] * d[c * wide + q]` for every weight column `kk`
+/// and wide position `q`, with `d` the delta at the wide positions (zero at those that are not
+/// output positions) and `dx` the padded input gradient. Each sum starts from zero and runs
+/// over the channels in order, one multiply-add per term (as the patch-matrix product of
+/// [`crate::nn::conv`]), and the sums are added to `dx` block of `NR` columns by block, tile
+/// of positions by tile, in a fixed order.
+///
+/// Tiles of `R` positions by `NR` weight columns, then single columns in tiles of `TALL`.
+#[inline(always)]
+pub fn input_gradient<T: Real, const R: usize, const NR: usize, const TALL: usize, const FMA: bool>(
+    w: &[T],
+    d: &[T],
+    dx: &mut [T],
+    taps: Taps,
+    wide: usize,
+    o: usize,
+) {
+    let k = taps.len();
+    let d = &d[..o * wide];
+    let mut k0 = 0;
+    while k0 + NR <= k {
+        let offsets: [usize; NR] = std::array::from_fn(|c| taps.offset(k0 + c));
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                scatter_tile::<T, $m, NR, FMA>(w, d, dx, &offsets, wide, o, k0, $r)
+            };
+        }
+        row_tiles!(wide, [R, 16, 8, 4, 2, 1], tile);
+        k0 += NR;
+    }
+    while k0 < k {
+        let offsets = [taps.offset(k0)];
+        macro_rules! tile {
+            ($m:tt, $r:ident) => {
+                scatter_tile::<T, $m, 1, FMA>(w, d, dx, &offsets, wide, o, k0, $r)
+            };
+        }
+        row_tiles!(wide, [TALL, R, 16, 8, 4, 2, 1], tile);
+        k0 += 1;
+    }
+}
+
+/// Positions `r..r + M` of the weight columns `k0..k0 + C` of [`input_gradient`], whose values
+/// start at `offsets` in `dx`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scatter_tile<T: Real, const M: usize, const C: usize, const FMA: bool>(
+    w: &[T],
+    d: &[T],
+    dx: &mut [T],
+    offsets: &[usize; C],
+    wide: usize,
+    o: usize,
+    k0: usize,
+    r: usize,
+) {
+    let mut acc = [[T::zero(); M]; C];
+    for c_out in 0..o {
+        let mut dv = [T::zero(); M];
+        dv.copy_from_slice(&d[c_out * wide + r..c_out * wide + r + M]);
+        for (c, a) in acc.iter_mut().enumerate() {
+            let wv = w[c_out + (k0 + c) * o];
+            for m in 0..M {
+                a[m] = multiply_add::<T, FMA>(dv[m], wv, a[m]);
+            }
+        }
+    }
+    for (a, &offset) in acc.iter().zip(offsets) {
+        for (to, &v) in dx[offset + r..offset + r + M].iter_mut().zip(a) {
+            *to += v;
+        }
+    }
+}
+
+/// The weight gradient of one sample, added: `g[c + kk * o] += sum_q d[c * wide + q] *
+/// sample[offset(kk) + q]` for the `o` channels `c` and the weight columns `kk`, with `d` the
+/// delta at the wide positions (zero at those that are not output positions). Each dot product
+/// runs in [`LANES`] partial sums (position `q` goes to lane `q % LANES`, in order of `q`, one
+/// multiply-add per term), added pairwise at the end and then to `g`.
+///
+/// Tiles of `CO` channels by `CK` weight columns, then smaller ones.
+#[inline(always)]
+pub fn weight_gradient<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d: &[T],
+    g: &mut [T],
+    taps: Taps,
+    wide: usize,
+    o: usize,
+) {
+    let k = taps.len();
+    let d = &d[..o * wide];
+    let g = &mut g[..o * k];
+    let mut k0 = 0;
+    while k0 + CK <= k {
+        let offsets: [usize; CK] = std::array::from_fn(|c| taps.offset(k0 + c));
+        gradient_columns::<T, CO, CK, FMA>(sample, d, g, &offsets, wide, o, k0);
+        k0 += CK;
+    }
+    while k0 < k {
+        let offsets = [taps.offset(k0)];
+        gradient_columns::<T, CO, 1, FMA>(sample, d, g, &offsets, wide, o, k0);
+        k0 += 1;
+    }
+}
+
+/// The weight columns `k0..k0 + CK` of [`weight_gradient`], channel tile by channel tile.
+#[inline(always)]
+fn gradient_columns<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d: &[T],
+    g: &mut [T],
+    offsets: &[usize; CK],
+    wide: usize,
+    o: usize,
+    k0: usize,
+) {
+    let mut c0 = 0;
+    while c0 + CO <= o {
+        gradient_tile::<T, CO, CK, FMA>(sample, d, g, offsets, wide, o, k0, c0);
+        c0 += CO;
+    }
+    while c0 < o {
+        gradient_tile::<T, 1, CK, FMA>(sample, d, g, offsets, wide, o, k0, c0);
+        c0 += 1;
+    }
+}
+
+/// Channels `c0..c0 + CO` by weight columns `k0..k0 + CK` of [`weight_gradient`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gradient_tile<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d: &[T],
+    g: &mut [T],
+    offsets: &[usize; CK],
+    wide: usize,
+    o: usize,
+    k0: usize,
+    c0: usize,
+) {
+    let mut lanes = [[[T::zero(); LANES]; CK]; CO];
+    let d_rows: [&[T]; CO] = std::array::from_fn(|a| &d[(c0 + a) * wide..(c0 + a + 1) * wide]);
+    let x_rows: [&[T]; CK] = std::array::from_fn(|b| &sample[offsets[b]..offsets[b] + wide]);
+    let whole = wide - wide % LANES;
+    for q in (0..whole).step_by(LANES) {
+        let mut dv = [[T::zero(); LANES]; CO];
+        for (v, row) in dv.iter_mut().zip(&d_rows) {
+            v.copy_from_slice(&row[q..q + LANES]);
+        }
+        let mut xv = [[T::zero(); LANES]; CK];
+        for (v, row) in xv.iter_mut().zip(&x_rows) {
+            v.copy_from_slice(&row[q..q + LANES]);
+        }
+        for (lane_row, dv) in lanes.iter_mut().zip(&dv) {
+            for (lane, xv) in lane_row.iter_mut().zip(&xv) {
+                for l in 0..LANES {
+                    lane[l] = multiply_add::<T, FMA>(dv[l], xv[l], lane[l]);
+                }
+            }
+        }
+    }
+    for (l, q) in (whole..wide).enumerate() {
+        for (lane_row, d_row) in lanes.iter_mut().zip(&d_rows) {
+            for (lane, x_row) in lane_row.iter_mut().zip(&x_rows) {
+                lane[l] = multiply_add::<T, FMA>(d_row[q], x_row[q], lane[l]);
+            }
+        }
+    }
+    for (a, row) in lanes.iter().enumerate() {
+        for (b, l) in row.iter().enumerate() {
+            let dot = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+            let at = c0 + a + (k0 + b) * o;
+            g[at] += dot;
+        }
+    }
+}
