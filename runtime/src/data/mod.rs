@@ -1,10 +1,11 @@
 //! Data sets held in memory, mini-batches, loaders for files ([`load`]), preprocessing
-//! ([`preprocess`]), text features ([`text`]) and small real data sets compiled into the
-//! crate ([`datasets`]).
+//! ([`preprocess`]), sparse samples ([`sparse`]), text features ([`text`]) and small real data
+//! sets compiled into the crate ([`datasets`]).
 
 pub mod datasets;
 pub mod load;
 pub mod preprocess;
+pub mod sparse;
 pub mod text;
 
 use crate::nn::init::SeededRng;

@@ -1,6 +1,8 @@
 //! Text features: a tokenizer and a hashing vectorizer into a compile-time number of
-//! features, so that a sentence becomes an `SVector<f32, N>` a generated network takes.
+//! features, so that a sentence becomes an `SVector<f32, N>` a generated network takes, or a
+//! sparse row ([`SparseRows`]) when `N` is large.
 
+use crate::data::sparse::SparseRows;
 use nalgebra::SVector;
 
 /// Splits text into lowercase tokens: runs of letters, digits and apostrophes, and each other
@@ -62,6 +64,11 @@ pub enum Weighting {
 /// n-gram of a word) is hashed with [`fnv1a`] into one of `N` buckets, with a sign taken from
 /// the hash so that collisions tend to cancel (as scikit-learn's `alternate_sign`). Counts
 /// are weighted (TF or TF-IDF) and each vector is L2-normalized.
+///
+/// The dense methods ([`transform`](Self::transform), [`transform_all`](Self::transform_all))
+/// write all `N` values; the sparse ones ([`transform_sparse`](Self::transform_sparse),
+/// [`transform_all_sparse`](Self::transform_all_sparse)) give the same nonzero values, bit for
+/// bit, in time proportional to the text, so `N` can be `1 << 20` or more.
 ///
 /// ```
 /// use retroprop_runtime::data::text::{HashingVectorizer, Weighting};
@@ -157,18 +164,21 @@ impl<const N: usize> HashingVectorizer<N> {
     }
 
     /// Fits the inverse document frequencies on training texts (needed for TF-IDF; harmless
-    /// for TF).
+    /// for TF). Each text costs time in proportion to its features, not to `N`: the only
+    /// `N`-long buffers (the counts and the idf) are allocated once per call.
     pub fn fit<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
         let mut df = vec![0usize; N];
-        let mut seen = vec![false; N];
+        let mut buckets = Vec::new();
         let mut n = 0usize;
         for text in texts {
             n += 1;
-            seen.fill(false);
-            for (bucket, _) in self.hashed_features(text) {
-                if !seen[bucket] {
-                    seen[bucket] = true;
-                    df[bucket] += 1;
+            buckets.clear();
+            buckets.extend(self.hashed_features(text).into_iter().map(|(bucket, _)| bucket));
+            buckets.sort_unstable();
+            buckets.dedup();
+            for &bucket in &buckets {
+                if let Some(d) = df.get_mut(bucket) {
+                    *d += 1;
                 }
             }
         }
@@ -223,5 +233,102 @@ impl<const N: usize> HashingVectorizer<N> {
             out.extend_from_slice(&column);
         }
         out
+    }
+
+    /// The nonzero features of `text` (as [`transform`](Self::transform) gives them, bit for
+    /// bit) as strictly increasing bucket indices and their values. Time and memory are in
+    /// proportion to the text's features, never to `N`.
+    ///
+    /// For an `N` of 0 or above `2^32` (indices are `u32`), a compile-time assertion fails
+    /// when the method is instantiated.
+    ///
+    /// ```
+    /// use retroprop_runtime::data::text::HashingVectorizer;
+    /// let vectorizer = HashingVectorizer::<{ 1 << 20 }>::new().with_bigrams(true);
+    /// let (indices, values) = vectorizer.transform_sparse("good food, good service");
+    /// assert!(indices.windows(2).all(|w| w[0] < w[1]));
+    /// let norm: f32 = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+    /// assert!((norm - 1.0).abs() < 1e-6);
+    /// ```
+    pub fn transform_sparse(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
+        let mut indices = Vec::new();
+        let mut values = Vec::new();
+        self.transform_sparse_into(text, &mut indices, &mut values);
+        (indices, values)
+    }
+
+    /// Like [`transform_sparse`](Self::transform_sparse), into caller-owned buffers (cleared
+    /// first; they grow only when a text has more features than any before).
+    pub fn transform_sparse_into(&self, text: &str, indices: &mut Vec<u32>, values: &mut Vec<f32>) {
+        const {
+            assert!(
+                N >= 1 && N - 1 <= u32::MAX as usize,
+                "sparse features need 1 <= N <= 2^32"
+            )
+        };
+        indices.clear();
+        values.clear();
+        let mut features = self.hashed_features(text);
+        features.sort_unstable_by_key(|&(bucket, _)| bucket);
+        // Counts are sums of +-1, exact in any order, so they equal the dense sums.
+        for (bucket, sign) in features {
+            let index = bucket as u32;
+            match (indices.last(), values.last_mut()) {
+                (Some(&last), Some(v)) if last == index => *v += sign,
+                _ => {
+                    indices.push(index);
+                    values.push(sign);
+                }
+            }
+        }
+        // Buckets whose signs cancelled are zeros of the dense vector: drop them.
+        let mut kept = 0;
+        for i in 0..indices.len() {
+            if values[i] != 0.0 {
+                indices[kept] = indices[i];
+                values[kept] = values[i];
+                kept += 1;
+            }
+        }
+        indices.truncate(kept);
+        values.truncate(kept);
+        if self.weighting == Weighting::TfIdf {
+            if let Some(idf) = &self.idf {
+                for (v, &i) in values.iter_mut().zip(indices.iter()) {
+                    if let Some(w) = idf.get(i as usize) {
+                        *v *= w;
+                    }
+                }
+            }
+        }
+        // The dense norm adds the same squares in the same (index) order, and zeros.
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            values.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+
+    /// The features of many texts as sparse rows (`N` features, one row per text), in time
+    /// and memory proportional to the texts, never to `N`.
+    ///
+    /// For an `N` of 0 or above `2^32`, a compile-time assertion fails, as for
+    /// [`transform_sparse`](Self::transform_sparse).
+    ///
+    /// ```
+    /// use retroprop_runtime::data::text::HashingVectorizer;
+    /// let vectorizer = HashingVectorizer::<{ 1 << 18 }>::new();
+    /// let rows = vectorizer.transform_all_sparse(["good food", "", "bad, bad service"]);
+    /// assert_eq!((rows.len(), rows.features()), (3, 1 << 18));
+    /// assert_eq!(rows.row(1).0.len(), 0);
+    /// ```
+    pub fn transform_all_sparse<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> SparseRows<f32> {
+        let mut rows = SparseRows::empty_unchecked(N);
+        let mut indices = Vec::new();
+        let mut values = Vec::new();
+        for text in texts {
+            self.transform_sparse_into(text, &mut indices, &mut values);
+            rows.push_row_unchecked(&indices, &values);
+        }
+        rows
     }
 }
