@@ -1,0 +1,723 @@
+//! The kernels of a dense layer whose input is sparse (`input: sparse(features)`): the
+//! forward pass, the weight gradient as the touched columns only ([`SparseGradient`]), the
+//! bias gradient, and optimizer updates that touch only those columns ([`SparseSgd`],
+//! [`SparseMomentumSgd`], [`SparseAdagrad`], [`SparseAdam`]).
+//!
+//! The weight is stored as every dense weight of the runtime: column-major `width x features`,
+//! so that `W[:, k]`, the fan-out of feature `k`, is the contiguous slice
+//! `weight[k * width..(k + 1) * width]` (PyTorch's `Linear` layout `[width, features]`; the
+//! transpose of an `EmbeddingBag`'s `[features, width]`). The bias holds `width` values.
+//! Batches of outputs and deltas are column-major `width x n`, one sample per column.
+//!
+//! Every step of the sparse layer costs time proportional to the stored entries times the
+//! width (plus a sort of the touched feature numbers), never to the feature count: the forward
+//! pass is PyTorch's `EmbeddingBag(mode="sum", per_sample_weights=...)` followed by the bias,
+//! and the gradient and updates read and write only the columns of features present in the
+//! batch. Nothing allocates once the buffers are warm (see [`SparseGradient`]).
+//!
+//! The loops run over the width, on contiguous columns, with a separate multiply and add (no
+//! fused multiply-add), so results are the same bits on every CPU and kernel path. There is no
+//! `unsafe` code here and no run-time dispatch: the compiler vectorizes the column loops for
+//! the baseline target.
+//!
+//! # Panics
+//! Like slice indexing, the functions panic when a buffer is shorter than the sizes say
+//! (`weight` must hold `width * features` values, `bias` `width`, `out` and `delta`
+//! `width * batch.len()`), and the optimizers when the weight or gradient does not match the
+//! `width` and `features` they were made for.
+
+use crate::data::sparse::SparseBatch;
+use crate::real::Real;
+
+/// Marks a feature that has no column in a [`SparseGradient`].
+const ABSENT: u32 = u32::MAX;
+
+/// `column += v * x`, over the width.
+#[inline]
+fn add_scaled<T: Real>(column: &mut [T], v: T, x: &[T]) {
+    for (c, &x) in column.iter_mut().zip(x) {
+        *c += v * x;
+    }
+}
+
+/// `W[:, k]` of a column-major `width x features` weight.
+#[inline]
+fn column<T>(weight: &[T], k: usize, width: usize) -> &[T] {
+    &weight[k * width..(k + 1) * width]
+}
+
+/// `W[:, k]` of a column-major `width x features` weight, mutable.
+#[inline]
+fn column_mut<T>(weight: &mut [T], k: usize, width: usize) -> &mut [T] {
+    &mut weight[k * width..(k + 1) * width]
+}
+
+/// The forward pass of a dense layer on sparse inputs: for each sample `j` of `batch`,
+/// `out[:, j] = bias + sum over the sample's entries (k, v) of v * W[:, k]`, written to
+/// `out[j * width..(j + 1) * width]`.
+///
+/// Summation order: each output column starts from the bias and adds `v * W[:, k]` (a
+/// multiply, then an add, rounded separately) for the sample's entries in the order they are
+/// stored, that is by increasing feature index. An empty sample gives the bias. The cost is
+/// the batch's entries times `width`; `out` past `width * batch.len()` is left alone.
+///
+/// ```
+/// use retroprop_runtime::data::sparse::SparseRows;
+/// use retroprop_runtime::nn::sparse::sparse_dense_forward;
+/// // width 2, 3 features: W[:, k] = weight[2k..2k + 2].
+/// let weight = [1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let bias = [0.5_f32, -0.5];
+/// // Two samples: {0: 1.0, 2: 2.0} and {} (empty).
+/// let rows = SparseRows::new(3, vec![0, 2, 2], vec![0, 2], vec![1.0_f32, 2.0]).unwrap();
+/// let mut out = [0.0_f32; 4];
+/// sparse_dense_forward(&weight, &bias, &rows.view(0..2), &mut out, 2);
+/// assert_eq!(out, [0.5 + 1.0 + 10.0, -0.5 + 2.0 + 12.0, 0.5, -0.5]);
+/// ```
+///
+/// # Panics
+/// If `bias` is shorter than `width`, `out` than `width * batch.len()`, or an index of the
+/// batch has no column in `weight`.
+pub fn sparse_dense_forward<T: Real>(
+    weight: &[T],
+    bias: &[T],
+    batch: &SparseBatch<'_, T>,
+    out: &mut [T],
+    width: usize,
+) {
+    let bias = &bias[..width];
+    let out = &mut out[..width * batch.len()];
+    if width == 0 {
+        return;
+    }
+    for ((indices, values), out) in batch.iter().zip(out.chunks_exact_mut(width)) {
+        out.copy_from_slice(bias);
+        for (&k, &v) in indices.iter().zip(values) {
+            add_scaled(out, v, column(weight, k as usize, width));
+        }
+    }
+}
+
+/// Overwrites `grad` (`width` values) with the bias gradient `sum_j delta[:, j]` over the `n`
+/// columns of `delta`, added in sample order (as [`kernels::bias_gradient`](super::kernels::bias_gradient)).
+///
+/// # Panics
+/// If `grad` is shorter than `width` or `delta` than `width * n`.
+pub fn sparse_bias_gradient<T: Real>(grad: &mut [T], delta: &[T], width: usize, n: usize) {
+    let grad = &mut grad[..width];
+    grad.fill(T::zero());
+    if width == 0 {
+        return;
+    }
+    for d in delta[..width * n].chunks_exact(width) {
+        for (g, &d) in grad.iter_mut().zip(d) {
+            *g += d;
+        }
+    }
+}
+
+/// The weight gradient of a sparse layer as its touched columns: the sorted, distinct
+/// features present in a batch ([`columns`](Self::columns)) and, for each, `width` gradient
+/// values ([`values`](Self::values), column after column): `dW[:, k] = sum over the samples j
+/// holding feature k of v * delta[:, j]`. Every other column of the gradient is zero and is
+/// not stored.
+///
+/// # Cost and capacity
+/// [`new`](Self::new) allocates a `features`-long `u32` map from a feature to its column (once;
+/// 4 bytes a feature). [`compute`](Self::compute) costs time proportional to the batch's
+/// entries times `width`, plus a sort of the touched features, never to `features`: only the
+/// map entries of the touched features are written and reset. The column and value buffers
+/// grow to the largest batch seen (in touched columns) and are reused, so once one batch with
+/// as many touched columns as any later one has been computed (or after
+/// [`with_capacity`](Self::with_capacity)), no step allocates.
+///
+/// ```
+/// use retroprop_runtime::data::sparse::SparseRows;
+/// use retroprop_runtime::nn::sparse::SparseGradient;
+/// let rows = SparseRows::new(10, vec![0, 2, 3], vec![3, 7, 3], vec![1.0_f64, 2.0, 0.5]).unwrap();
+/// let delta = [1.0, -1.0, 4.0, 2.0]; // width 2, two samples
+/// let mut grad = SparseGradient::new(2, 10);
+/// grad.compute(&rows.view(0..2), &delta);
+/// assert_eq!(grad.columns(), &[3, 7]);
+/// assert_eq!(grad.column(3), Some(&[1.0 + 2.0, -1.0 + 1.0][..]));
+/// assert_eq!(grad.column(7), Some(&[2.0, -2.0][..]));
+/// assert_eq!(grad.column(0), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SparseGradient<T> {
+    width: usize,
+    features: usize,
+    columns: Vec<u32>,
+    values: Vec<T>,
+    /// For each feature, its place in `columns`, or [`ABSENT`].
+    slot: Vec<u32>,
+}
+
+impl<T: Real> SparseGradient<T> {
+    /// An empty gradient for a layer of `width` outputs and `features` inputs.
+    ///
+    /// # Panics
+    /// If `features` does not fit in `u32` (feature indices are `u32`).
+    pub fn new(width: usize, features: usize) -> Self {
+        Self::with_capacity(width, features, 0)
+    }
+
+    /// An empty gradient with room for `columns` touched columns (at most `features`), so that
+    /// no batch touching at most that many allocates.
+    ///
+    /// # Panics
+    /// If `features` does not fit in `u32`.
+    pub fn with_capacity(width: usize, features: usize, columns: usize) -> Self {
+        assert!(
+            u32::try_from(features).is_ok(),
+            "{features} features do not fit u32 indices"
+        );
+        let columns = columns.min(features);
+        SparseGradient {
+            width,
+            features,
+            columns: Vec::with_capacity(columns),
+            values: Vec::with_capacity(columns * width),
+            slot: vec![ABSENT; features],
+        }
+    }
+
+    /// Outputs of the layer (values per column).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Inputs of the layer (the feature count).
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// The touched features, increasing.
+    pub fn columns(&self) -> &[u32] {
+        &self.columns
+    }
+
+    /// The gradient columns of the touched features, in the order of
+    /// [`columns`](Self::columns), `width` values each.
+    pub fn values(&self) -> &[T] {
+        &self.values
+    }
+
+    /// Mutable gradient columns (e.g. to scale or clip them), in the order of
+    /// [`columns`](Self::columns).
+    pub fn values_mut(&mut self) -> &mut [T] {
+        &mut self.values
+    }
+
+    /// Touched columns with their gradients, as `(feature, column)`.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[T])> + '_ {
+        self.columns
+            .iter()
+            .copied()
+            .zip(self.values.chunks_exact(self.width.max(1)))
+    }
+
+    /// The gradient column of feature `k`, if the batch touched it.
+    pub fn column(&self, k: u32) -> Option<&[T]> {
+        match self.slot.get(k as usize) {
+            Some(&s) if s != ABSENT => {
+                let s = s as usize;
+                Some(&self.values[s * self.width..(s + 1) * self.width])
+            }
+            _ => None,
+        }
+    }
+
+    /// Number of touched columns.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Whether no column is touched.
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// Forgets the touched columns (keeping the buffers), in time proportional to their
+    /// number.
+    pub fn clear(&mut self) {
+        for &k in &self.columns {
+            self.slot[k as usize] = ABSENT;
+        }
+        self.columns.clear();
+        self.values.clear();
+    }
+
+    /// Overwrites the gradient with that of `batch` for the deltas `delta` (`width x n`,
+    /// column-major, `n = batch.len()`): the touched columns are the features present in the
+    /// batch (an entry of value zero touches its column too, as in PyTorch's sparse
+    /// gradients), and `dW[:, k]` sums `v * delta[:, j]` over the samples `j` in batch order.
+    ///
+    /// # Panics
+    /// If `delta` is shorter than `width * batch.len()` or an index is not below
+    /// [`features`](Self::features).
+    pub fn compute(&mut self, batch: &SparseBatch<'_, T>, delta: &[T]) {
+        self.clear();
+        let width = self.width;
+        let delta = &delta[..width * batch.len()];
+        // The distinct touched features, marked in the map...
+        for &k in batch.indices() {
+            let slot = &mut self.slot[k as usize];
+            if *slot == ABSENT {
+                *slot = 0;
+                self.columns.push(k);
+            }
+        }
+        // ... sorted (in place, without allocating) and numbered.
+        self.columns.sort_unstable();
+        for (s, &k) in self.columns.iter().enumerate() {
+            self.slot[k as usize] = s as u32;
+        }
+        self.values.resize(self.columns.len() * width, T::zero());
+        if width == 0 {
+            return;
+        }
+        for ((indices, values), d) in batch.iter().zip(delta.chunks_exact(width)) {
+            for (&k, &v) in indices.iter().zip(values) {
+                let s = self.slot[k as usize] as usize;
+                add_scaled(&mut self.values[s * width..(s + 1) * width], v, d);
+            }
+        }
+    }
+
+    /// Adds the gradient into a dense column-major `width x features` buffer (for checks and
+    /// for code that wants the dense gradient; costs the touched columns times `width`).
+    ///
+    /// # Panics
+    /// If `dense` is shorter than `width * features`.
+    pub fn add_to_dense(&self, dense: &mut [T]) {
+        for (k, g) in self.iter() {
+            for (d, &g) in column_mut(dense, k as usize, self.width).iter_mut().zip(g) {
+                *d += g;
+            }
+        }
+    }
+
+    /// Panics unless the gradient was made for a `width x features` layer.
+    fn check(&self, width: usize, features: usize, what: &str) {
+        assert!(
+            self.width == width && self.features == features,
+            "{what}: a gradient of {}x{} for a layer of {width}x{features}",
+            self.width,
+            self.features
+        );
+    }
+}
+
+/// Checks the weight of a `width x features` layer.
+fn check_weight<T>(weight: &[T], width: usize, features: usize, what: &str) {
+    assert_eq!(
+        weight.len(),
+        width * features,
+        "{what}: the weight of a {width}x{features} layer has {} values",
+        width * features
+    );
+}
+
+/// Plain SGD on the touched columns of a sparse layer, with optional L2 weight decay:
+///
+/// ```text
+/// for every touched k:  W[:, k] -= lr * (g[:, k] + weight_decay * W[:, k])
+/// ```
+///
+/// Without weight decay this is exactly dense [`Sgd`](crate::optim::Sgd) (whose update is
+/// zero where the gradient is). With weight decay, untouched columns are *not* decayed, as
+/// with PyTorch's sparse gradients (the lazy-L2 convention of sparse training), unlike dense
+/// `Sgd`, which decays every weight every step: untouched columns keep their exact bits.
+///
+/// The bias is a dense parameter; it goes through the network's dense optimizer.
+#[derive(Debug, Clone)]
+pub struct SparseSgd<T> {
+    /// Learning rate.
+    pub lr: T,
+    /// L2 penalty added to the gradient of touched columns (default 0).
+    pub weight_decay: T,
+    width: usize,
+    features: usize,
+}
+
+impl<T: Real> SparseSgd<T> {
+    /// Plain SGD with learning rate `lr` for a `width x features` layer.
+    pub fn new(width: usize, features: usize, lr: T) -> Self {
+        SparseSgd {
+            lr,
+            weight_decay: T::zero(),
+            width,
+            features,
+        }
+    }
+
+    /// Sets the weight decay (applied to touched columns only).
+    pub fn with_weight_decay(mut self, weight_decay: T) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// One update of the touched columns of `weight` from `grad`.
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step(&mut self, weight: &mut [T], grad: &SparseGradient<T>) {
+        let (width, features) = (self.width, self.features);
+        check_weight(weight, width, features, "SparseSgd::step");
+        grad.check(width, features, "SparseSgd::step");
+        for (k, g) in grad.iter() {
+            for (w, &g) in column_mut(weight, k as usize, width).iter_mut().zip(g) {
+                let g = g + self.weight_decay * *w;
+                *w -= self.lr * g;
+            }
+        }
+    }
+}
+
+/// SGD with momentum on a sparse layer, equal to dense `torch.optim.SGD(momentum=mu)`
+/// (dampening 0, no weight decay) by lazy catch-up in closed form.
+///
+/// Dense SGD with momentum moves every weight every step, even where the gradient is zero:
+/// `buf = mu * buf + g`, `w -= lr * buf` (Nesterov: `w -= lr * (g + mu * buf)`); a buffer
+/// starting at zero gives PyTorch's `buf = g` at the first step. Here each column remembers
+/// the step it is up to date with. When a column is touched again at step `t`, the `s` steps
+/// it missed (where `g = 0`) are applied at once:
+///
+/// ```text
+/// w -= lr * buf * (mu + mu^2 + ... + mu^s)        (Nesterov: times mu once more)
+/// buf *= mu^s
+/// ```
+///
+/// then the step itself. Between touches a column's weights lag behind the dense run;
+/// [`catch_up_all`](Self::catch_up_all) brings every column up to date (call it before
+/// evaluating, saving, or changing the learning rate: the catch-up uses the current `lr` for
+/// the missed steps). After it, the weights equal dense momentum SGD's to rounding (the
+/// geometric sum is evaluated in closed form, `mu (1 - mu^s) / (1 - mu)`).
+///
+/// State: a `width x features` momentum buffer and one `u64` step per feature, allocated by
+/// [`new`](Self::new); a step costs the touched columns times `width` and allocates nothing.
+/// Weight decay and dampening are not supported (they would make the missed steps move
+/// columns whose buffer is zero, or depend on the first touch).
+#[derive(Debug, Clone)]
+pub struct SparseMomentumSgd<T> {
+    /// Learning rate.
+    pub lr: T,
+    /// Momentum factor `mu`.
+    pub momentum: T,
+    /// Nesterov momentum (default false).
+    pub nesterov: bool,
+    width: usize,
+    features: usize,
+    steps: u64,
+    buffer: Vec<T>,
+    /// The step each column's weights and buffer are up to date with.
+    last: Vec<u64>,
+}
+
+impl<T: Real> SparseMomentumSgd<T> {
+    /// SGD with learning rate `lr` and momentum `momentum` for a `width x features` layer,
+    /// its buffers zero.
+    pub fn new(width: usize, features: usize, lr: T, momentum: T) -> Self {
+        SparseMomentumSgd {
+            lr,
+            momentum,
+            nesterov: false,
+            width,
+            features,
+            steps: 0,
+            buffer: vec![T::zero(); width * features],
+            last: vec![0; features],
+        }
+    }
+
+    /// Turns Nesterov momentum on or off.
+    pub fn with_nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The momentum buffer (`width x features`, column-major). A column's buffer is up to
+    /// date only after it was touched at the last step or after
+    /// [`catch_up_all`](Self::catch_up_all).
+    pub fn momentum_buffer(&self) -> &[T] {
+        &self.buffer
+    }
+
+    /// Applies to column `k` the steps it missed up to `step`.
+    fn catch_up(&mut self, weight: &mut [T], k: usize, step: u64) {
+        let missed = step - self.last[k];
+        self.last[k] = step;
+        if missed == 0 {
+            return;
+        }
+        let mu = self.momentum;
+        let one = T::one();
+        let s = i32::try_from(missed).unwrap_or(i32::MAX);
+        let mu_s = mu.powi(s);
+        let mut sum = if mu == one {
+            T::cast(missed as f64)
+        } else {
+            mu * (one - mu_s) / (one - mu)
+        };
+        if self.nesterov {
+            sum *= mu;
+        }
+        let width = self.width;
+        let factor = self.lr * sum;
+        let buffer = column_mut(&mut self.buffer, k, width);
+        for (w, b) in column_mut(weight, k, width).iter_mut().zip(buffer.iter_mut()) {
+            *w -= factor * *b;
+            *b *= mu_s;
+        }
+    }
+
+    /// One step: the touched columns of `weight` catch up with the steps they missed, then
+    /// take this step with `grad`. Untouched columns are not read or written.
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step(&mut self, weight: &mut [T], grad: &SparseGradient<T>) {
+        let (width, features) = (self.width, self.features);
+        check_weight(weight, width, features, "SparseMomentumSgd::step");
+        grad.check(width, features, "SparseMomentumSgd::step");
+        let previous = self.steps;
+        self.steps += 1;
+        let mu = self.momentum;
+        for (k, g) in grad.iter() {
+            let k = k as usize;
+            self.catch_up(weight, k, previous);
+            self.last[k] = self.steps;
+            let buffer = column_mut(&mut self.buffer, k, width);
+            for ((w, b), &g) in column_mut(weight, k, width).iter_mut().zip(buffer.iter_mut()).zip(g) {
+                *b = mu * *b + g;
+                let update = if self.nesterov { g + mu * *b } else { *b };
+                *w -= self.lr * update;
+            }
+        }
+    }
+
+    /// Brings every column up to date with the steps taken (a pass over the whole weight:
+    /// before evaluating or saving the layer, or changing the learning rate).
+    ///
+    /// # Panics
+    /// If `weight` is not of the layer's size.
+    pub fn catch_up_all(&mut self, weight: &mut [T]) {
+        check_weight(weight, self.width, self.features, "SparseMomentumSgd::catch_up_all");
+        for k in 0..self.features {
+            self.catch_up(weight, k, self.steps);
+        }
+    }
+}
+
+/// Adagrad on a sparse layer, as PyTorch's `torch.optim.Adagrad` with sparse gradients:
+/// untouched entries do not move and their sums stay; for touched columns, the formula of
+/// the dense [`Adagrad`](crate::optim::Adagrad):
+///
+/// ```text
+/// t += 1                                  (every step, touched or not: PyTorch's step count)
+/// clr = lr / (1 + (t - 1) * lr_decay)
+/// for every touched k:  sum[:, k] += g^2;  W[:, k] -= clr * g / (sqrt(sum[:, k]) + eps)
+/// ```
+///
+/// Without learning-rate decay this equals dense Adagrad exactly (a zero gradient leaves a
+/// dense weight and its sum unchanged too). Weight decay is not offered: PyTorch rejects it
+/// with sparse gradients.
+///
+/// State: a `width x features` sum, allocated by [`new`](Self::new).
+#[derive(Debug, Clone)]
+pub struct SparseAdagrad<T> {
+    /// Learning rate (default 0.01).
+    pub lr: T,
+    /// Learning-rate decay per step (default 0).
+    pub lr_decay: T,
+    /// Term added to the denominator (default 1e-10).
+    pub eps: T,
+    width: usize,
+    features: usize,
+    steps: u64,
+    sum: Vec<T>,
+}
+
+impl<T: Real> SparseAdagrad<T> {
+    /// Adagrad with PyTorch's defaults (`lr = 0.01`, `lr_decay = 0`, `eps = 1e-10`,
+    /// accumulators starting at 0) for a `width x features` layer.
+    pub fn new(width: usize, features: usize) -> Self {
+        SparseAdagrad {
+            lr: T::cast(0.01),
+            lr_decay: T::zero(),
+            eps: T::cast(1e-10),
+            width,
+            features,
+            steps: 0,
+            sum: vec![T::zero(); width * features],
+        }
+    }
+
+    /// Sets the learning rate.
+    pub fn with_lr(mut self, lr: T) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets the learning-rate decay.
+    pub fn with_lr_decay(mut self, lr_decay: T) -> Self {
+        self.lr_decay = lr_decay;
+        self
+    }
+
+    /// Sets the accumulators' starting value (PyTorch's `initial_accumulator_value`).
+    pub fn with_initial_accumulator_value(mut self, value: T) -> Self {
+        self.sum.fill(value);
+        self
+    }
+
+    /// Sets epsilon.
+    pub fn with_eps(mut self, eps: T) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The sums of squared gradients (`width x features`, column-major; PyTorch's `sum`).
+    pub fn sum(&self) -> &[T] {
+        &self.sum
+    }
+
+    /// One update of the touched columns of `weight` from `grad`.
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step(&mut self, weight: &mut [T], grad: &SparseGradient<T>) {
+        let (width, features) = (self.width, self.features);
+        check_weight(weight, width, features, "SparseAdagrad::step");
+        grad.check(width, features, "SparseAdagrad::step");
+        self.steps += 1;
+        let clr = self.lr / (T::one() + T::cast((self.steps - 1) as f64) * self.lr_decay);
+        for (k, g) in grad.iter() {
+            let k = k as usize;
+            let sum = column_mut(&mut self.sum, k, width);
+            for ((w, s), &g) in column_mut(weight, k, width).iter_mut().zip(sum.iter_mut()).zip(g) {
+                *s += g * g;
+                *w -= clr * g / (s.sqrt() + self.eps);
+            }
+        }
+    }
+}
+
+/// Adam on a sparse layer, as PyTorch's `torch.optim.SparseAdam` (defaults `lr = 1e-3`,
+/// `betas = (0.9, 0.999)`, `eps = 1e-8`): the moments of touched columns only are updated,
+/// the bias correction uses the global step count, and untouched entries do not move:
+///
+/// ```text
+/// t += 1                                   (every step, touched or not)
+/// for every touched k:
+///     m[:, k] += (1 - b1) * (g - m[:, k])      (= b1 m + (1 - b1) g)
+///     v[:, k] += (1 - b2) * (g^2 - v[:, k])    (= b2 v + (1 - b2) g^2)
+///     W[:, k] -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+/// ```
+///
+/// As in SparseAdam, `eps` is added to `sqrt(v)`, not to the bias-corrected `sqrt(v_hat)`
+/// (dense Adam's placement): the two differ only in how `eps` scales. This is not dense Adam
+/// with zero gradients, where untouched moments would decay and the weights keep moving.
+///
+/// State: `width x features` first and second moments, allocated by [`new`](Self::new).
+#[derive(Debug, Clone)]
+pub struct SparseAdam<T> {
+    /// Learning rate (default 1e-3).
+    pub lr: T,
+    /// Decay rates of the first and second moments (default (0.9, 0.999)).
+    pub betas: (T, T),
+    /// Term added to `sqrt(v)` (default 1e-8).
+    pub eps: T,
+    width: usize,
+    features: usize,
+    steps: u64,
+    first: Vec<T>,
+    second: Vec<T>,
+}
+
+impl<T: Real> SparseAdam<T> {
+    /// SparseAdam with PyTorch's defaults for a `width x features` layer.
+    pub fn new(width: usize, features: usize) -> Self {
+        SparseAdam {
+            lr: T::cast(1e-3),
+            betas: (T::cast(0.9), T::cast(0.999)),
+            eps: T::cast(1e-8),
+            width,
+            features,
+            steps: 0,
+            first: vec![T::zero(); width * features],
+            second: vec![T::zero(); width * features],
+        }
+    }
+
+    /// Sets the learning rate.
+    pub fn with_lr(mut self, lr: T) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets the moment decay rates.
+    pub fn with_betas(mut self, beta1: T, beta2: T) -> Self {
+        self.betas = (beta1, beta2);
+        self
+    }
+
+    /// Sets epsilon.
+    pub fn with_eps(mut self, eps: T) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The first moments (`width x features`, column-major; PyTorch's `exp_avg`).
+    pub fn exp_avg(&self) -> &[T] {
+        &self.first
+    }
+
+    /// The second moments (`width x features`, column-major; PyTorch's `exp_avg_sq`).
+    pub fn exp_avg_sq(&self) -> &[T] {
+        &self.second
+    }
+
+    /// One update of the touched columns of `weight` from `grad`. A gradient with no touched
+    /// column still counts as a step (as PyTorch counts a step whenever the parameter has a
+    /// gradient).
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step(&mut self, weight: &mut [T], grad: &SparseGradient<T>) {
+        let (width, features) = (self.width, self.features);
+        check_weight(weight, width, features, "SparseAdam::step");
+        grad.check(width, features, "SparseAdam::step");
+        self.steps += 1;
+        let one = T::one();
+        let (b1, b2) = self.betas;
+        let t = i32::try_from(self.steps).unwrap_or(i32::MAX);
+        let step_size = self.lr * (one - b2.powi(t)).sqrt() / (one - b1.powi(t));
+        for (k, g) in grad.iter() {
+            let k = k as usize;
+            let m = column_mut(&mut self.first, k, width);
+            let v = column_mut(&mut self.second, k, width);
+            let w = column_mut(weight, k, width);
+            for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                *m += (one - b1) * (g - *m);
+                *v += (one - b2) * (g * g - *v);
+                *w -= step_size * (*m / (v.sqrt() + self.eps));
+            }
+        }
+    }
+}
