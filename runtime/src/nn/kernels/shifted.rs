@@ -116,20 +116,21 @@ fn forward_tile<T: Real, const M: usize, const C: usize, const FMA: bool>(
     r: usize,
 ) {
     let mut acc = [[T::zero(); M]; C];
-    let mut kk = 0;
+    // The weight columns in order, one per tap: the C weights of this tile in each.
+    let mut w_cols = w[..o * taps.len()].chunks_exact(o);
     for channel in 0..taps.channels {
         for ky in 0..taps.kh {
             let from = &sample[channel * taps.plane + ky * taps.row + r..];
-            for kx in 0..taps.kw {
+            for (kx, w_col) in (0..taps.kw).zip(&mut w_cols) {
                 let mut x = [T::zero(); M];
                 x.copy_from_slice(&from[kx..kx + M]);
-                let wk = &w[kk * o + c0..kk * o + c0 + C];
+                let mut wk = [T::zero(); C];
+                wk.copy_from_slice(&w_col[c0..c0 + C]);
                 for c in 0..C {
                     for m in 0..M {
                         acc[c][m] = multiply_add::<T, FMA>(x[m], wk[c], acc[c][m]);
                     }
                 }
-                kk += 1;
             }
         }
     }
