@@ -1,5 +1,5 @@
 //! Data sets held in memory, mini-batches, loaders for files ([`load`]), preprocessing
-//! ([`preprocess`]), sparse samples ([`sparse`]), text features ([`text`]) and small real data
+//! ([`preprocess`]), sparse samples ([`sparse`]), text features ([`text`], [`vocabulary`]) and small real data
 //! sets compiled into the crate ([`datasets`]).
 
 pub mod datasets;
@@ -7,6 +7,7 @@ pub mod load;
 pub mod preprocess;
 pub mod sparse;
 pub mod text;
+pub mod vocabulary;
 
 use crate::nn::init::SeededRng;
 use crate::real::Real;

@@ -51,7 +51,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// How term counts are weighted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Weighting {
     /// Raw term counts.
     Tf,
