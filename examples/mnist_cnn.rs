@@ -5,14 +5,19 @@
 //! as they are) from the MNIST page of Yann LeCun or a mirror, into a directory, and pass it:
 //!
 //! ```sh
-//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--seed N | --seeds N] [--out DIR]
+//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--shifted N] [--seed N | --seeds N] [--out DIR]
 //! ```
 //!
 //! The network, [`MnistCnn`], is LeNet-5 with more filters (16 and 32), ReLU, max pooling
 //! and dropout before the output layer. It trains with Adam (batches of 64, rate 2e-3
-//! annealed to 1e-5 by a cosine schedule). The last twelfth of the training images (5,000 of
-//! MNIST's 60,000) is held out for validation: the hyperparameters were chosen on it, and the
-//! epoch with the lowest validation loss gives the weights kept; the test images are used once, at the end.
+//! annealed to 1e-5 by a cosine schedule, 15 epochs) on the training images and `--shifted N`
+//! copies of each (default 2), moved by up to two pixels in each direction
+//! ([`shifted_copies`]). The last twelfth of the training images (5,000 of
+//! MNIST's 60,000) is held out for validation: the hyperparameters were chosen on it (the
+//! shifted copies and the epochs: with seed 0, validation accuracy 99.26% without copies and
+//! 10 epochs, 99.40% with one copy and 10 epochs, 99.44% with two copies and 15), and the
+//! epoch with the lowest validation loss gives the weights kept; the test images are used
+//! once, at the end.
 //!
 //! Prints the summary, per-epoch progress, the time per epoch, the test accuracy and the
 //! confusion matrix, and writes the weights, the history (CSV) and a plot of the training
@@ -44,7 +49,7 @@ retroprop::network! {
 }
 
 /// The command line's usage.
-pub const USAGE: &str = "usage: mnist_cnn DIR [--epochs N] [--seed N | --seeds N] [--out DIR]\n\
+pub const USAGE: &str = "usage: mnist_cnn DIR [--epochs N] [--shifted N] [--seed N | --seeds N] [--out DIR]\n\
     DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n\
     t10k-labels-idx1-ubyte (plain or .gz): MNIST, Fashion-MNIST, or any 28x28 images in ten classes.";
 
@@ -53,8 +58,10 @@ pub const USAGE: &str = "usage: mnist_cnn DIR [--epochs N] [--seed N | --seeds N
 pub struct Config {
     /// The directory of the IDX files.
     pub dir: PathBuf,
-    /// Epochs (default 10).
+    /// Epochs (default 15).
     pub epochs: usize,
+    /// Shifted copies of each training image added to the training set (default 2).
+    pub shifted: usize,
     /// Seed of the initialization, shuffling and dropout.
     pub seed: u64,
     /// Where to write outputs (`None`: write nothing).
@@ -68,7 +75,8 @@ impl Config {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Config {
             dir: dir.into(),
-            epochs: 10,
+            epochs: 15,
+            shifted: 2,
             seed: 0,
             out: Some(PathBuf::from("mnist-cnn-out")),
             verbose: true,
@@ -90,6 +98,19 @@ pub struct Report {
     pub seconds_per_epoch: f64,
 }
 
+impl Report {
+    /// The validation accuracy of the epoch whose weights were kept.
+    pub fn validation_accuracy(&self) -> f64 {
+        let best = self.history.best_epoch.unwrap_or(self.history.epochs.len());
+        self.history
+            .epochs
+            .iter()
+            .find(|e| e.epoch == best)
+            .and_then(|e| e.metrics.get("accuracy").copied())
+            .unwrap_or(f64::NAN)
+    }
+}
+
 /// Training, validation and test images.
 pub type Splits = (Dataset<f32>, Dataset<f32>, Labeled<f32>);
 
@@ -103,14 +124,56 @@ pub fn load(dir: &Path) -> Result<Splits, Box<dyn Error>> {
     Ok((train, val, mnist.test))
 }
 
-/// Trains on the images of `config.dir`, tests, and (if asked) writes the outputs.
+/// Largest shift of [`shifted_copies`], in pixels, in each direction.
+pub const MAX_SHIFT: i32 = 2;
+
+/// The images of `train` followed by `copies` copies of each, every copy moved by a random
+/// whole number of pixels (from `-MAX_SHIFT` to `MAX_SHIFT`, rows and columns drawn
+/// separately with `seed`), zeros filling what comes in from the edges. The labels are kept.
+pub fn shifted_copies(train: &Dataset<f32>, copies: usize, seed: u64) -> Result<Dataset<f32>, Box<dyn Error>> {
+    use rand::{Rng, SeedableRng};
+    const SIDE: usize = 28;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (n, inputs) = (train.len(), train.inputs());
+    let mut features = Vec::with_capacity(train.features().len() * (copies + 1));
+    let mut targets = Vec::with_capacity(train.targets().len() * (copies + 1));
+    features.extend_from_slice(train.features());
+    targets.extend_from_slice(train.targets());
+    for _ in 0..copies {
+        for i in 0..n {
+            let dy = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
+            let dx = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
+            let image = train.feature(i);
+            let start = features.len();
+            features.resize(start + inputs, 0.0);
+            let copy = &mut features[start..];
+            for y in 0..SIDE {
+                let Some(from_y) = y.checked_add_signed(-dy).filter(|&v| v < SIDE) else {
+                    continue;
+                };
+                for x in 0..SIDE {
+                    if let Some(from_x) = x.checked_add_signed(-dx).filter(|&v| v < SIDE) {
+                        copy[y * SIDE + x] = image[from_y * SIDE + from_x];
+                    }
+                }
+            }
+            targets.extend_from_slice(train.target(i));
+        }
+    }
+    Ok(Dataset::new(features, inputs, targets, train.outputs())?)
+}
+
+/// Trains on the images of `config.dir` (with [`Config::shifted`] shifted copies of each
+/// training image), tests, and (if asked) writes the outputs.
 pub fn run(config: &Config) -> Result<Report, Box<dyn Error>> {
     let (train, val, test) = load(&config.dir)?;
+    let train = shifted_copies(&train, config.shifted, config.seed)?;
     if config.verbose {
         println!(
-            "{}: {} training, {} validation, {} test images\n\n{}",
+            "{}: {} training images ({} shifted copies of each added), {} validation, {} test images\n\n{}",
             config.dir.display(),
-            train.len(),
+            train.len() / (config.shifted + 1),
+            config.shifted,
             val.len(),
             test.len(),
             MnistCnn::summary()
@@ -177,6 +240,7 @@ where
     while let Some(arg) = parser.next()? {
         match arg {
             Long("epochs") => config.epochs = common::number(&mut parser, "--epochs")?,
+            Long("shifted") => config.shifted = common::number(&mut parser, "--shifted")?,
             Long("seed") => config.seed = common::number(&mut parser, "--seed")?,
             Long("seeds") => seeds = Some(common::number(&mut parser, "--seeds")?),
             Long("out") => config.out = Some(PathBuf::from(parser.value()?)),
@@ -228,7 +292,8 @@ fn main() {
         };
         let report = run(&run_config).unwrap_or_else(|e| common::exit_with(&format!("error: {e}"), 1));
         println!(
-            "seed {seed}: test accuracy {:.2}%, {:.1} s per epoch",
+            "seed {seed}: validation accuracy {:.2}%, test accuracy {:.2}%, {:.1} s per epoch",
+            100.0 * report.validation_accuracy(),
             100.0 * report.test_accuracy,
             report.seconds_per_epoch
         );

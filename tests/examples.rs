@@ -236,13 +236,15 @@ fn mnist_cnn_learns_from_an_idx_directory_and_writes_its_outputs() {
     let out = tempfile::tempdir().expect("dir");
     let config = mnist_cnn::Config {
         epochs: 3,
+        shifted: 1,
         out: Some(out.path().to_path_buf()),
         verbose: false,
         ..mnist_cnn::Config::new(data.path())
     };
     let report = mnist_cnn::run(&config).expect("training");
     assert_eq!(report.history.epochs.len(), 3);
-    // Ten classes, 440 training images, three epochs: far above chance (10%).
+    // Ten classes, 440 training images and a shifted copy of each, three epochs: far above
+    // chance (10%).
     assert!(report.test_accuracy >= 0.6, "test accuracy {}", report.test_accuracy);
     assert_eq!(report.confusion.total(), 200);
     for file in ["mnist_cnn.safetensors", "history.csv", "training.svg"] {
@@ -260,6 +262,56 @@ fn mnist_cnn_learns_from_an_idx_directory_and_writes_its_outputs() {
 }
 
 #[test]
+fn mnist_cnn_adds_shifted_copies_of_its_training_images() {
+    // Two images with distinct pixels (1 to 784, and their negatives), labels 3 and 7.
+    let first: Vec<f32> = (1..=784).map(|v| v as f32).collect();
+    let second: Vec<f32> = first.iter().map(|v| -v).collect();
+    let features = [first.clone(), second.clone()].concat();
+    let train = Dataset::from_labels(features, 784, &[3, 7], 10).expect("dataset");
+    let augmented = mnist_cnn::shifted_copies(&train, 2, 5).expect("copies");
+    assert_eq!(augmented.len(), 6);
+    assert_eq!(
+        augmented.features()[..2 * 784],
+        train.features()[..],
+        "the originals come first"
+    );
+    let moved = |image: &[f32], dy: isize, dx: isize| -> Vec<f32> {
+        (0..28isize)
+            .flat_map(|y| (0..28isize).map(move |x| (y - dy, x - dx)))
+            .map(|(y, x)| {
+                if (0..28).contains(&y) && (0..28).contains(&x) {
+                    image[(y * 28 + x) as usize]
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    let mut shifts = Vec::new();
+    for copy in 2..6 {
+        let original = if copy % 2 == 0 { &first } else { &second };
+        let shift = (-2..=2isize)
+            .flat_map(|dy| (-2..=2isize).map(move |dx| (dy, dx)))
+            .find(|&(dy, dx)| moved(original, dy, dx) == augmented.feature(copy))
+            .unwrap_or_else(|| panic!("copy {copy} is not its image moved by at most 2 pixels"));
+        shifts.push(shift);
+        assert_eq!(
+            augmented.target(copy),
+            train.target(copy % 2),
+            "copy {copy} keeps its label"
+        );
+    }
+    assert!(shifts.iter().any(|&s| s != (0, 0)), "some copies move: {shifts:?}");
+    // The same seed gives the same copies; no copies gives the originals.
+    let again = mnist_cnn::shifted_copies(&train, 2, 5).expect("copies");
+    assert_eq!(again.features(), augmented.features());
+    assert_eq!(
+        mnist_cnn::shifted_copies(&train, 0, 5).expect("none").features(),
+        train.features()
+    );
+}
+
+#[test]
 fn mnist_cnn_parses_its_command_line() {
     use mnist_cnn::common::Cli;
     let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--seeds", "3", "--epochs", "4"])) else {
@@ -267,7 +319,12 @@ fn mnist_cnn_parses_its_command_line() {
     };
     assert_eq!(options.seeds, Some(3));
     assert_eq!(options.config.epochs, 4);
+    assert_eq!(options.config.shifted, 2, "two shifted copies by default");
     assert_eq!(options.config.dir, std::path::PathBuf::from("data"));
+    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--shifted", "0"])) else {
+        panic!("parse");
+    };
+    assert_eq!(options.config.shifted, 0);
     assert!(mnist_cnn::parse_args(args(&[])).is_err(), "DIR is required");
     assert!(matches!(mnist_cnn::parse_args(args(&["-h"])), Ok(Cli::Help)));
 }
