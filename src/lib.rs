@@ -73,8 +73,9 @@ pub use retroprop_macros::network;
 
 pub use nalgebra;
 pub use retroprop_runtime::{
-    data, error, io, network, nn, optim, real, shape, train, CacheAligned, FusedStep, FusedSteps, LayerSummary,
-    Network, OptimError, Parameters, Real, ShapeError, Summary, TensorKind, TensorSpec, TrainError, Workspace,
+    data, error, io, network, nn, optim, real, shape, train, CacheAligned, DenseTensors, FusedStep, FusedSteps,
+    LayerSummary, Network, OptimError, Parameters, Real, ShapeError, SparseGradients, SparseNetwork, Summary,
+    TensorKind, TensorSpec, TrainError, Workspace,
 };
 // The modules' paths before the runtime was grouped by concern, kept for this release.
 #[doc(hidden)]

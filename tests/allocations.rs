@@ -110,3 +110,76 @@ fn cnn_training_steps_allocate_nothing_after_the_first() {
         after - before
     );
 }
+
+retroprop::network! {
+    struct TextNet { input: sparse(65536), hidden: dense(16) -> relu, drop: dropout(0.1), output: dense(2) -> softmax }
+}
+
+#[test]
+fn sparse_training_steps_allocate_nothing_after_the_first() {
+    use retroprop::data::sparse::SparseRows;
+    use retroprop::train::SparseSession;
+    use retroprop::SparseNetwork;
+    let rows = SparseRows::<f32>::from_pairs(
+        65536,
+        (0..8u32).map(|i| {
+            (0..24u32)
+                .map(|j| ((i * 7919 + j * 104_729) % 65536, 1.0 / 24.0))
+                .collect::<Vec<_>>()
+        }),
+    )
+    .expect("rows");
+    let y = one_hot::<f32>(&[0, 1, 0, 1, 0, 1, 0, 1], 2).expect("labels");
+    let mut net = TextNet::seeded(0);
+    let mut guarded = SparseSession::<TextNet>::new(8, 0)
+        .with_last_good_guard(true)
+        .with_regularization(Regularization {
+            l2: 1e-4,
+            clip_norm: Some(5.0),
+            ..Regularization::default()
+        });
+    let mut optimizers: (Sgd<f32>, Sgd<f32>, Adagrad<f32>, Adam<f32>) = (
+        Sgd::new(0.1),
+        Sgd::new(0.1).with_momentum(0.9),
+        Adagrad::new(0.1),
+        Adam::new(1e-3),
+    );
+    let mut sessions: Vec<SparseSession<TextNet>> = (0..4).map(|_| SparseSession::new(8, 0)).collect();
+    // The first steps create each rule's state, the guard's copies and the gradient's
+    // column buffers (for the largest batch).
+    let mut all =
+        |net: &mut TextNet, sessions: &mut [SparseSession<TextNet>], guarded: &mut SparseSession<TextNet>, n: usize| {
+            let (x, t) = (rows.view(0..n), &y[..2 * n]);
+            sessions[0]
+                .step(net, &x, t, &CrossEntropy, &mut optimizers.0)
+                .expect("sgd");
+            sessions[1]
+                .step(net, &x, t, &CrossEntropy, &mut optimizers.1)
+                .expect("momentum");
+            sessions[2]
+                .step(net, &x, t, &CrossEntropy, &mut optimizers.2)
+                .expect("adagrad");
+            sessions[3]
+                .step(net, &x, t, &CrossEntropy, &mut optimizers.3)
+                .expect("adam");
+            guarded
+                .step(net, &x, t, &CrossEntropy, &mut optimizers.3)
+                .expect("guarded");
+            let output = net.forward_sparse_into(&x, &mut guarded.workspace).expect("forward");
+            assert_eq!(output.act.len(), 2 * n);
+        };
+    all(&mut net, &mut sessions, &mut guarded, 8);
+
+    let before = allocations();
+    for _ in 0..5 {
+        all(&mut net, &mut sessions, &mut guarded, 8);
+        all(&mut net, &mut sessions, &mut guarded, 3);
+    }
+    let after = allocations();
+    assert_eq!(
+        after - before,
+        0,
+        "sparse training steps allocated {} times",
+        after - before
+    );
+}

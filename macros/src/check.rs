@@ -145,6 +145,25 @@ pub fn check(raw: RawNetwork) -> (Network, Option<syn::Error>) {
             continue;
         };
         let kind = (registered.check)(&call, &mut errors);
+        if let Shape::Sparse(features) = shape {
+            if registered.name != "dense" {
+                errors.push(
+                    call.ident.span(),
+                    format!(
+                        "the first layer after a sparse input must be `dense`, which reads only the present \
+                         features; `{kind_name}` cannot take `sparse({features})`: start with a layer such as \
+                         `hidden: dense(64) -> relu`"
+                    ),
+                );
+                // Left out of the repaired network: the next layer reads the sparse input.
+                layer_spans.push(LayerSpan {
+                    span: call.ident.span(),
+                    softmax: false,
+                    not_last: None,
+                });
+                continue;
+            }
+        }
         let takes_activation = registered.takes_activation;
         let (activation, act_span) = match &activation {
             None => (Some(Activation::Identity), call.ident.span()),
@@ -489,12 +508,62 @@ fn check_input(value: &Value, errors: &mut Errors) -> Option<Shape> {
             None
         }
         Value::List { span, items } => check_image(*span, items, errors),
+        Value::Layer { kind, activation } if kind.ident == "sparse" => {
+            if let Some((_, act)) = activation {
+                errors.push(
+                    act.ident.span(),
+                    "an input takes no activation; remove `-> ...` or put it on the first layer",
+                );
+            }
+            check_sparse(kind, errors)
+        }
         Value::Layer { kind, .. } => {
             errors.push(
                 kind.ident.span(),
-                "`input` takes the number of features, as in `input: 64`, not a layer",
+                "`input` takes the number of features, as in `input: 64`, an image shape, as in `input: [1, 28, \
+                 28]`, or a sparse input, as in `input: sparse(65536)`; not a layer",
             );
             None
+        }
+    }
+}
+
+/// Checks `input: sparse(features)`. A mistake is reported and repaired to `sparse(1)`, so
+/// that the layers after it are checked against a sparse input still.
+fn check_sparse(call: &Call, errors: &mut Errors) -> Option<Shape> {
+    const EXPECTED: &str = "a sparse input takes its feature count, a positive whole number, as in \
+                            `input: sparse(65536)`";
+    let Some(args) = &call.args else {
+        errors.push(call.ident.span(), EXPECTED);
+        return Some(Shape::Sparse(1));
+    };
+    let [item] = args.values.as_slice() else {
+        errors.push(args.span, EXPECTED);
+        return Some(Shape::Sparse(1));
+    };
+    let features = match item {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => int.base10_parse::<usize>().ok(),
+        _ => None,
+    };
+    match features {
+        Some(0) => {
+            errors.push(
+                item.span(),
+                "a sparse input needs at least 1 feature, as in `input: sparse(65536)`",
+            );
+            Some(Shape::Sparse(1))
+        }
+        Some(n) if n <= MAX_INPUT => Some(Shape::Sparse(n)),
+        Some(_) => {
+            errors.push(
+                item.span(),
+                format!("a sparse input of more than 2^28 ({MAX_INPUT}) features is too large"),
+            );
+            Some(Shape::Sparse(1))
+        }
+        None => {
+            errors.push(item.span(), EXPECTED);
+            Some(Shape::Sparse(1))
         }
     }
 }

@@ -31,13 +31,16 @@ pub enum Shape {
     Flat(usize),
     /// An image: `c` channels of `h` rows and `w` columns.
     Spatial { c: usize, h: usize, w: usize },
+    /// A sparse vector over this many features (`input: sparse(n)`): only the present
+    /// features are stored. Only the network's input has this shape; a `dense` layer reads it.
+    Sparse(usize),
 }
 
 impl Shape {
     /// Values per sample.
     pub fn size(&self) -> usize {
         match self {
-            Shape::Flat(n) => *n,
+            Shape::Flat(n) | Shape::Sparse(n) => *n,
             Shape::Spatial { c, h, w } => c * h * w,
         }
     }
@@ -47,20 +50,26 @@ impl Shape {
         match self {
             Shape::Flat(n) => n.to_string(),
             Shape::Spatial { c, h, w } => format!("[{c}, {h}, {w}]"),
+            Shape::Sparse(n) => format!("sparse({n})"),
         }
     }
 
     /// The dimensions, as PyTorch lists them for one sample: `[64]`, `[1, 28, 28]`.
     pub fn dims(&self) -> Vec<usize> {
         match self {
-            Shape::Flat(n) => vec![*n],
+            Shape::Flat(n) | Shape::Sparse(n) => vec![*n],
             Shape::Spatial { c, h, w } => vec![*c, *h, *w],
         }
     }
 
-    /// Whether the shape is a flat vector.
+    /// Whether the shape is a flat (dense) vector.
     pub fn is_flat(&self) -> bool {
         matches!(self, Shape::Flat(_))
+    }
+
+    /// Whether the shape is a sparse vector.
+    pub fn is_sparse(&self) -> bool {
+        matches!(self, Shape::Sparse(_))
     }
 }
 
@@ -174,6 +183,12 @@ impl Network {
     /// Total parameter count.
     pub fn parameters(&self) -> usize {
         self.layers.iter().map(Layer::parameter_count).sum()
+    }
+
+    /// Whether the input is sparse (`input: sparse(n)`): the network implements
+    /// `SparseNetwork` instead of `Network`.
+    pub fn is_sparse(&self) -> bool {
+        self.input.is_sparse()
     }
 
     /// Whether every layer supports the fused one-sample SGD update.

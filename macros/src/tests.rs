@@ -86,6 +86,19 @@ fn snapshot_dropout() {
 }
 
 #[test]
+fn snapshot_sparse_input() {
+    insta::assert_snapshot!(pretty(quote! {
+        /// Hashed text features into a small classifier.
+        pub struct TextNet {
+            input: sparse(4096),
+            hidden: dense(8) -> relu,
+            drop: dropout(0.2),
+            output: dense(2) -> softmax,
+        }
+    }));
+}
+
+#[test]
 fn several_networks_in_one_block() {
     let text = pretty(quote! {
         struct A { input: 1, out: dense(1) }

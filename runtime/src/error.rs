@@ -81,6 +81,15 @@ pub enum OptimError {
         /// The optimizer that saved it.
         found: String,
     },
+    /// An optimizer, or a setting of one, that has no update for the weight of a sparse layer
+    /// ([`Optimizer::sparse_rule`](crate::optim::Optimizer::sparse_rule)).
+    #[error("{optimizer} cannot train a sparse layer: {reason}")]
+    NoSparseRule {
+        /// The optimizer (`` `RmsProp` ``, `` `Adam` with weight decay ``).
+        optimizer: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
     /// The parameter and gradient structs list different numbers of tensors.
     #[error("the network has {params} tensors but the gradients have {grads}")]
     TensorCount {

@@ -64,17 +64,22 @@ pub mod fit {
 
 pub use error::{OptimError, ShapeError, TrainError};
 pub use network::{
-    CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, Summary, TensorKind, TensorSpec, Workspace,
+    CacheAligned, DenseTensors, FusedStep, FusedSteps, LayerSummary, Network, Parameters, SparseGradients,
+    SparseNetwork, Summary, TensorKind, TensorSpec, Workspace,
 };
 pub use real::Real;
 
 /// Items used by generated code. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::io::weights::{load as load_weights, save as save_weights, WeightsError};
+    pub use crate::data::sparse::SparseBatch;
+    pub use crate::io::weights::{
+        load as load_weights, load_sparse as load_sparse_weights, save as save_weights,
+        save_sparse as save_sparse_weights, WeightsError,
+    };
     pub use crate::network::{
-        CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, Summary, TensorKind, TensorSpec,
-        Workspace,
+        CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, SparseGradients, SparseNetwork,
+        Summary, TensorKind, TensorSpec, Workspace,
     };
     pub use crate::nn::activation::Activation;
     pub use crate::nn::context::Context;
@@ -89,9 +94,12 @@ pub mod __private {
     };
     pub use crate::nn::loss::{loss_and_delta, Loss, Output};
     pub use crate::nn::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2d};
+    pub use crate::nn::sparse::SparseGradient;
     pub use crate::optim::Optimizer;
     pub use crate::shape::{batch_len, input_len, run_len};
+    pub use crate::shape::{sparse_batch_len, sparse_input_len};
     pub use crate::train::session::{check_fused_step, Session};
+    pub use crate::train::sparse_session::SparseSession;
     pub use crate::{ShapeError, TrainError};
     pub use bytemuck;
     pub use nalgebra;
@@ -148,6 +156,20 @@ pub mod __private {
     /// `Debug` of a workspace.
     pub fn debug_workspace<W: Workspace>(w: &W, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Workspace").field("capacity", &w.capacity()).finish()
+    }
+
+    /// The forward pass of a dense layer on a sparse batch of `n` samples into `out`;
+    /// returns the `O * n` values written.
+    #[inline]
+    pub fn sparse_forward<'a, T: crate::Real, const O: usize, const I: usize>(
+        weight: &nalgebra::SMatrix<T, O, I>,
+        bias: &nalgebra::SVector<T, O>,
+        x: &SparseBatch<'_, T>,
+        out: &'a mut [T],
+        n: usize,
+    ) -> &'a [T] {
+        crate::nn::sparse::sparse_dense_forward(weight.as_slice(), bias.as_slice(), x, out, O);
+        &out[..O * n]
     }
 
     /// A zeroed value on the heap, never on the stack (weight matrices can be megabytes).

@@ -16,6 +16,11 @@ pub fn batch_len(
     capacity: usize,
 ) -> Result<usize, ShapeError> {
     let n = input_len(x_len, inputs, capacity)?;
+    check_targets(target_len, outputs, n)
+}
+
+/// Checks that `target_len` values are `n` samples of `outputs` values; returns `n`.
+fn check_targets(target_len: usize, outputs: usize, n: usize) -> Result<usize, ShapeError> {
     if !target_len.is_multiple_of(outputs) {
         return Err(ShapeError::Ragged {
             what: "target",
@@ -99,4 +104,43 @@ pub fn run_len(
         return Err(ShapeError::BatchTooLarge { len: 1, capacity });
     }
     Ok(samples)
+}
+
+/// Checks a sparse batch of `n` samples over `features` features against the network's
+/// feature count and the workspace's capacity; returns `n`.
+///
+/// # Errors
+/// [`ShapeError`] naming what does not fit.
+pub fn sparse_input_len(features: usize, n: usize, expected: usize, capacity: usize) -> Result<usize, ShapeError> {
+    if features != expected {
+        return Err(ShapeError::Width {
+            what: "features",
+            expected,
+            actual: features,
+        });
+    }
+    if n == 0 {
+        return Err(ShapeError::EmptyBatch);
+    }
+    if n > capacity {
+        return Err(ShapeError::BatchTooLarge { len: n, capacity });
+    }
+    Ok(n)
+}
+
+/// Checks a sparse batch and `target_len` target values, as [`sparse_input_len`] and
+/// [`batch_len`]; returns the number of samples.
+///
+/// # Errors
+/// [`ShapeError`] naming what does not fit.
+pub fn sparse_batch_len(
+    features: usize,
+    n: usize,
+    target_len: usize,
+    expected: usize,
+    outputs: usize,
+    capacity: usize,
+) -> Result<usize, ShapeError> {
+    let n = sparse_input_len(features, n, expected, capacity)?;
+    check_targets(target_len, outputs, n)
 }

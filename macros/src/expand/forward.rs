@@ -46,6 +46,9 @@ pub fn output_value(cx: &Cx) -> TokenStream {
 
 /// `forward`, `forward_slice`, `forward_batch` and `forward_batch_with`.
 pub fn inference_methods(cx: &Cx, types: &Types) -> TokenStream {
+    if cx.net.is_sparse() {
+        return sparse_inference_methods(cx, types);
+    }
     let (p, t, nalgebra) = (&cx.p, cx.t, cx.nalgebra());
     let ws_name = &types.ws;
     let mut input = quote!(x);
@@ -109,6 +112,45 @@ pub fn inference_methods(cx: &Cx, types: &Types) -> TokenStream {
             S: #nalgebra::RawStorage<#t, #input_dim, C> + #nalgebra::IsContiguous,
         {
             let output = <Self as #p::Network>::forward_into(self, x.as_slice(), ws)?;
+            ::core::result::Result::Ok(#p::batch_view::<#t, { Self::OUTPUT }>(output.act))
+        }
+    }
+}
+
+/// `forward_sparse` and `forward_sparse_with`, the inference methods of a network with a
+/// sparse input (none takes a dense input).
+fn sparse_inference_methods(cx: &Cx, types: &Types) -> TokenStream {
+    let (p, t, nalgebra) = (&cx.p, cx.t, cx.nalgebra());
+    let ws_name = &types.ws;
+    let output_dim = quote!(#nalgebra::Const<{ Self::OUTPUT }>);
+    quote! {
+        /// Runs a sparse batch (inference mode) and returns the outputs, one sample per
+        /// column. Allocates a workspace; use [`forward_sparse_with`](Self::forward_sparse_with)
+        /// with a reused one in a loop.
+        ///
+        /// # Errors
+        /// `ShapeError` for an empty batch or one of another feature count.
+        pub fn forward_sparse(
+            &self,
+            x: &#p::SparseBatch<'_, #t>,
+        ) -> ::core::result::Result<#nalgebra::OMatrix<#t, #output_dim, #nalgebra::Dyn>, #p::ShapeError> {
+            let mut ws = Self::workspace(x.len());
+            let output = <Self as #p::SparseNetwork>::forward_sparse_into(self, x, &mut ws)?;
+            ::core::result::Result::Ok(#nalgebra::OMatrix::<#t, #output_dim, #nalgebra::Dyn>::from_column_slice(output.act))
+        }
+
+        /// Like [`forward_sparse`](Self::forward_sparse), but writes into `ws` and allocates
+        /// nothing; returns a view of the outputs inside the workspace.
+        ///
+        /// # Errors
+        /// `ShapeError` for an empty batch, one larger than the workspace, or one of another
+        /// feature count.
+        pub fn forward_sparse_with<'w>(
+            &self,
+            x: &#p::SparseBatch<'_, #t>,
+            ws: &'w mut #ws_name,
+        ) -> ::core::result::Result<#nalgebra::MatrixView<'w, #t, #output_dim, #nalgebra::Dyn>, #p::ShapeError> {
+            let output = <Self as #p::SparseNetwork>::forward_sparse_into(self, x, ws)?;
             ::core::result::Result::Ok(#p::batch_view::<#t, { Self::OUTPUT }>(output.act))
         }
     }

@@ -3,7 +3,7 @@
 
 use super::backward::Backward;
 use super::{forward, fused, structs, Types};
-use crate::layers::Cx;
+use crate::layers::{width_const, Cx, Names};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
@@ -14,6 +14,55 @@ pub fn inherent(cx: &Cx, types: &Types) -> TokenStream {
     let grads_name = &types.grads;
     let input_dim = quote!(#nalgebra::Const<{ Self::INPUT }>);
     let output_dim = quote!(#nalgebra::Const<{ Self::OUTPUT }>);
+    let files = quote! {
+        /// Writes the weights to `path` as a safetensors file (tensors `layer.weight`,
+        /// `[out, in]` row-major as PyTorch stores them, and `layer.bias`), atomically.
+        ///
+        /// # Errors
+        /// `WeightsError` naming the file if it cannot be written.
+        pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #p::WeightsError> {
+            #p::save_weights(self, path.as_ref())
+        }
+
+        /// Reads weights written by [`save`](Self::save) (or by PyTorch with the same
+        /// tensor names); `f32` and `f64` files load into either scalar type.
+        ///
+        /// # Errors
+        /// `WeightsError` naming the file and listing every missing, unexpected or
+        /// mis-shaped tensor.
+        pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #p::WeightsError> {
+            #p::load_weights(path.as_ref())
+        }
+    };
+    if cx.net.is_sparse() {
+        // No method of a sparse network takes a dense input.
+        return quote! {
+            /// Writes the weights to `path` as a safetensors file (tensors `layer.weight`,
+            /// `[out, in]` row-major as PyTorch stores them, and `layer.bias`), atomically,
+            /// with `metadata` added to the file's `__metadata__` (for example what serving
+            /// needs: the vectorizer's settings and the class names).
+            ///
+            /// # Errors
+            /// `WeightsError` naming the file if it cannot be written.
+            pub fn save(
+                &self,
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+                metadata: impl ::core::iter::IntoIterator<Item = (::std::string::String, ::std::string::String)>,
+            ) -> ::core::result::Result<(), #p::WeightsError> {
+                #p::save_sparse_weights(self, path.as_ref(), metadata)
+            }
+
+            /// Reads weights written by [`save`](Self::save) (or by PyTorch with the same
+            /// tensor names); `f32` and `f64` files load into either scalar type.
+            ///
+            /// # Errors
+            /// `WeightsError` naming the file and listing every missing, unexpected or
+            /// mis-shaped tensor.
+            pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #p::WeightsError> {
+                #p::load_sparse_weights(path.as_ref())
+            }
+        };
+    }
     quote! {
         /// Computes the gradients of the mean loss over a batch (one sample per column) into
         /// `grads` and returns the mean loss. Allocates a workspace; use
@@ -41,24 +90,7 @@ pub fn inherent(cx: &Cx, types: &Types) -> TokenStream {
             <Self as #p::Network>::gradients_into(self, x.as_slice(), target.as_slice(), loss, &mut ctx, &mut ws, grads)
         }
 
-        /// Writes the weights to `path` as a safetensors file (tensors `layer.weight`,
-        /// `[out, in]` row-major as PyTorch stores them, and `layer.bias`), atomically.
-        ///
-        /// # Errors
-        /// `WeightsError` naming the file if it cannot be written.
-        pub fn save(&self, path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<(), #p::WeightsError> {
-            #p::save_weights(self, path.as_ref())
-        }
-
-        /// Reads weights written by [`save`](Self::save) (or by PyTorch with the same
-        /// tensor names); `f32` and `f64` files load into either scalar type.
-        ///
-        /// # Errors
-        /// `WeightsError` naming the file and listing every missing, unexpected or
-        /// mis-shaped tensor.
-        pub fn load(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, #p::WeightsError> {
-            #p::load_weights(path.as_ref())
-        }
+        #files
 
         /// One training step on one sample: forward, backward, and the optimizer's update.
         /// Returns the loss before the update. Allocates nothing once the optimizer has
@@ -113,10 +145,16 @@ pub fn inherent(cx: &Cx, types: &Types) -> TokenStream {
 pub fn traits(cx: &Cx, types: &Types) -> TokenStream {
     let p = &cx.p;
     let Types { net: name, grads, ws } = types;
-    let cloned = structs::cloned_fields(cx);
     let debug_text = format!("{} {{ {} }}", name.unraw(), cx.net.definition());
+    // A sparse layer's weight gradient is compared besides the tensors.
+    let sparse_eq = cx.net.is_sparse().then(|| {
+        let first = cx.net.layers.first().map(|l| Names::of(l).weight);
+        quote!(&& self.#first == other.#first)
+    });
     // The network and its gradients have the same fields, cloned and compared alike.
-    let same_fields = [name, grads].map(|ty| {
+    let same_fields = [(name, false), (grads, true)].map(|(ty, gradients)| {
+        let cloned = structs::cloned_fields(cx, gradients);
+        let extra_eq = if gradients { sparse_eq.clone() } else { None };
         quote! {
             #[automatically_derived]
             impl ::core::clone::Clone for #ty {
@@ -128,7 +166,7 @@ pub fn traits(cx: &Cx, types: &Types) -> TokenStream {
             #[automatically_derived]
             impl ::core::cmp::PartialEq for #ty {
                 fn eq(&self, other: &Self) -> bool {
-                    #p::tensors_eq(self, other)
+                    #p::tensors_eq(self, other) #extra_eq
                 }
             }
         }
@@ -198,6 +236,72 @@ pub fn network(cx: &Cx, types: &Types, backward: &Backward) -> TokenStream {
     let backward_call = backward.call();
     let parameter_gradients = backward.parameter_gradients(cx);
     let fused_flag = net.fused_sgd();
+    // The constructors of both traits call the inherent ones.
+    let constructors = quote! {
+        fn zeroed() -> Self {
+            #name::zeroed()
+        }
+
+        fn seeded(seed: u64) -> Self {
+            #name::seeded(seed)
+        }
+
+        fn zeroed_gradients() -> #grads {
+            #name::zeroed_gradients()
+        }
+
+        fn workspace(max_batch: usize) -> #ws {
+            #name::workspace(max_batch)
+        }
+    };
+    if net.is_sparse() {
+        let first_width_const = net.layers.first().map(width_const);
+        return quote! {
+            #[automatically_derived]
+            impl #p::SparseNetwork for #name {
+                type Gradients = #grads;
+                type Workspace = #ws;
+                const NAME: &'static str = #name_text;
+                const DEFINITION: &'static str = #name::DEFINITION;
+                const FEATURES: usize = #name::INPUT;
+                const WIDTH: usize = #name::#first_width_const;
+                const OUTPUT: usize = #name::OUTPUT;
+                const PARAMETERS: usize = #name::PARAMETERS;
+                const DENSE_TENSORS: &'static [#p::TensorSpec] = <#grads as #p::Parameters>::TENSORS;
+
+                #constructors
+
+                #[allow(unused_doc_comments)]
+                fn forward_sparse_into<'w>(
+                    &self,
+                    x: &#p::SparseBatch<'_, #t>,
+                    ws: &'w mut #ws,
+                ) -> ::core::result::Result<#p::Output<'w, #t>, #p::ShapeError> {
+                    let n = #p::sparse_input_len(x.features(), x.len(), Self::FEATURES, ws.capacity)?;
+                    #(#inference)*
+                    ::core::result::Result::Ok(#output)
+                }
+
+                #[allow(unused_doc_comments)]
+                fn gradients_sparse_into<L: #p::Loss<#t> + ?Sized>(
+                    &self,
+                    x: &#p::SparseBatch<'_, #t>,
+                    target: &[#t],
+                    loss: &L,
+                    #ctx: &mut #p::Context,
+                    ws: &mut #ws,
+                    grads: &mut #grads,
+                ) -> ::core::result::Result<#t, #p::TrainError> {
+                    let n = #p::sparse_batch_len(x.features(), x.len(), target.len(), Self::FEATURES, Self::OUTPUT, ws.capacity)?;
+                    #(#training)*
+                    #loss
+                    #backward_call
+                    #(#parameter_gradients)*
+                    ::core::result::Result::Ok(loss_value)
+                }
+            }
+        };
+    }
     let fused = fused::method(cx, types, backward, &quote!(#ctx));
     quote! {
         #[automatically_derived]
@@ -211,21 +315,7 @@ pub fn network(cx: &Cx, types: &Types, backward: &Backward) -> TokenStream {
             const PARAMETERS: usize = #name::PARAMETERS;
             const FUSED_SGD: bool = #fused_flag;
 
-            fn zeroed() -> Self {
-                #name::zeroed()
-            }
-
-            fn seeded(seed: u64) -> Self {
-                #name::seeded(seed)
-            }
-
-            fn zeroed_gradients() -> #grads {
-                #name::zeroed_gradients()
-            }
-
-            fn workspace(max_batch: usize) -> #ws {
-                #name::workspace(max_batch)
-            }
+            #constructors
 
             #[allow(unused_doc_comments)]
             fn forward_into<'w>(

@@ -29,6 +29,12 @@ fn storage(cx: &Cx, param: &Param) -> TokenStream {
     }
 }
 
+/// Whether parameter `index` is a sparse layer's weight: the first tensor of a network with a
+/// sparse input, whose gradient is a `SparseGradient` (its touched columns).
+pub fn is_sparse_param(cx: &Cx, index: usize) -> bool {
+    cx.net.is_sparse() && index == 0
+}
+
 /// The three structs.
 pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
     let (p, net, vis) = (&cx.p, cx.net, &cx.net.vis);
@@ -38,6 +44,20 @@ pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
         .map(|(_, param)| {
             let (field, doc, ty) = (&param.field, &param.doc, storage(cx, &param));
             quote!(#[doc = #doc] pub #field: #p::Box<#p::CacheAligned<#ty>>,)
+        })
+        .collect();
+    let grad_fields: Vec<TokenStream> = parameters_of(cx)
+        .enumerate()
+        .map(|(index, (_, param))| {
+            let (field, doc) = (&param.field, &param.doc);
+            if is_sparse_param(cx, index) {
+                let t = cx.t;
+                let doc = format!("{doc} The gradient holds the columns of the features present in the batch.");
+                quote!(#[doc = #doc] pub #field: #p::SparseGradient<#t>,)
+            } else {
+                let ty = storage(cx, &param);
+                quote!(#[doc = #doc] pub #field: #p::Box<#p::CacheAligned<#ty>>,)
+            }
         })
         .collect();
     let buffers: Vec<TokenStream> = net
@@ -69,7 +89,7 @@ pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
 
         #[doc = #doc_grads]
         #vis struct #grads {
-            #(#fields)*
+            #(#grad_fields)*
         }
 
         #[doc = #doc_ws]
@@ -102,6 +122,18 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
         .map(|(_, param)| {
             let field = &param.field;
             quote!(#field: #p::zeroed_box(),)
+        })
+        .collect();
+    let zeroed_grads: Vec<TokenStream> = parameters_of(cx)
+        .enumerate()
+        .map(|(index, (_, param))| {
+            let field = &param.field;
+            if is_sparse_param(cx, index) {
+                let (width, features) = (lit(param.rows()), lit(param.cols()));
+                quote!(#field: #p::SparseGradient::new(#width, #features),)
+            } else {
+                quote!(#field: #p::zeroed_box(),)
+            }
         })
         .collect();
     let init = net.layers.iter().map(|l| l.kind.init(cx, l));
@@ -154,7 +186,7 @@ pub fn constructors(cx: &Cx, types: &Types) -> TokenStream {
 
         /// A gradient struct with every value zero.
         pub fn zeroed_gradients() -> #grads {
-            #grads { #(#zeroed)* }
+            #grads { #(#zeroed_grads)* }
         }
 
         /// Buffers for batched passes of up to `max_batch` samples.
@@ -171,6 +203,9 @@ pub fn parameters(cx: &Cx, types: &Types) -> TokenStream {
     let mut specs = Vec::new();
     let mut refs = Vec::new();
     let mut muts = Vec::new();
+    // The gradient struct's tensors: all of them, or all but a sparse layer's weight.
+    let (mut grad_specs, mut grad_refs, mut grad_muts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sparse_field = None;
     for (index, (layer, param)) in parameters_of(cx).enumerate() {
         let (layer_text, tensor) = (layer.text(), format!("{}.{}", layer.text(), param.suffix));
         let shape = param.shape.iter().map(|&d| lit(d));
@@ -183,49 +218,97 @@ pub fn parameters(cx: &Cx, types: &Types) -> TokenStream {
         specs.push(quote! {
             #p::TensorSpec { name: #tensor, layer: #layer_text, shape: &[#(#shape),*], rows: #rows, cols: #cols, kind: #kind },
         });
-        let (index, field) = (Literal::usize_unsuffixed(index), &param.field);
+        let sparse = is_sparse_param(cx, index);
+        let field = &param.field;
+        if sparse {
+            sparse_field = Some(field.clone());
+        } else {
+            grad_specs.push(specs.last().cloned().unwrap_or_default());
+            let grad_index = Literal::usize_unsuffixed(grad_refs.len());
+            grad_refs.push(quote!(#grad_index => self.#field.as_slice(),));
+            grad_muts.push(quote!(#grad_index => self.#field.as_mut_slice(),));
+        }
+        let index = Literal::usize_unsuffixed(index);
         refs.push(quote!(#index => self.#field.as_slice(),));
         muts.push(quote!(#index => self.#field.as_mut_slice(),));
     }
-    let accessors = quote! {
-        fn tensor(&self, index: usize) -> &[#t] {
-            match index {
-                #(#refs)*
-                _ => &[],
+    let accessors = |refs: &[TokenStream], muts: &[TokenStream]| {
+        quote! {
+            fn tensor(&self, index: usize) -> &[#t] {
+                match index {
+                    #(#refs)*
+                    _ => &[],
+                }
             }
-        }
 
-        fn tensor_mut(&mut self, index: usize) -> &mut [#t] {
-            match index {
-                #(#muts)*
-                _ => &mut [],
+            fn tensor_mut(&mut self, index: usize) -> &mut [#t] {
+                match index {
+                    #(#muts)*
+                    _ => &mut [],
+                }
             }
         }
     };
-    quote! {
+    let net_accessors = accessors(&refs, &muts);
+    let network = quote! {
         #[automatically_derived]
         impl #p::Parameters for #name {
             type Scalar = #t;
             const TENSORS: &'static [#p::TensorSpec] = &[#(#specs)*];
-            #accessors
+            #net_accessors
         }
+    };
+    let Some(sparse_field) = sparse_field else {
+        return quote! {
+            #network
+
+            #[automatically_derived]
+            impl #p::Parameters for #grads {
+                type Scalar = #t;
+                const TENSORS: &'static [#p::TensorSpec] = <#name as #p::Parameters>::TENSORS;
+                #net_accessors
+            }
+        };
+    };
+    // The gradients of every tensor but the sparse layer's weight, whose gradient is a
+    // `SparseGradient` (`SparseGradients::sparse`).
+    let grad_accessors = accessors(&grad_refs, &grad_muts);
+    quote! {
+        #network
 
         #[automatically_derived]
         impl #p::Parameters for #grads {
             type Scalar = #t;
-            const TENSORS: &'static [#p::TensorSpec] = <#name as #p::Parameters>::TENSORS;
-            #accessors
+            const TENSORS: &'static [#p::TensorSpec] = &[#(#grad_specs)*];
+            #grad_accessors
+        }
+
+        #[automatically_derived]
+        impl #p::SparseGradients for #grads {
+            fn sparse(&self) -> &#p::SparseGradient<#t> {
+                &self.#sparse_field
+            }
+
+            fn sparse_mut(&mut self) -> &mut #p::SparseGradient<#t> {
+                &mut self.#sparse_field
+            }
         }
     }
 }
 
-/// The fields of every parameter, for `Clone`.
-pub fn cloned_fields(cx: &Cx) -> Vec<TokenStream> {
+/// The fields of every parameter, for `Clone` of the network (`gradients: false`) or of its
+/// gradients (where a sparse layer's weight gradient is a `SparseGradient`).
+pub fn cloned_fields(cx: &Cx, gradients: bool) -> Vec<TokenStream> {
     let p = &cx.p;
     parameters_of(cx)
-        .map(|(_, param)| {
+        .enumerate()
+        .map(|(index, (_, param))| {
             let field = &param.field;
-            quote!(#field: #p::clone_box(&*self.#field),)
+            if gradients && is_sparse_param(cx, index) {
+                quote!(#field: ::core::clone::Clone::clone(&self.#field),)
+            } else {
+                quote!(#field: #p::clone_box(&*self.#field),)
+            }
         })
         .collect()
 }

@@ -154,7 +154,7 @@ impl Conv {
     fn image(input: &Shape) -> (usize, usize, usize) {
         match input {
             Shape::Spatial { c, h, w } => (*c, *h, *w),
-            Shape::Flat(n) => (1, *n, 1),
+            Shape::Flat(n) | Shape::Sparse(n) => (1, *n, 1),
         }
     }
 
@@ -208,7 +208,7 @@ impl LayerKind for Conv {
 
     fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
         let (c, h, w) = match input {
-            Shape::Flat(n) => {
+            Shape::Flat(n) | Shape::Sparse(n) => {
                 errors.push(
                     span,
                     format!(
@@ -281,7 +281,7 @@ impl LayerKind for Conv {
                 Shape::Spatial { c: self.channels, h, w }
             }
             // A flat input was reported; the repaired 1x1 layer keeps it flat.
-            Shape::Flat(n) => Shape::Flat(n.saturating_mul(self.channels)),
+            Shape::Flat(n) | Shape::Sparse(n) => Shape::Flat(n.saturating_mul(self.channels)),
         }
     }
 

@@ -1,4 +1,6 @@
-//! `dense(n)`: `z = W x + b`, then the activation. The one kind with parameters today.
+//! `dense(n)`: `z = W x + b`, then the activation. As the first layer after a sparse input
+//! (`input: sparse(features)`), it reads only the present features: its forward pass and its
+//! weight gradient cost the batch's stored entries times its width.
 
 use super::{Backward, Buffer, Cx, Grad, LayerKind, Mode, Names, Param, Registered, Source};
 use crate::ast::Call;
@@ -19,6 +21,8 @@ pub const REGISTERED: Registered = Registered {
 /// A dense layer with `width` outputs.
 struct Dense {
     width: usize,
+    /// Whether it reads a sparse input (set by `connect`).
+    sparse_input: bool,
 }
 
 /// Checks `dense(n)`. A missing or bad width is reported and repaired to 1.
@@ -33,6 +37,7 @@ fn check(call: &Call, errors: &mut Errors) -> Option<Box<dyn LayerKind>> {
     };
     Some(Box::new(Dense {
         width: width.unwrap_or(1),
+        sparse_input: false,
     }))
 }
 
@@ -76,7 +81,8 @@ impl LayerKind for Dense {
     }
 
     fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
-        if !input.is_flat() {
+        self.sparse_input = input.is_sparse();
+        if matches!(input, Shape::Spatial { .. }) {
             errors.push(
                 span,
                 format!(
@@ -196,6 +202,17 @@ impl LayerKind for Dense {
                     };
                 }
             }
+            _ if self.sparse_input => {
+                let doc = format!(
+                    " Layer `{text}` ({}): pre-activation `z = W x + b` for every sample, from the present \
+                     features only (`b` plus `v * W[:, k]` for each stored entry `(k, v)`).",
+                    layer.shapes()
+                );
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc]
+                    let #pre = #p::sparse_forward(&self.#w, &self.#b, x, &mut ws.#pre, n);
+                }
+            }
             _ => {
                 let doc = format!(
                     " Layer `{text}` ({}): pre-activation `z = W x + b` for every sample.",
@@ -238,6 +255,19 @@ impl LayerKind for Dense {
     fn parameter_gradients(&self, cx: &Cx, layer: &Layer, delta: &TokenStream, input: &TokenStream) -> TokenStream {
         let (p, text) = (&cx.p, layer.text());
         let Names { weight: w, bias: b, .. } = Names::of(layer);
+        if self.sparse_input {
+            let doc_w = format!(
+                " Layer `{text}`: weight gradient `dW = dz x^T`, summed over the batch, as the columns of the \
+                 present features only."
+            );
+            let doc_b = format!(" Layer `{text}`: bias gradient `db = dz`, summed over the batch.");
+            return quote_spanned! {layer.name.span()=>
+                #[doc = #doc_w]
+                grads.#w.compute(#input, #delta);
+                #[doc = #doc_b]
+                #p::bias_gradient(&mut grads.#b, #delta, n);
+            };
+        }
         let doc_w = format!(" Layer `{text}`: weight gradient `dW = dz a^T`, summed over the batch.");
         let doc_b = format!(" Layer `{text}`: bias gradient `db = dz`, summed over the batch.");
         quote_spanned! {layer.name.span()=>
@@ -269,6 +299,11 @@ impl LayerKind for Dense {
                 #p::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #input);
             }
         }
+    }
+
+    fn fused_sgd(&self) -> bool {
+        // The fused step writes a dense rank-one update: not for a sparse input.
+        !self.sparse_input
     }
 
     fn norm_term(&self, cx: &Cx, _layer: &Layer, delta: &TokenStream, input: &TokenStream) -> Option<TokenStream> {

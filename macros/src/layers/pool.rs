@@ -115,7 +115,7 @@ impl LayerKind for Pool {
     fn connect(&mut self, layer: &str, input: &Shape, span: Span, errors: &mut Errors) -> Shape {
         let name = self.registered().name;
         match input {
-            Shape::Flat(n) => {
+            Shape::Flat(n) | Shape::Sparse(n) => {
                 errors.push(
                     span,
                     format!(
@@ -160,7 +160,7 @@ impl LayerKind for Pool {
         // A flat input was reported; the repaired layer pools `[1, n, 1]` in 1x1 windows.
         let (c, h, w) = match layer.input {
             Shape::Spatial { c, h, w } => (c, h, w),
-            Shape::Flat(n) => (1, n, 1),
+            Shape::Flat(n) | Shape::Sparse(n) => (1, n, 1),
         };
         let name = Pool::constant(layer);
         let [c, h, w, kh, kw, sh, sw] = [c, h, w, self.window.0, self.window.1, self.stride.0, self.stride.1].map(lit);

@@ -7,7 +7,7 @@
 //! reports all mismatches in one error; `f32` and `f64` files load into either scalar type.
 
 use crate::io::write_atomic;
-use crate::network::{Network, Parameters, TensorSpec};
+use crate::network::{Network, Parameters, SparseNetwork, TensorSpec};
 use crate::real::Real;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -171,13 +171,57 @@ pub(crate) fn serialize<T: Real>(
 
 /// The metadata of a weight file for network `N`.
 pub fn metadata<N: Network>() -> HashMap<String, String> {
+    metadata_of::<N::Scalar>(N::NAME, N::DEFINITION)
+}
+
+fn metadata_of<T: Real>(name: &str, definition: &str) -> HashMap<String, String> {
     HashMap::from([
         ("format".to_owned(), "pt".to_owned()),
-        ("retroprop.network".to_owned(), N::NAME.to_owned()),
-        ("retroprop.definition".to_owned(), N::DEFINITION.to_owned()),
-        ("retroprop.scalar".to_owned(), <N::Scalar as Real>::NAME.to_owned()),
+        ("retroprop.network".to_owned(), name.to_owned()),
+        ("retroprop.definition".to_owned(), definition.to_owned()),
+        ("retroprop.scalar".to_owned(), T::NAME.to_owned()),
         ("retroprop.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
     ])
+}
+
+/// Writes the weights of a network with a sparse input ([`SparseNetwork`]) to `path`,
+/// atomically, as [`save`] does for dense networks, with `extra` entries added to the
+/// file's `__metadata__` (for example the vectorizer's settings and the class names, which
+/// serving needs; PyTorch's `load_state_dict` reads the tensors only). An `extra` key
+/// replaces a built-in one of the same name.
+///
+/// # Errors
+/// [`WeightsError::Io`] naming the file.
+pub fn save_sparse<N: SparseNetwork>(
+    net: &N,
+    path: &Path,
+    extra: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), WeightsError> {
+    let mut metadata = metadata_of::<N::Scalar>(N::NAME, N::DEFINITION);
+    metadata.extend(extra);
+    let bytes = serialize::<N::Scalar>(&tensor_bytes(net, ""), metadata, path)?;
+    write_bytes(path, &bytes)
+}
+
+/// Reads weights of a network with a sparse input saved by [`save_sparse`] (or by PyTorch
+/// with the same tensor names), as [`load`] does for dense networks.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_sparse<N: SparseNetwork>(path: &Path) -> Result<N, WeightsError> {
+    let mut net = N::zeroed();
+    read_network(&read_bytes(path)?, path, &mut net, N::NAME)?;
+    Ok(net)
+}
+
+/// Reads the tensors of a network's weight file into `net`.
+fn read_network<P: Parameters>(bytes: &[u8], path: &Path, net: &mut P, name: &'static str) -> Result<(), WeightsError> {
+    check_header(bytes, path)?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    read_tensors(&file, net, "", path, name, |name| !is_checkpoint_tensor(name))
 }
 
 /// The weights of `net` as safetensors bytes.
@@ -234,13 +278,8 @@ pub fn load<N: Network>(path: &Path) -> Result<N, WeightsError> {
 /// # Errors
 /// As [`load`].
 pub fn from_bytes<N: Network>(bytes: &[u8], path: &Path) -> Result<N, WeightsError> {
-    check_header(bytes, path)?;
-    let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
     let mut net = N::zeroed();
-    read_tensors(&file, &mut net, "", path, N::NAME, |name| !is_checkpoint_tensor(name))?;
+    read_network(bytes, path, &mut net, N::NAME)?;
     Ok(net)
 }
 
@@ -390,7 +429,8 @@ pub(crate) fn read_tensors<P: Parameters>(
     Ok(())
 }
 
-/// The metadata of a safetensors file.
+/// The metadata of a safetensors file (`__metadata__`): the network's name and definition,
+/// the scalar type, the library version, and what [`save_sparse`] added.
 ///
 /// # Errors
 /// [`WeightsError`] if the file cannot be read or is not safetensors.

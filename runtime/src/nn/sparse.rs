@@ -152,6 +152,16 @@ pub struct SparseGradient<T> {
     slot: Vec<u32>,
 }
 
+/// Equal when the layer sizes, the touched columns and their values are equal.
+impl<T: Real> PartialEq for SparseGradient<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.width == other.width
+            && self.features == other.features
+            && self.columns == other.columns
+            && self.values == other.values
+    }
+}
+
 impl<T: Real> SparseGradient<T> {
     /// An empty gradient for a layer of `width` outputs and `features` inputs.
     ///
@@ -498,6 +508,25 @@ impl<T: Real> SparseMomentumSgd<T> {
                 let update = if self.nesterov { g + mu * *b } else { *b };
                 *w -= self.lr * update;
             }
+        }
+    }
+
+    /// Brings the columns of `features` up to date with the steps taken (repeated features
+    /// cost nothing more). A training step on a network must call it for the batch's features
+    /// *before* its forward pass, which must read caught-up weights; the step then finds them
+    /// up to date.
+    ///
+    /// # Panics
+    /// If `weight` is not of the layer's size or a feature is out of range.
+    pub fn catch_up_features(&mut self, weight: &mut [T], features: &[u32]) {
+        check_weight(
+            weight,
+            self.width,
+            self.features,
+            "SparseMomentumSgd::catch_up_features",
+        );
+        for &k in features {
+            self.catch_up(weight, k as usize, self.steps);
         }
     }
 

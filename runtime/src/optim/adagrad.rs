@@ -1,6 +1,6 @@
 //! Adagrad, as PyTorch's `torch.optim.Adagrad`.
 
-use super::{check_matching, Optimizer, OptimizerState, Slots};
+use super::{check_matching, Optimizer, OptimizerState, Slots, SparseRule};
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;
@@ -104,6 +104,21 @@ impl<T: Real> Optimizer<T> for Adagrad<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
+    }
+
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        if self.weight_decay != T::cast(0.0) {
+            return Err(OptimError::NoSparseRule {
+                optimizer: "`Adagrad` with weight decay",
+                reason: "PyTorch's sparse Adagrad has no weight decay; use `Regularization::l2`, which applies \
+                         to the present columns",
+            });
+        }
+        Ok(SparseRule::Adagrad {
+            lr_decay: self.lr_decay,
+            initial_accumulator_value: self.initial_accumulator_value,
+            eps: self.eps,
+        })
     }
 
     fn state(&self) -> OptimizerState<T> {

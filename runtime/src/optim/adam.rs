@@ -1,6 +1,6 @@
 //! Adam, as PyTorch's `torch.optim.Adam`.
 
-use super::{check_matching, Optimizer, OptimizerState, Slots};
+use super::{check_matching, Optimizer, OptimizerState, Slots, SparseRule};
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;
@@ -159,6 +159,19 @@ impl<T: Real> Optimizer<T> for Adam<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
+    }
+
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        if self.weight_decay != T::cast(0.0) || self.amsgrad {
+            return Err(OptimError::NoSparseRule {
+                optimizer: "`Adam` with weight decay or AMSGrad",
+                reason: "`torch.optim.SparseAdam` has neither; use `Regularization::l2` for the decay",
+            });
+        }
+        Ok(SparseRule::Adam {
+            betas: self.betas,
+            eps: self.eps,
+        })
     }
 
     fn state(&self) -> OptimizerState<T> {

@@ -1,7 +1,7 @@
 //! AdamW, as PyTorch's `torch.optim.AdamW`: Adam with decoupled weight decay.
 
 use super::adam::Adam;
-use super::{Optimizer, OptimizerState};
+use super::{Optimizer, OptimizerState, SparseRule};
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;
@@ -75,6 +75,14 @@ impl<T: Real> Optimizer<T> for AdamW<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.inner.lr = lr;
+    }
+
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        Err(OptimError::NoSparseRule {
+            optimizer: "`AdamW`",
+            reason: "its lazily caught-up decoupled decay is not implemented yet; use `Adam` with \
+                     `Regularization::l2`",
+        })
     }
 
     fn state(&self) -> OptimizerState<T> {

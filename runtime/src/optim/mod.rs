@@ -52,6 +52,21 @@ pub trait Optimizer<T: Real> {
     /// Sets the learning rate (used by schedules).
     fn set_learning_rate(&mut self, lr: T);
 
+    /// How this optimizer updates the weight of a sparse first layer (`input: sparse(n)`),
+    /// which a [`SparseSession`](crate::train::SparseSession) applies to the columns of the
+    /// features present in a batch only (see [`SparseRule`]); the other tensors go through
+    /// [`step`](Self::step) as in a dense network.
+    ///
+    /// # Errors
+    /// [`OptimError::NoSparseRule`], the default, for an optimizer or a setting that has no
+    /// sparse form: training a sparse network with it is refused rather than densified.
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        Err(OptimError::NoSparseRule {
+            optimizer: "this optimizer",
+            reason: "it has no update rule for a sparse layer",
+        })
+    }
+
     /// The optimizer's state (step count and per-tensor buffers), for checkpoints.
     fn state(&self) -> OptimizerState<T>;
 
@@ -60,6 +75,56 @@ pub trait Optimizer<T: Real> {
     /// # Errors
     /// [`OptimError::State`] if the state belongs to another kind of optimizer.
     fn set_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimError>;
+}
+
+/// What an optimizer does to the weight of a sparse first layer: the rule, with the settings
+/// it needs besides the learning rate (which is read from the optimizer at every step). Each
+/// rule touches only the columns of the features present in the batch, and each has a
+/// documented relation to its dense counterpart (see the types in
+/// [`nn::sparse`](crate::nn::sparse)):
+///
+/// | optimizer | sparse rule | relation to the dense optimizer |
+/// |---|---|---|
+/// | [`Sgd`] without momentum | [`SparseSgd`](crate::nn::sparse::SparseSgd) | exact; weight decay only on present columns (lazy L2) |
+/// | [`Sgd`] with momentum | [`SparseMomentumSgd`](crate::nn::sparse::SparseMomentumSgd) | equal after catch-up (closed form), as `torch.optim.SGD` |
+/// | [`Adagrad`] | [`SparseAdagrad`](crate::nn::sparse::SparseAdagrad) | exact: PyTorch's sparse Adagrad, untouched entries do not move |
+/// | [`Adam`] | [`SparseAdam`](crate::nn::sparse::SparseAdam) | `torch.optim.SparseAdam`: moments of present entries only |
+///
+/// [`RmsProp`] and [`AdamW`] have no sparse rule (a typed error), nor do the settings the
+/// sparse forms do not support (momentum with dampening or weight decay, Adagrad or Adam with
+/// weight decay, AMSGrad): use [`Regularization`](crate::train::Regularization)'s `l2`,
+/// which a sparse session applies to the present columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum SparseRule<T> {
+    /// Plain SGD, with L2 weight decay on the present columns.
+    Sgd {
+        /// The L2 factor added to the gradient of present columns.
+        weight_decay: T,
+    },
+    /// SGD with momentum (dampening 0, no weight decay), caught up lazily.
+    Momentum {
+        /// The momentum factor.
+        momentum: T,
+        /// Nesterov momentum.
+        nesterov: bool,
+    },
+    /// Adagrad without weight decay.
+    Adagrad {
+        /// The learning-rate decay.
+        lr_decay: T,
+        /// The accumulators' start value.
+        initial_accumulator_value: T,
+        /// The denominator's epsilon.
+        eps: T,
+    },
+    /// Adam without weight decay or AMSGrad, as `torch.optim.SparseAdam`.
+    Adam {
+        /// The moments' decay rates.
+        betas: (T, T),
+        /// The denominator's epsilon.
+        eps: T,
+    },
 }
 
 /// The state of an optimizer: what a checkpoint stores so that training resumes exactly.

@@ -1,6 +1,6 @@
 //! RMSprop, as PyTorch's `torch.optim.RMSprop`.
 
-use super::{check_matching, Optimizer, OptimizerState, Slots};
+use super::{check_matching, Optimizer, OptimizerState, Slots, SparseRule};
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;
@@ -139,6 +139,14 @@ impl<T: Real> Optimizer<T> for RmsProp<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
+    }
+
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        Err(OptimError::NoSparseRule {
+            optimizer: "`RmsProp`",
+            reason: "PyTorch has no sparse form of it (its averages decay on every entry at every step); use \
+                     `Adam` or `Adagrad`",
+        })
     }
 
     fn state(&self) -> OptimizerState<T> {

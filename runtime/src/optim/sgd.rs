@@ -1,6 +1,6 @@
 //! Stochastic gradient descent, as PyTorch's `torch.optim.SGD`.
 
-use super::{check_matching, Optimizer, OptimizerState, Slots};
+use super::{check_matching, Optimizer, OptimizerState, Slots, SparseRule};
 use crate::error::OptimError;
 use crate::network::Parameters;
 use crate::real::Real;
@@ -127,6 +127,26 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
 
     fn set_learning_rate(&mut self, lr: T) {
         self.lr = lr;
+    }
+
+    fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
+        let zero = T::cast(0.0);
+        if self.momentum == zero {
+            return Ok(SparseRule::Sgd {
+                weight_decay: self.weight_decay,
+            });
+        }
+        if self.dampening != zero || self.weight_decay != zero {
+            return Err(OptimError::NoSparseRule {
+                optimizer: "`Sgd` with momentum and dampening or weight decay",
+                reason: "the missed steps of a column would depend on more than its momentum buffer; use \
+                         no dampening, and `Regularization::l2` for the decay",
+            });
+        }
+        Ok(SparseRule::Momentum {
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+        })
     }
 
     fn state(&self) -> OptimizerState<T> {

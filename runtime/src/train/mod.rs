@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod progress;
 pub mod regularization;
 pub mod session;
+pub mod sparse_session;
 pub mod stopping;
 
 pub use checkpoint::Checkpoint;
@@ -20,6 +21,7 @@ pub use metrics::{ConfusionMatrix, Metric, MetricsError};
 pub use progress::Progress;
 pub use regularization::Regularization;
 pub use session::{check_fused_step, copy_parameters, Session};
+pub use sparse_session::SparseSession;
 pub use stopping::{Control, EarlyStopping};
 
 // The old paths of items that moved out of `train`, kept for this release.

@@ -75,14 +75,7 @@ impl<T: Real> Regularization<T> {
         for (index, spec) in P::TENSORS.iter().enumerate() {
             if spec.kind == TensorKind::Weight {
                 for (g, &w) in grads.tensor_mut(index).iter_mut().zip(params.tensor(index)) {
-                    let sign = if w > zero {
-                        T::cast(1.0)
-                    } else if w < zero {
-                        T::cast(-1.0)
-                    } else {
-                        zero
-                    };
-                    *g += self.l1 * sign + two_l2 * w;
+                    *g += self.l1 * sign(w) + two_l2 * w;
                 }
             }
         }
@@ -113,5 +106,17 @@ impl<T: Real> Regularization<T> {
                 }
             }
         }
+    }
+}
+
+/// The sign of `w`: 1, -1, or 0 at 0 (the L1 penalty's gradient).
+pub(crate) fn sign<T: Real>(w: T) -> T {
+    let zero = T::cast(0.0);
+    if w > zero {
+        T::cast(1.0)
+    } else if w < zero {
+        T::cast(-1.0)
+    } else {
+        zero
     }
 }

@@ -1,0 +1,378 @@
+//! Training steps of a network with a sparse input ([`SparseNetwork`]): a [`SparseSession`],
+//! whose every per-step cost is proportional to what the batch holds.
+
+use crate::data::sparse::SparseBatch;
+use crate::error::TrainError;
+use crate::network::{DenseTensors, Parameters, SparseGradients, SparseNetwork};
+use crate::nn::context::Context;
+use crate::nn::loss::Loss;
+use crate::nn::sparse::{SparseAdagrad, SparseAdam, SparseGradient, SparseMomentumSgd, SparseSgd};
+use crate::optim::{Optimizer, SparseRule};
+use crate::real::Real;
+use crate::train::regularization::{sign, Regularization};
+
+/// Everything a training step of a [`SparseNetwork`] writes besides the network and the
+/// optimizer, as [`Session`](crate::train::Session) is for dense networks: the workspace,
+/// the gradients, the context, and the state of the first layer's sparse update.
+///
+/// A [`step`](Self::step) touches, in the first layer's weight, only the columns of the
+/// features present in the batch: the forward pass, the weight gradient, the penalties,
+/// the gradient norm and clipping, the last-good guard and the update (the optimizer's
+/// [`SparseRule`]) all cost those columns times the layer's width, plus the other
+/// (dense, small) tensors. The dense optimizer steps the other tensors as in a dense network.
+///
+/// Penalties: `l1` and `l2` of the [`Regularization`] apply to the other weights as in a
+/// dense network and, in the sparse layer, to the present columns only (the lazy convention
+/// of sparse training: an absent feature's weights are not decayed, and the reported
+/// [`last_penalty`](Self::last_penalty) counts the present columns). Clipping sees the whole
+/// gradient (the absent columns' gradient is zero).
+///
+/// The first step allocates the sparse rule's state (for momentum, Adagrad and Adam, as
+/// large as the layer's weight); later steps allocate nothing once a batch with as many
+/// touched columns as any later one has been seen. Steps run on the calling thread.
+///
+/// With SGD momentum, columns lag behind until a batch holds their feature again (the step
+/// catches them up before its forward pass); call [`catch_up`](Self::catch_up) before
+/// evaluating or saving the network, and before changing the learning rate
+/// ([`Trainer::fit_sparse`](crate::train::Trainer::fit_sparse) does).
+pub struct SparseSession<N: SparseNetwork> {
+    /// Per-layer buffers.
+    pub workspace: N::Workspace,
+    /// Gradients of the last step (after penalties and clipping).
+    pub gradients: N::Gradients,
+    /// Training context.
+    pub context: Context,
+    /// Penalties and clipping applied at every step.
+    pub regularization: Regularization<N::Scalar>,
+    keep_last_good: bool,
+    /// The dense tensors before the last update (with the guard on).
+    guard_dense: Vec<Vec<N::Scalar>>,
+    /// The touched columns of the sparse weight before the last update, in the gradient's
+    /// column order (with the guard on).
+    guard_columns: Vec<N::Scalar>,
+    rule: Option<RuleState<N::Scalar>>,
+    last_penalty: f64,
+    last_grad_norm: f64,
+}
+
+/// The rule of the first layer's update and its state.
+type RuleState<T> = (SparseRule<T>, LayerOptimizer<T>);
+
+/// The state of the first layer's update.
+#[derive(Debug, Clone)]
+enum LayerOptimizer<T> {
+    Sgd(SparseSgd<T>),
+    Momentum(SparseMomentumSgd<T>),
+    Adagrad(SparseAdagrad<T>),
+    Adam(SparseAdam<T>),
+}
+
+impl<T: Real> LayerOptimizer<T> {
+    fn new(rule: SparseRule<T>, width: usize, features: usize, lr: T) -> Self {
+        match rule {
+            SparseRule::Sgd { weight_decay } => {
+                LayerOptimizer::Sgd(SparseSgd::new(width, features, lr).with_weight_decay(weight_decay))
+            }
+            SparseRule::Momentum { momentum, nesterov } => {
+                LayerOptimizer::Momentum(SparseMomentumSgd::new(width, features, lr, momentum).with_nesterov(nesterov))
+            }
+            SparseRule::Adagrad {
+                lr_decay,
+                initial_accumulator_value,
+                eps,
+            } => LayerOptimizer::Adagrad(
+                SparseAdagrad::new(width, features)
+                    .with_lr(lr)
+                    .with_lr_decay(lr_decay)
+                    .with_initial_accumulator_value(initial_accumulator_value)
+                    .with_eps(eps),
+            ),
+            SparseRule::Adam { betas, eps } => LayerOptimizer::Adam(
+                SparseAdam::new(width, features)
+                    .with_lr(lr)
+                    .with_betas(betas.0, betas.1)
+                    .with_eps(eps),
+            ),
+        }
+    }
+
+    fn step(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>) {
+        match self {
+            LayerOptimizer::Sgd(o) => {
+                o.lr = lr;
+                o.step(weight, grad);
+            }
+            LayerOptimizer::Momentum(o) => {
+                o.lr = lr;
+                o.step(weight, grad);
+            }
+            LayerOptimizer::Adagrad(o) => {
+                o.lr = lr;
+                o.step(weight, grad);
+            }
+            LayerOptimizer::Adam(o) => {
+                o.lr = lr;
+                o.step(weight, grad);
+            }
+        }
+    }
+}
+
+impl<N: SparseNetwork> SparseSession<N> {
+    /// A session for batches of up to `max_batch` samples, in training mode, with randomness
+    /// from `seed`.
+    pub fn new(max_batch: usize, seed: u64) -> Self {
+        SparseSession {
+            workspace: N::workspace(max_batch),
+            gradients: N::zeroed_gradients(),
+            context: Context::training(seed),
+            regularization: Regularization::default(),
+            keep_last_good: false,
+            guard_dense: Vec::new(),
+            guard_columns: Vec::new(),
+            rule: None,
+            last_penalty: 0.0,
+            last_grad_norm: 0.0,
+        }
+    }
+
+    /// Sets the penalties and clipping.
+    pub fn with_regularization(mut self, regularization: Regularization<N::Scalar>) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// Keeps a copy of what the next update changes (the dense tensors and the batch's
+    /// columns of the sparse weight) and puts it back if the update leaves a non-finite
+    /// weight. `fit_sparse` turns it on.
+    pub fn with_last_good_guard(mut self, on: bool) -> Self {
+        self.keep_last_good = on;
+        self
+    }
+
+    /// The largest batch the session holds.
+    pub fn capacity(&self) -> usize {
+        crate::network::Workspace::capacity(&self.workspace)
+    }
+
+    /// The regularization penalty of the last step (the dense weights and the batch's
+    /// columns of the sparse weight; not included in the returned loss).
+    pub fn last_penalty(&self) -> f64 {
+        self.last_penalty
+    }
+
+    /// The global gradient norm of the last step, before clipping.
+    pub fn last_grad_norm(&self) -> f64 {
+        self.last_grad_norm
+    }
+
+    /// Brings the columns that SGD with momentum left behind up to date (a pass over the
+    /// whole sparse weight; nothing to do for the other rules). After it, the weights equal
+    /// dense momentum SGD's to rounding.
+    pub fn catch_up(&mut self, net: &mut N) {
+        if let Some((_, LayerOptimizer::Momentum(o))) = &mut self.rule {
+            o.catch_up_all(net.tensor_mut(0));
+        }
+    }
+
+    /// Forgets the state of the sparse layer's update (the next step starts it afresh), as
+    /// when the optimizer is reset.
+    pub fn reset_sparse_state(&mut self) {
+        self.rule = None;
+    }
+
+    /// One step on a sparse batch: the gradients of the mean loss, the penalties, the check
+    /// that loss and gradient norm are finite, clipping, then the update: the optimizer's
+    /// [`Optimizer::step`] on every tensor but the sparse weight, and its
+    /// [`SparseRule`] on the sparse weight's present columns, at the optimizer's current
+    /// learning rate. Returns the mean data loss before the update.
+    ///
+    /// # Errors
+    /// [`TrainError`] for a batch that does not fit, a non-finite loss or gradient, an
+    /// optimizer without a sparse rule ([`OptimError::NoSparseRule`]) or whose state does
+    /// not match; `net` is left unchanged then.
+    ///
+    /// [`OptimError::NoSparseRule`]: crate::OptimError::NoSparseRule
+    pub fn step<L, O>(
+        &mut self,
+        net: &mut N,
+        x: &SparseBatch<'_, N::Scalar>,
+        target: &[N::Scalar],
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<N::Scalar, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        let rule = optimizer.sparse_rule()?;
+        // Momentum's lagging columns catch up before the forward pass reads them.
+        if let Some((kept, LayerOptimizer::Momentum(o))) = &mut self.rule {
+            if *kept == rule && x.features() == N::FEATURES {
+                o.catch_up_features(net.tensor_mut(0), x.indices());
+            }
+        }
+        let value = net.gradients_sparse_into(
+            x,
+            target,
+            loss,
+            &mut self.context,
+            &mut self.workspace,
+            &mut self.gradients,
+        )?;
+        if !value.finite() {
+            return Err(TrainError::NonFinite {
+                what: "loss",
+                value: value.to_f64(),
+            });
+        }
+        let (l1, l2) = (self.regularization.l1, self.regularization.l2);
+        let zero = N::Scalar::cast(0.0);
+        self.last_penalty = 0.0;
+        if l1 != zero || l2 != zero {
+            self.last_penalty = self.regularization.penalty(&DenseTensors(&mut *net))
+                + sparse_penalty(l1, l2, net.tensor(0), &mut self.gradients);
+            self.regularization
+                .add_penalty_gradient(&DenseTensors(&mut *net), &mut self.gradients);
+        }
+        let norm = joint_norm(&self.gradients);
+        self.last_grad_norm = norm;
+        if !norm.is_finite() {
+            return Err(TrainError::NonFinite {
+                what: "gradient norm",
+                value: norm,
+            });
+        }
+        self.clip(norm);
+        if self.keep_last_good {
+            self.keep_copy(net);
+        }
+        optimizer.step(&mut DenseTensors(&mut *net), &self.gradients)?;
+        let lr = optimizer.learning_rate();
+        if self.rule.as_ref().is_none_or(|(kept, _)| *kept != rule) {
+            self.rule = Some((rule, LayerOptimizer::new(rule, N::WIDTH, N::FEATURES, lr)));
+        }
+        if let Some((_, layer)) = &mut self.rule {
+            layer.step(lr, net.tensor_mut(0), self.gradients.sparse());
+        }
+        if self.keep_last_good && !self.update_is_finite(net) {
+            self.restore(net);
+            return Err(TrainError::NonFinite {
+                what: "updated weights",
+                value: f64::INFINITY,
+            });
+        }
+        Ok(value)
+    }
+
+    /// Value and norm clipping of the whole gradient, given its norm.
+    fn clip(&mut self, norm: f64) {
+        let reg = self.regularization;
+        if let Some(limit) = reg.clip_value {
+            for index in 0..N::DENSE_TENSORS.len() {
+                for g in self.gradients.tensor_mut(index) {
+                    *g = nalgebra::RealField::clamp(*g, -limit, limit);
+                }
+            }
+            for g in self.gradients.sparse_mut().values_mut() {
+                *g = nalgebra::RealField::clamp(*g, -limit, limit);
+            }
+        }
+        if let Some(max_norm) = reg.clip_norm {
+            let norm = if reg.clip_value.is_some() {
+                joint_norm(&self.gradients)
+            } else {
+                norm
+            };
+            let coefficient = max_norm.to_f64() / (norm + 1e-6);
+            if coefficient < 1.0 {
+                let c = N::Scalar::cast(coefficient);
+                for index in 0..N::DENSE_TENSORS.len() {
+                    for g in self.gradients.tensor_mut(index) {
+                        *g *= c;
+                    }
+                }
+                for g in self.gradients.sparse_mut().values_mut() {
+                    *g *= c;
+                }
+            }
+        }
+    }
+
+    /// Copies what the update may change: the dense tensors and the touched columns.
+    fn keep_copy(&mut self, net: &N) {
+        self.guard_dense.resize_with(N::DENSE_TENSORS.len(), Vec::new);
+        for (index, copy) in self.guard_dense.iter_mut().enumerate() {
+            copy.clear();
+            copy.extend_from_slice(net.tensor(index + 1));
+        }
+        let width = N::WIDTH;
+        let weight = net.tensor(0);
+        self.guard_columns.clear();
+        for &k in self.gradients.sparse().columns() {
+            let k = k as usize;
+            self.guard_columns
+                .extend_from_slice(&weight[k * width..(k + 1) * width]);
+        }
+    }
+
+    /// Whether everything the update changed is finite.
+    fn update_is_finite(&self, net: &N) -> bool {
+        let dense = (1..N::TENSORS.len()).all(|index| net.tensor(index).iter().all(|v| v.finite()));
+        let width = N::WIDTH;
+        let weight = net.tensor(0);
+        dense
+            && self.gradients.sparse().columns().iter().all(|&k| {
+                weight[k as usize * width..(k as usize + 1) * width]
+                    .iter()
+                    .all(|v| v.finite())
+            })
+    }
+
+    /// Puts back the copy [`keep_copy`](Self::keep_copy) made.
+    fn restore(&self, net: &mut N) {
+        for (index, copy) in self.guard_dense.iter().enumerate() {
+            net.tensor_mut(index + 1).copy_from_slice(copy);
+        }
+        let width = N::WIDTH;
+        let weight = net.tensor_mut(0);
+        for (&k, column) in self
+            .gradients
+            .sparse()
+            .columns()
+            .iter()
+            .zip(self.guard_columns.chunks_exact(width))
+        {
+            let k = k as usize;
+            weight[k * width..(k + 1) * width].copy_from_slice(column);
+        }
+    }
+}
+
+/// The penalty of the sparse weight's touched columns, with its gradient added to theirs.
+fn sparse_penalty<T: Real, G: SparseGradients<Scalar = T>>(l1: T, l2: T, weight: &[T], grads: &mut G) -> f64 {
+    let grad = grads.sparse_mut();
+    let width = grad.width();
+    let two_l2 = l2 + l2;
+    let (l1_f, l2_f) = (l1.to_f64(), l2.to_f64());
+    let mut total = 0.0;
+    // The column numbers and the values are borrowed in turn: walk the columns by position.
+    for c in 0..grad.columns().len() {
+        let k = grad.columns()[c] as usize;
+        let w = &weight[k * width..(k + 1) * width];
+        let g = &mut grad.values_mut()[c * width..(c + 1) * width];
+        for (g, &w) in g.iter_mut().zip(w) {
+            let wf = w.to_f64();
+            total += l1_f * wf.abs() + l2_f * wf * wf;
+            *g += l1 * sign(w) + two_l2 * w;
+        }
+    }
+    total
+}
+
+/// The norm of the whole gradient: the dense tensors and the sparse weight's stored columns.
+fn joint_norm<G: SparseGradients>(grads: &G) -> f64 {
+    let dense = grads.global_norm();
+    let sparse: f64 = grads.sparse().values().iter().map(|&v| v.to_f64() * v.to_f64()).sum();
+    (dense * dense + sparse).sqrt()
+}

@@ -1,0 +1,598 @@
+//! Networks with a sparse input (`input: sparse(n)`): the generated passes against the same
+//! layers on densified inputs, finite differences, and the training steps of a
+//! `SparseSession` with each optimizer.
+
+use retroprop::data::sparse::SparseRows;
+use retroprop::loss::CrossEntropy;
+use retroprop::nn::sparse::SparseAdam;
+use retroprop::nn::Context;
+use retroprop::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+use retroprop::train::{Regularization, Session, SparseSession};
+use retroprop::{
+    DenseTensors, Network, OptimError, Parameters, ShapeError, SparseGradients, SparseNetwork, TrainError,
+};
+
+retroprop::network! {
+    /// A sparse bag of features into a small classifier.
+    #[network(scalar = f64)]
+    pub struct SparseNet {
+        input: sparse(40),
+        hidden: dense(6) -> tanh,
+        drop: dropout(0.0),
+        output: dense(3) -> softmax,
+    }
+}
+
+retroprop::network! {
+    /// The same layers on a dense input.
+    #[network(scalar = f64)]
+    pub struct DenseNet {
+        input: 40,
+        hidden: dense(6) -> tanh,
+        drop: dropout(0.0),
+        output: dense(3) -> softmax,
+    }
+}
+
+retroprop::network! {
+    /// One sparse layer straight to the outputs, in f32 (a linear model on hashed features).
+    pub struct Linear {
+        input: sparse(1000),
+        output: dense(2) -> softmax,
+    }
+}
+
+const FEATURES: usize = 40;
+
+fn rows() -> SparseRows<f64> {
+    SparseRows::from_pairs(
+        FEATURES,
+        [
+            vec![(0, 1.0), (7, -0.5), (39, 2.0)],
+            vec![],
+            vec![(7, 0.25), (8, 1.5)],
+            vec![(3, 1.0), (7, 1.0), (12, -1.0), (30, 0.5)],
+        ],
+    )
+    .unwrap()
+}
+
+/// One-hot targets of the four samples of [`rows`].
+const TARGET: [f64; 12] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+
+/// The features present in [`rows`].
+const PRESENT: [u32; 7] = [0, 3, 7, 8, 12, 30, 39];
+
+fn densify(rows: &SparseRows<f64>) -> Vec<f64> {
+    let mut x = vec![0.0; rows.len() * rows.features()];
+    for (j, (indices, values)) in rows.iter().enumerate() {
+        for (&k, &v) in indices.iter().zip(values) {
+            x[j * rows.features() + k as usize] = v;
+        }
+    }
+    x
+}
+
+/// The dense twin of a sparse network: the same tensors.
+fn twin(sparse: &SparseNet) -> DenseNet {
+    let mut dense = DenseNet::zeroed();
+    for i in 0..<DenseNet as Parameters>::TENSORS.len() {
+        dense.tensor_mut(i).copy_from_slice(sparse.tensor(i));
+    }
+    dense
+}
+
+fn assert_close(a: &[f64], b: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tolerance, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+/// Whether column `k` of the sparse weight is the same bits in both networks.
+fn column_eq(a: &SparseNet, b: &SparseNet, k: usize) -> bool {
+    let width = SparseNet::WIDTH;
+    a.tensor(0)[k * width..(k + 1) * width] == b.tensor(0)[k * width..(k + 1) * width]
+}
+
+#[test]
+fn constants_and_tensors() {
+    assert_eq!((SparseNet::FEATURES, SparseNet::WIDTH, SparseNet::OUTPUT), (40, 6, 3));
+    assert_eq!(SparseNet::INPUT, 40);
+    assert_eq!(<SparseNet as SparseNetwork>::PARAMETERS, 6 * 40 + 6 + 3 * 6 + 3);
+    assert_eq!(
+        SparseNet::DEFINITION,
+        "input: sparse(40), hidden: dense(6) -> tanh, drop: dropout(0.0), output: dense(3) -> softmax"
+    );
+    let names: Vec<_> = SparseNet::TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(names, ["hidden.weight", "hidden.bias", "output.weight", "output.bias"]);
+    assert_eq!(SparseNet::TENSORS[0].shape, &[6, 40]);
+    let dense: Vec<_> = SparseNet::DENSE_TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(dense, ["hidden.bias", "output.weight", "output.bias"]);
+    assert!(SparseNet::summary().to_string().contains("hidden"));
+}
+
+#[test]
+fn forward_matches_the_dense_network() {
+    let sparse = SparseNet::seeded(3);
+    let dense = twin(&sparse);
+    let rows = rows();
+    let out = sparse.forward_sparse(&rows.as_batch()).unwrap();
+    let mut ws = DenseNet::workspace(4);
+    let expected = dense.forward_into(&densify(&rows), &mut ws).unwrap().act.to_vec();
+    assert_close(out.as_slice(), &expected, 1e-14, "outputs");
+    // The empty sample's output comes from the biases only.
+    let mut bias_only = SparseNet::seeded(3);
+    bias_only.hidden_bias.fill(0.25);
+    let empty = SparseRows::<f64>::from_pairs(FEATURES, [Vec::<(u32, f64)>::new()]).unwrap();
+    let a = bias_only.forward_sparse(&empty.as_batch()).unwrap();
+    let hidden = retroprop::nalgebra::SVector::<f64, 6>::repeat(0.25_f64.tanh());
+    let logits = bias_only.output_weight.0 * hidden + bias_only.output_bias.0;
+    let softmax: Vec<f64> = logits
+        .iter()
+        .map(|z| z.exp() / logits.iter().map(|z| z.exp()).sum::<f64>())
+        .collect();
+    assert_close(a.as_slice(), &softmax, 1e-14, "empty sample");
+}
+
+#[test]
+fn gradients_match_the_dense_network() {
+    let sparse = SparseNet::seeded(5);
+    let dense = twin(&sparse);
+    let rows = rows();
+    let mut ws = SparseNet::workspace(4);
+    let mut grads = SparseNet::zeroed_gradients();
+    let loss = sparse
+        .gradients_sparse_into(
+            &rows.as_batch(),
+            &TARGET,
+            &CrossEntropy,
+            &mut Context::training(0),
+            &mut ws,
+            &mut grads,
+        )
+        .unwrap();
+    let mut dense_ws = DenseNet::workspace(4);
+    let mut dense_grads = DenseNet::zeroed_gradients();
+    let dense_loss = dense
+        .gradients_into(
+            &densify(&rows),
+            &TARGET,
+            &CrossEntropy,
+            &mut Context::training(0),
+            &mut dense_ws,
+            &mut dense_grads,
+        )
+        .unwrap();
+    assert!((loss - dense_loss).abs() < 1e-14);
+    assert_eq!(grads.sparse().columns(), &PRESENT);
+    let width = SparseNet::WIDTH;
+    let dense_weight = dense_grads.tensor(0);
+    for k in 0..FEATURES {
+        let column = &dense_weight[k * width..(k + 1) * width];
+        match grads.sparse().column(k as u32) {
+            Some(values) => assert_close(values, column, 1e-14, "weight gradient column"),
+            None => assert!(column.iter().all(|&g| g == 0.0), "absent column {k} has a gradient"),
+        }
+    }
+    for i in 0..SparseNet::DENSE_TENSORS.len() {
+        assert_close(
+            grads.tensor(i),
+            dense_grads.tensor(i + 1),
+            1e-14,
+            SparseNet::DENSE_TENSORS[i].name,
+        );
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let net = SparseNet::seeded(11);
+    let rows = rows();
+    let batch = rows.as_batch();
+    let loss_of = |net: &SparseNet| {
+        let mut ws = SparseNet::workspace(4);
+        let out = net.forward_sparse_into(&batch, &mut ws).unwrap();
+        let act = out.act;
+        -(0..4)
+            .map(|j| (0..3).map(|c| TARGET[j * 3 + c] * act[j * 3 + c].ln()).sum::<f64>())
+            .sum::<f64>()
+            / 4.0
+    };
+    let mut ws = SparseNet::workspace(4);
+    let mut grads = SparseNet::zeroed_gradients();
+    net.gradients_sparse_into(
+        &batch,
+        &TARGET,
+        &CrossEntropy,
+        &mut Context::training(0),
+        &mut ws,
+        &mut grads,
+    )
+    .unwrap();
+    let h = 1e-6;
+    let numeric = |tensor: usize, i: usize| {
+        let (mut up, mut down) = (net.clone(), net.clone());
+        up.tensor_mut(tensor)[i] += h;
+        down.tensor_mut(tensor)[i] -= h;
+        (loss_of(&up) - loss_of(&down)) / (2.0 * h)
+    };
+    let width = SparseNet::WIDTH;
+    for k in 0..FEATURES {
+        for r in 0..width {
+            let analytic = grads.sparse().column(k as u32).map_or(0.0, |c| c[r]);
+            let fd = numeric(0, k * width + r);
+            assert!(
+                (analytic - fd).abs() < 1e-8,
+                "hidden.weight[{r}, {k}]: {analytic} vs {fd}"
+            );
+        }
+    }
+    for tensor in 1..SparseNet::TENSORS.len() {
+        for i in 0..net.tensor(tensor).len() {
+            let (analytic, fd) = (grads.tensor(tensor - 1)[i], numeric(tensor, i));
+            assert!(
+                (analytic - fd).abs() < 1e-8,
+                "{}[{i}]: {analytic} vs {fd}",
+                SparseNet::TENSORS[tensor].name
+            );
+        }
+    }
+}
+
+#[test]
+fn shape_errors() {
+    let net = SparseNet::seeded(0);
+    let wrong = SparseRows::<f64>::from_pairs(41, [vec![(40, 1.0)]]).unwrap();
+    let mut ws = SparseNet::workspace(2);
+    assert!(matches!(
+        net.forward_sparse_into(&wrong.as_batch(), &mut ws),
+        Err(ShapeError::Width {
+            what: "features",
+            expected: 40,
+            actual: 41
+        })
+    ));
+    let rows = rows();
+    assert!(matches!(
+        net.forward_sparse_into(&rows.as_batch(), &mut ws),
+        Err(ShapeError::BatchTooLarge { len: 4, capacity: 2 })
+    ));
+    assert!(matches!(
+        net.forward_sparse_into(&rows.view(0..0), &mut ws),
+        Err(ShapeError::EmptyBatch)
+    ));
+    let mut session = SparseSession::<SparseNet>::new(4, 0);
+    let mut net = net;
+    let error = session
+        .step(
+            &mut net,
+            &rows.as_batch(),
+            &TARGET[..9],
+            &CrossEntropy,
+            &mut Sgd::new(0.1),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        TrainError::Shape(ShapeError::SampleCountMismatch { inputs: 4, targets: 3 })
+    ));
+}
+
+#[test]
+fn inference_from_several_threads() {
+    let net = SparseNet::seeded(2);
+    let rows = rows();
+    let expected = net.forward_sparse(&rows.as_batch()).unwrap();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut ws = SparseNet::workspace(4);
+                    net.forward_sparse_with(&rows.as_batch(), &mut ws).unwrap().into_owned()
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert_eq!(handle.join().unwrap(), expected);
+        }
+    });
+}
+
+/// `steps` steps of a sparse session and of a dense session (on the densified batch), with
+/// the optimizers `make` gives.
+fn train_both<O: Optimizer<f64>>(
+    make: impl Fn() -> O,
+    regularization: Regularization<f64>,
+    steps: usize,
+) -> (SparseNet, SparseNet, DenseNet, SparseSession<SparseNet>) {
+    let start = SparseNet::seeded(7);
+    let mut sparse = start.clone();
+    let mut dense = twin(&start);
+    let rows = rows();
+    let x = densify(&rows);
+    let (mut sparse_opt, mut dense_opt) = (make(), make());
+    let mut session = SparseSession::<SparseNet>::new(4, 0).with_regularization(regularization);
+    let mut dense_session = Session::<DenseNet>::new(4, 0).with_regularization(regularization);
+    for step in 0..steps {
+        // Alternate the whole batch and its first two samples, so that columns 3, 12 and 30
+        // miss steps.
+        let n = if step % 2 == 0 { 4 } else { 2 };
+        session
+            .step(
+                &mut sparse,
+                &rows.view(0..n),
+                &TARGET[..3 * n],
+                &CrossEntropy,
+                &mut sparse_opt,
+            )
+            .unwrap();
+        dense_session
+            .step(
+                &mut dense,
+                &x[..FEATURES * n],
+                &TARGET[..3 * n],
+                &CrossEntropy,
+                &mut dense_opt,
+            )
+            .unwrap();
+    }
+    (start, sparse, dense, session)
+}
+
+fn assert_twins(sparse: &SparseNet, dense: &DenseNet, tolerance: f64) {
+    for (i, spec) in SparseNet::TENSORS.iter().enumerate() {
+        assert_close(sparse.tensor(i), dense.tensor(i), tolerance, spec.name);
+    }
+}
+
+#[test]
+fn sgd_is_exact_and_leaves_absent_columns_alone() {
+    let (start, sparse, dense, _) = train_both(|| Sgd::new(0.3), Regularization::default(), 6);
+    assert_twins(&sparse, &dense, 1e-13);
+    for k in (0..FEATURES).filter(|k| !PRESENT.contains(&(*k as u32))) {
+        assert!(column_eq(&start, &sparse, k), "column {k} moved");
+    }
+    assert!(!column_eq(&start, &sparse, 7));
+}
+
+#[test]
+fn momentum_catches_up_to_dense_momentum() {
+    let make = || Sgd::new(0.2).with_momentum(0.9);
+    let (_, mut sparse, dense, mut session) = train_both(make, Regularization::default(), 6);
+    // Columns 3, 12 and 30 missed the last step: they lag until caught up.
+    let width = SparseNet::WIDTH;
+    let lagging = |net: &SparseNet| net.tensor(0)[3 * width] != dense.tensor(0)[3 * width];
+    assert!(lagging(&sparse));
+    session.catch_up(&mut sparse);
+    assert_twins(&sparse, &dense, 1e-12);
+    let nesterov = || Sgd::new(0.2).with_momentum(0.8).with_nesterov(true);
+    let (_, mut sparse, dense, mut session) = train_both(nesterov, Regularization::default(), 6);
+    session.catch_up(&mut sparse);
+    assert_twins(&sparse, &dense, 1e-12);
+}
+
+#[test]
+fn adagrad_is_exact() {
+    let (start, sparse, dense, _) = train_both(|| Adagrad::new(0.1), Regularization::default(), 6);
+    assert_twins(&sparse, &dense, 1e-13);
+    assert!(column_eq(&start, &sparse, 1));
+}
+
+#[test]
+fn adam_is_sparse_adam_on_the_sparse_layer_and_adam_elsewhere() {
+    let (start, sparse, dense, _) = train_both(|| Adam::new(0.01), Regularization::default(), 1);
+    // One step from zero moments: every entry moves as dense Adam's does (absent entries by
+    // 0), up to where SparseAdam adds epsilon (to `sqrt(v)`, not to `sqrt(v / (1 - beta2^t))`).
+    assert_twins(&sparse, &dense, 1e-5);
+    let (start2, sparse, dense, _) = train_both(|| Adam::new(0.01), Regularization::default(), 6);
+    assert_eq!(start.tensor(0), start2.tensor(0));
+    // The session is SparseAdam on the sparse weight and Adam on the other tensors, step by
+    // step (the same bits as composing the two by hand).
+    let mut reference = start.clone();
+    let mut sparse_adam = SparseAdam::new(SparseNet::WIDTH, FEATURES).with_lr(0.01);
+    let mut adam = Adam::new(0.01);
+    let (rows, mut ws, mut grads) = (rows(), SparseNet::workspace(4), SparseNet::zeroed_gradients());
+    for step in 0..6 {
+        let n = if step % 2 == 0 { 4 } else { 2 };
+        reference
+            .gradients_sparse_into(
+                &rows.view(0..n),
+                &TARGET[..3 * n],
+                &CrossEntropy,
+                &mut Context::training(0),
+                &mut ws,
+                &mut grads,
+            )
+            .unwrap();
+        adam.step(&mut DenseTensors(&mut reference), &grads).unwrap();
+        sparse_adam.step(reference.tensor_mut(0), grads.sparse());
+    }
+    assert!(reference == sparse);
+    // Absent columns stay, and columns that missed steps differ from dense Adam, whose
+    // moments moved them meanwhile (SparseAdam's documented semantics).
+    for k in (0..FEATURES).filter(|k| !PRESENT.contains(&(*k as u32))) {
+        assert!(column_eq(&start, &sparse, k));
+    }
+    let width = SparseNet::WIDTH;
+    assert!((sparse.tensor(0)[3 * width] - dense.tensor(0)[3 * width]).abs() > 1e-9);
+}
+
+#[test]
+fn l2_and_clipping_see_only_present_columns() {
+    let regularization = Regularization {
+        l2: 0.05,
+        l1: 0.01,
+        clip_norm: Some(0.05),
+        ..Regularization::default()
+    };
+    let start = SparseNet::seeded(7);
+    let mut net = start.clone();
+    let rows = rows();
+    let mut session = SparseSession::<SparseNet>::new(4, 0).with_regularization(regularization);
+    let mut sgd = Sgd::new(0.1);
+    for _ in 0..3 {
+        session
+            .step(&mut net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut sgd)
+            .unwrap();
+    }
+    for k in (0..FEATURES).filter(|k| !PRESENT.contains(&(*k as u32))) {
+        assert!(column_eq(&start, &net, k), "absent column {k} was decayed");
+    }
+    // The penalty of the present columns and the dense weights, as computed by hand.
+    let width = SparseNet::WIDTH;
+    let mut expected = 0.0;
+    for &k in &PRESENT {
+        for &w in &net.tensor(0)[k as usize * width..(k as usize + 1) * width] {
+            expected += 0.01 * w.abs() + 0.05 * w * w;
+        }
+    }
+    for &w in net.tensor(2) {
+        expected += 0.01 * w.abs() + 0.05 * w * w;
+    }
+    let before = net.clone();
+    session
+        .step(&mut net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut sgd)
+        .unwrap();
+    assert!(
+        (session.last_penalty() - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        session.last_penalty()
+    );
+    // Clipping: the applied gradient's norm is at most 0.05.
+    let dense: f64 = (0..SparseNet::DENSE_TENSORS.len())
+        .flat_map(|i| session.gradients.tensor(i).to_vec())
+        .map(|g| g * g)
+        .sum();
+    let sparse: f64 = session.gradients.sparse().values().iter().map(|g| g * g).sum();
+    assert!((dense + sparse).sqrt() <= 0.05 + 1e-9);
+    assert!(session.last_grad_norm() > 0.05, "the test should clip");
+    assert!(net != before);
+}
+
+/// One step of a session on a network, with some optimizer.
+type StepFn<'a> = dyn FnMut(&mut SparseNet, &mut SparseSession<SparseNet>) -> Result<f64, TrainError> + 'a;
+
+#[test]
+fn optimizers_without_a_sparse_rule_are_refused() {
+    let rows = rows();
+    let refused: [(&mut StepFn, &str); 4] = [
+        (
+            &mut |net, s| s.step(net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut RmsProp::new(0.01)),
+            "`RmsProp`",
+        ),
+        (
+            &mut |net, s| s.step(net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut AdamW::new(0.01)),
+            "`AdamW`",
+        ),
+        (
+            &mut |net, s| {
+                s.step(
+                    net,
+                    &rows.as_batch(),
+                    &TARGET,
+                    &CrossEntropy,
+                    &mut Adam::new(0.01).with_weight_decay(0.1),
+                )
+            },
+            "`Adam` with weight decay or AMSGrad",
+        ),
+        (
+            &mut |net, s| {
+                s.step(
+                    net,
+                    &rows.as_batch(),
+                    &TARGET,
+                    &CrossEntropy,
+                    &mut Sgd::new(0.1).with_momentum(0.9).with_dampening(0.1),
+                )
+            },
+            "`Sgd` with momentum and dampening or weight decay",
+        ),
+    ];
+    for (step, name) in refused {
+        let mut net = SparseNet::seeded(1);
+        let before = net.clone();
+        let mut session = SparseSession::<SparseNet>::new(4, 0);
+        match step(&mut net, &mut session) {
+            Err(TrainError::Optim(OptimError::NoSparseRule { optimizer, .. })) => assert_eq!(optimizer, name),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(net == before, "{name} changed the network");
+    }
+}
+
+#[test]
+fn the_guard_restores_an_overflowing_update() {
+    let mut net = SparseNet::seeded(4);
+    let before = net.clone();
+    let rows = rows();
+    let mut session = SparseSession::<SparseNet>::new(4, 0).with_last_good_guard(true);
+    let error = session
+        .step(
+            &mut net,
+            &rows.as_batch(),
+            &TARGET,
+            &CrossEntropy,
+            &mut Sgd::new(f64::INFINITY),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::NonFinite {
+                what: "updated weights",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(net == before);
+}
+
+#[test]
+fn f32_linear_model_learns() {
+    // Two classes told apart by which of two feature groups is present.
+    let rows = SparseRows::<f32>::from_pairs(
+        1000,
+        (0..64).map(|i| {
+            let base = if i % 2 == 0 { 10 } else { 500 };
+            vec![(base + (i % 7) as u32, 1.0), (base + 50 + (i % 3) as u32, 0.5)]
+        }),
+    )
+    .unwrap();
+    let labels: Vec<usize> = (0..64).map(|i| i % 2).collect();
+    let target = retroprop::data::one_hot::<f32>(&labels, 2).unwrap();
+    let mut net = Linear::seeded(0);
+    let mut session = SparseSession::<Linear>::new(64, 0);
+    let mut adam = Adam::new(0.05);
+    let first = session
+        .step(&mut net, &rows.as_batch(), &target, &CrossEntropy, &mut adam)
+        .unwrap();
+    let mut last = first;
+    for _ in 0..50 {
+        last = session
+            .step(&mut net, &rows.as_batch(), &target, &CrossEntropy, &mut adam)
+            .unwrap();
+    }
+    assert!(last < 0.1 * first, "loss {first} -> {last}");
+    let out = net.forward_sparse(&rows.as_batch()).unwrap();
+    let predicted = retroprop::data::argmax_columns(out.as_slice(), 2);
+    assert_eq!(predicted, labels);
+}
+
+#[test]
+fn weight_files_round_trip_with_metadata() {
+    let dir = std::env::temp_dir().join(format!("retroprop-sparse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sparse.safetensors");
+    let net = SparseNet::seeded(9);
+    net.save(&path, [("classes".to_owned(), "[\"a\",\"b\",\"c\"]".to_owned())])
+        .unwrap();
+    let loaded = SparseNet::load(&path).unwrap();
+    assert!(loaded == net);
+    let metadata = retroprop::io::weights::read_metadata(&path).unwrap();
+    assert_eq!(metadata["classes"], "[\"a\",\"b\",\"c\"]");
+    assert_eq!(metadata["retroprop.network"], "SparseNet");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
