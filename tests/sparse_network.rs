@@ -596,3 +596,180 @@ fn weight_files_round_trip_with_metadata() {
     assert_eq!(metadata["retroprop.network"], "SparseNet");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+mod fit {
+    use super::*;
+    use retroprop::data::sparse::SparseDataset;
+    use retroprop::data::Dataset;
+    use retroprop::train::{EarlyStopping, Metric, Progress, Trainer};
+
+    retroprop::network! {
+        /// A text-like classifier: 500 hashed features.
+        #[network(scalar = f64)]
+        pub struct Bag {
+            input: sparse(500),
+            hidden: dense(8) -> relu,
+            output: dense(2) -> softmax,
+        }
+    }
+
+    /// Two classes told apart by which feature group a sample draws from; features
+    /// 400..500 never occur.
+    fn data(samples: usize, offset: usize) -> SparseDataset<f64> {
+        let rows = SparseRows::from_pairs(
+            500,
+            (offset..offset + samples).map(|i| {
+                let base = if i % 2 == 0 { 0 } else { 200 };
+                (0..4)
+                    .map(|j| ((base + (i * 31 + j * 17) % 150) as u32, 0.5))
+                    .collect::<Vec<_>>()
+            }),
+        )
+        .unwrap();
+        let labels: Vec<usize> = (offset..offset + samples).map(|i| i % 2).collect();
+        SparseDataset::from_labels(rows, &labels, 2).unwrap()
+    }
+
+    fn trainer<'a>(val: &'a SparseDataset<f64>) -> Trainer<'a, f64> {
+        Trainer::new()
+            .epochs(8)
+            .batch_size(16)
+            .seed(3)
+            .validation(val)
+            .metric(Metric::Accuracy)
+            .early_stopping(EarlyStopping::new(3))
+            .regularization(Regularization {
+                l2: 1e-3,
+                ..Regularization::default()
+            })
+            .progress(Progress::Quiet)
+    }
+
+    #[test]
+    fn fit_sparse_learns_with_validation_and_is_deterministic() {
+        let (train, val) = (data(200, 0), data(60, 1000));
+        let start = Bag::seeded(1);
+        let mut net = start.clone();
+        let history = trainer(&val)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adam::new(0.02))
+            .unwrap();
+        let last = history.epochs.last().unwrap();
+        assert!(last.metrics["accuracy"] >= 0.95, "{history:?}");
+        assert!(last.val_loss.unwrap() < history.epochs[0].val_loss.unwrap());
+        // Features that never occur keep their weights, whatever the L2 penalty.
+        for k in 400..500 {
+            assert!(
+                net.tensor(0)[k * 8..(k + 1) * 8] == start.tensor(0)[k * 8..(k + 1) * 8],
+                "column {k} moved"
+            );
+        }
+        let mut again = start.clone();
+        let history_again = trainer(&val)
+            .fit_sparse(&mut again, &train, &CrossEntropy, &mut Adam::new(0.02))
+            .unwrap();
+        assert!(again == net);
+        assert_eq!(history_again.epochs.len(), history.epochs.len());
+    }
+
+    #[test]
+    fn fit_sparse_with_each_optimizer_leaves_absent_columns_alone() {
+        let (train, val) = (data(64, 0), data(16, 500));
+        let start = Bag::seeded(2);
+        let check = |net: &Bag, name: &str| {
+            for k in 400..500 {
+                assert!(
+                    net.tensor(0)[k * 8..(k + 1) * 8] == start.tensor(0)[k * 8..(k + 1) * 8],
+                    "{name}: column {k}"
+                );
+            }
+            assert!(net != &start, "{name} did not train");
+        };
+        let mut net = start.clone();
+        trainer(&val)
+            .epochs(2)
+            .fit_sparse(
+                &mut net,
+                &train,
+                &CrossEntropy,
+                &mut Sgd::new(0.1).with_weight_decay(0.01),
+            )
+            .unwrap();
+        check(&net, "sgd");
+        let mut net = start.clone();
+        trainer(&val)
+            .epochs(2)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Sgd::new(0.1).with_momentum(0.9))
+            .unwrap();
+        check(&net, "momentum");
+        let mut net = start.clone();
+        trainer(&val)
+            .epochs(2)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adagrad::new(0.1))
+            .unwrap();
+        check(&net, "adagrad");
+    }
+
+    #[test]
+    fn fit_sparse_refuses_what_it_cannot_do() {
+        let (train, val) = (data(32, 0), data(8, 100));
+        let mut net = Bag::seeded(0);
+        let before = net.clone();
+        let error = trainer(&val)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut RmsProp::new(0.01))
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TrainError::Optim(OptimError::NoSparseRule {
+                    optimizer: "`RmsProp`",
+                    ..
+                })
+            ),
+            "{error:?}"
+        );
+        let error = trainer(&val)
+            .checkpoint(std::env::temp_dir().join("never-written.safetensors"))
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+            .unwrap_err();
+        assert!(matches!(error, TrainError::Config(_)), "{error:?}");
+        let dense_val = Dataset::<f64>::new(vec![0.0; 500], 500, vec![1.0, 0.0], 2).unwrap();
+        let error = Trainer::new()
+            .validation(&dense_val)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+            .unwrap_err();
+        assert!(
+            matches!(error, TrainError::Config(ref m) if m.contains("dense")),
+            "{error:?}"
+        );
+        let other =
+            SparseDataset::from_labels(SparseRows::<f64>::from_pairs(40, [vec![(1, 1.0)]]).unwrap(), &[0], 2).unwrap();
+        let error = Trainer::new()
+            .fit_sparse(&mut net, &other, &CrossEntropy, &mut Adam::new(0.01))
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TrainError::Shape(ShapeError::Width {
+                    what: "features",
+                    expected: 500,
+                    actual: 40
+                })
+            ),
+            "{error:?}"
+        );
+        assert!(net == before);
+        // A dense network's `fit` refuses a sparse validation set.
+        let mut dense_net = DenseNet::seeded(0);
+        let dense_train = Dataset::<f64>::new(vec![0.0; 40], 40, vec![1.0, 0.0, 0.0], 3).unwrap();
+        let sparse_val =
+            SparseDataset::from_labels(SparseRows::<f64>::from_pairs(40, [vec![(1, 1.0)]]).unwrap(), &[0], 3).unwrap();
+        let error = Trainer::new()
+            .validation(&sparse_val)
+            .fit(&mut dense_net, &dense_train, &CrossEntropy, &mut Adam::new(0.01))
+            .unwrap_err();
+        assert!(
+            matches!(error, TrainError::Config(ref m) if m.contains("sparse")),
+            "{error:?}"
+        );
+    }
+}

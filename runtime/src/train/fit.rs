@@ -1,9 +1,10 @@
 //! The training loop: [`Trainer`] configures it, [`Trainer::fit`] runs it and returns a
 //! [`History`].
 
+use crate::data::sparse::SparseDataset;
 use crate::data::{shuffle_order, Dataset};
 use crate::error::{ShapeError, TrainError};
-use crate::network::Network;
+use crate::network::{Network, Parameters};
 use crate::nn::init::{seeded_rng, SeededRng};
 use crate::nn::loss::Loss;
 use crate::optim::schedule::{ReduceOnPlateau, Schedule};
@@ -24,6 +25,30 @@ use std::time::Instant;
 
 type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
 
+mod sparse;
+
+/// A validation set for [`Trainer::validation`]: dense for [`Trainer::fit`], sparse for
+/// [`Trainer::fit_sparse`]. Both convert from a reference with `into()`.
+#[derive(Debug, Clone, Copy)]
+pub enum Validation<'a, T> {
+    /// Samples of a network with a dense input.
+    Dense(&'a Dataset<T>),
+    /// Samples of a network with a sparse input.
+    Sparse(&'a SparseDataset<T>),
+}
+
+impl<'a, T> From<&'a Dataset<T>> for Validation<'a, T> {
+    fn from(data: &'a Dataset<T>) -> Self {
+        Validation::Dense(data)
+    }
+}
+
+impl<'a, T> From<&'a SparseDataset<T>> for Validation<'a, T> {
+    fn from(data: &'a SparseDataset<T>) -> Self {
+        Validation::Sparse(data)
+    }
+}
+
 /// Samples per run when `fit` trains one sample per step with plain SGD (gathered at once,
 /// then `Session::step_each`).
 const RUN: usize = 256;
@@ -39,7 +64,7 @@ pub struct Trainer<'a, T: Real> {
     batch_size: usize,
     seed: u64,
     shuffle: bool,
-    validation: Option<&'a Dataset<T>>,
+    validation: Option<Validation<'a, T>>,
     schedule: Option<Schedule>,
     plateau: Option<ReduceOnPlateau>,
     early_stopping: Option<EarlyStopping>,
@@ -159,9 +184,10 @@ impl<'a, T: Real> Trainer<'a, T> {
         self
     }
 
-    /// A validation set, evaluated after every epoch in inference mode.
-    pub fn validation(mut self, data: &'a Dataset<T>) -> Self {
-        self.validation = Some(data);
+    /// A validation set, evaluated after every epoch in inference mode: a [`Dataset`] for
+    /// [`fit`](Self::fit), a [`SparseDataset`] for [`fit_sparse`](Self::fit_sparse).
+    pub fn validation(mut self, data: impl Into<Validation<'a, T>>) -> Self {
+        self.validation = Some(data.into());
         self
     }
 
@@ -261,16 +287,16 @@ impl<'a, T: Real> Trainer<'a, T> {
     {
         self.check::<N>(train)?;
         let mut state = self.start::<N>(train, optimizer.learning_rate().to_f64());
-        let eval_batch = self.validation.map_or(1, |v| v.len().min(1024));
+        let eval_batch = self.dense_validation()?.map_or(1, |v| v.len().min(1024));
         let mut eval_ws = N::workspace(eval_batch);
         self.resume(net, optimizer, &mut state, train.len())?;
         let show_bar =
             self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let batches = train.len().div_ceil(self.batch_size);
 
-        for number in state.start_epoch..=self.epochs {
+        for number in state.book.start_epoch..=self.epochs {
             let start = Instant::now();
-            let lr = self.epoch_lr(&state, optimizer, number);
+            let lr = self.epoch_lr(&state.book, optimizer, number);
             optimizer.set_learning_rate(T::cast(lr));
             if self.shuffle {
                 shuffle_order(&mut state.order, &mut state.rng);
@@ -295,25 +321,30 @@ impl<'a, T: Real> Trainer<'a, T> {
             self.validate(net, loss, &mut eval_ws, &mut record)?;
             record.elapsed_secs = start.elapsed().as_secs_f64();
             let monitored = record.val_loss.unwrap_or(train_loss);
-            let early = state.end_epoch(self.early_stopping, monitored, lr, number, net);
+            let early = state.book.end_epoch(self.early_stopping, monitored, lr, number, net);
             let asked = self.report(&record, seen);
-            state.history.epochs.push(record);
+            state.book.history.epochs.push(record);
             self.save_checkpoint(net, optimizer, &state, number)?;
             if early || asked {
-                state.history.stopped_early = number < self.epochs;
+                state.book.history.stopped_early = number < self.epochs;
                 break;
             }
         }
-        Ok(state.finish(net))
+        Ok(state.book.finish(net))
     }
 
     /// Checks the data against the network and the settings against each other, before
     /// anything else.
     fn check<N: Network<Scalar = T>>(&self, train: &Dataset<T>) -> Result<(), TrainError> {
         check_data::<N, T>(train, "training")?;
-        if let Some(val) = self.validation {
+        if let Some(val) = self.dense_validation()? {
             check_data::<N, T>(val, "validation")?;
         }
+        self.check_settings()
+    }
+
+    /// Checks the settings against each other.
+    fn check_settings(&self) -> Result<(), TrainError> {
         if self.batch_size == 0 {
             return Err(TrainError::Config("the batch size must be at least 1".into()));
         }
@@ -340,17 +371,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             order: (0..train.len()).collect(),
             features: Vec::new(),
             targets: Vec::new(),
-            base_lr: lr,
-            plateau: self.plateau.clone(),
-            plateau_lr: lr,
-            best: None,
-            waited: 0,
-            history: History {
-                epochs: Vec::new(),
-                best_epoch: None,
-                stopped_early: false,
-            },
-            start_epoch: 1,
+            book: EpochBook::new(lr, self.plateau.clone()),
         }
     }
 
@@ -400,18 +421,18 @@ impl<'a, T: Real> Trainer<'a, T> {
         }
         copy_parameters(&checkpoint.network, net);
         optimizer.set_state(checkpoint.optimizer)?;
-        state.history = checkpoint.history;
-        state.start_epoch = checkpoint.epoch + 1;
+        state.book.history = checkpoint.history;
+        state.book.start_epoch = checkpoint.epoch + 1;
         state.rng = saved.shuffle_rng;
         state.session.context = saved.context;
         state.order = saved.order;
-        state.waited = saved.waited;
-        state.plateau = saved.plateau;
-        state.base_lr = saved.base_lr;
+        state.book.waited = saved.waited;
+        state.book.plateau = saved.plateau;
+        state.book.base_lr = saved.base_lr;
         // Checkpoints written before the plateau's rate was saved: the optimizer's, which
         // is the rate of the checkpoint's last epoch.
-        state.plateau_lr = saved.plateau_lr.unwrap_or_else(|| optimizer.learning_rate().to_f64());
-        state.best = match (saved.best, checkpoint.best) {
+        state.book.plateau_lr = saved.plateau_lr.unwrap_or_else(|| optimizer.learning_rate().to_f64());
+        state.book.best = match (saved.best, checkpoint.best) {
             (Some((value, epoch)), Some(weights)) => Some((value, epoch, weights)),
             _ => None,
         };
@@ -420,14 +441,13 @@ impl<'a, T: Real> Trainer<'a, T> {
 
     /// The learning rate of epoch `number` (from 1): the schedule's, the plateau scheduler's,
     /// or the optimizer's own.
-    fn epoch_lr<N, O>(&self, state: &LoopState<N>, optimizer: &O, number: usize) -> f64
+    fn epoch_lr<N, O>(&self, book: &EpochBook<N>, optimizer: &O, number: usize) -> f64
     where
-        N: Network<Scalar = T>,
         O: Optimizer<T> + ?Sized,
     {
-        match (&self.schedule, &state.plateau) {
-            (Some(schedule), _) => schedule.lr_at(state.base_lr, number - 1),
-            (None, Some(_)) => state.plateau_lr,
+        match (&self.schedule, &book.plateau) {
+            (Some(schedule), _) => schedule.lr_at(book.base_lr, number - 1),
+            (None, Some(_)) => book.plateau_lr,
             (None, None) => optimizer.learning_rate().to_f64(),
         }
     }
@@ -550,7 +570,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         N: Network<Scalar = T>,
         L: Loss<T> + ?Sized,
     {
-        if let Some(val) = self.validation {
+        if let Some(val) = self.dense_validation()? {
             let (val_loss, cm) = evaluate(net, val, loss, ws, !self.metrics.is_empty())?;
             record.val_loss = Some(val_loss);
             if let Some(cm) = cm {
@@ -560,6 +580,19 @@ impl<'a, T: Real> Trainer<'a, T> {
             }
         }
         Ok(())
+    }
+
+    /// The validation set of a dense network.
+    fn dense_validation(&self) -> Result<Option<&'a Dataset<T>>, TrainError> {
+        match self.validation {
+            None => Ok(None),
+            Some(Validation::Dense(data)) => Ok(Some(data)),
+            Some(Validation::Sparse(_)) => Err(TrainError::Config(
+                "the validation set is sparse, but `fit` trains a network with a dense input; use `fit_sparse` \
+                 for a network with `input: sparse(n)`"
+                    .into(),
+            )),
+        }
     }
 
     /// Prints the epoch's summary line (unless quiet) and calls every callback; whether one
@@ -597,19 +630,19 @@ impl<'a, T: Real> Trainer<'a, T> {
             shuffle_rng: state.rng.clone(),
             context: state.session.context.clone(),
             order: state.order.clone(),
-            best: state.best.as_ref().map(|(value, at, _)| (*value, *at)),
-            waited: state.waited,
-            plateau: state.plateau.clone(),
-            plateau_lr: state.plateau.is_some().then_some(state.plateau_lr),
-            base_lr: state.base_lr,
+            best: state.book.best.as_ref().map(|(value, at, _)| (*value, *at)),
+            waited: state.book.waited,
+            plateau: state.book.plateau.clone(),
+            plateau_lr: state.book.plateau.is_some().then_some(state.book.plateau_lr),
+            base_lr: state.book.base_lr,
         };
-        let best_weights = state.best.as_ref().map(|(_, _, weights)| weights);
+        let best_weights = state.book.best.as_ref().map(|(_, _, weights)| weights);
         checkpoint::write(
             path,
             net,
             &optimizer.state(),
             number,
-            &state.history,
+            &state.book.history,
             best_weights,
             Some(&saved),
         )
@@ -633,6 +666,12 @@ struct LoopState<N: Network> {
     order: Vec<usize>,
     features: Vec<N::Scalar>,
     targets: Vec<N::Scalar>,
+    book: EpochBook<N>,
+}
+
+/// What the loop keeps from epoch to epoch, whatever the network's input: the learning
+/// rates, early stopping's best weights and the history.
+struct EpochBook<N> {
     /// The learning rate the schedule starts from.
     base_lr: f64,
     /// The plateau scheduler.
@@ -648,7 +687,27 @@ struct LoopState<N: Network> {
     start_epoch: usize,
 }
 
-impl<N: Network> LoopState<N> {
+impl<N> EpochBook<N> {
+    /// The book before the first epoch, with `lr` (the optimizer's rate) as the base of the
+    /// schedule and the plateau scheduler's first rate.
+    fn new(lr: f64, plateau: Option<ReduceOnPlateau>) -> Self {
+        EpochBook {
+            base_lr: lr,
+            plateau,
+            plateau_lr: lr,
+            best: None,
+            waited: 0,
+            history: History {
+                epochs: Vec::new(),
+                best_epoch: None,
+                stopped_early: false,
+            },
+            start_epoch: 1,
+        }
+    }
+}
+
+impl<N: Parameters + Clone> EpochBook<N> {
     /// The bookkeeping after epoch `number`, which ran at rate `lr` and whose monitored loss
     /// was `monitored`: the plateau scheduler's step, and early stopping's best weights and
     /// patience. Whether early stopping ends training.

@@ -14,8 +14,8 @@ pub mod sparse_session;
 pub mod stopping;
 
 pub use checkpoint::Checkpoint;
-pub use evaluation::{evaluate, evaluate_loss};
-pub use fit::Trainer;
+pub use evaluation::{evaluate, evaluate_loss, evaluate_sparse};
+pub use fit::{Trainer, Validation};
 pub use history::{EpochRecord, History, HistoryError};
 pub use metrics::{ConfusionMatrix, Metric, MetricsError};
 pub use progress::Progress;
