@@ -13,7 +13,7 @@ use crate::real::Real;
 use crate::train::checkpoint::{self, Checkpoint, FitState};
 use crate::train::evaluation::evaluate;
 use crate::train::history::{EpochRecord, History};
-use crate::train::metrics::Metric;
+use crate::train::metrics::{ConfusionMatrix, Metric};
 use crate::train::progress::{summary, Progress, ProgressBar};
 use crate::train::regularization::Regularization;
 use crate::train::session::{copy_parameters, Session};
@@ -500,15 +500,7 @@ impl<'a, T: Real> Trainer<'a, T> {
                 .session
                 .run(net, &state.features, &state.targets, loss, optimizer)
                 .map_err(|error| match error {
-                    TrainError::InRun { index, source } => match *source {
-                        TrainError::NonFinite { what, value } => TrainError::Diverged {
-                            epoch: epoch.number,
-                            batch: run * RUN + index + 1,
-                            what,
-                            value,
-                        },
-                        other => other,
-                    },
+                    TrainError::InRun { index, source } => diverged(*source, epoch.number, run * RUN + index + 1),
                     other => other,
                 })?;
             seen += indices.len();
@@ -538,15 +530,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             let value = state
                 .session
                 .step(net, &state.features, &state.targets, loss, optimizer)
-                .map_err(|error| match error {
-                    TrainError::NonFinite { what, value } => TrainError::Diverged {
-                        epoch: epoch.number,
-                        batch: index + 1,
-                        what,
-                        value,
-                    },
-                    other => other,
-                })?;
+                .map_err(|error| diverged(error, epoch.number, index + 1))?;
             let n = indices.len();
             loss_sum += value.to_f64() * n as f64;
             penalty_sum += state.session.last_penalty() * n as f64;
@@ -572,14 +556,19 @@ impl<'a, T: Real> Trainer<'a, T> {
     {
         if let Some(val) = self.dense_validation()? {
             let (val_loss, cm) = evaluate(net, val, loss, ws, !self.metrics.is_empty())?;
-            record.val_loss = Some(val_loss);
-            if let Some(cm) = cm {
-                for metric in &self.metrics {
-                    record.metrics.insert(metric.name().to_owned(), metric.value(&cm));
-                }
-            }
+            self.record_validation(record, val_loss, cm);
         }
         Ok(())
+    }
+
+    /// The validation loss and the metrics from its confusion matrix, into `record`.
+    fn record_validation(&self, record: &mut EpochRecord, val_loss: f64, cm: Option<ConfusionMatrix>) {
+        record.val_loss = Some(val_loss);
+        if let Some(cm) = cm {
+            for metric in &self.metrics {
+                record.metrics.insert(metric.name().to_owned(), metric.value(&cm));
+            }
+        }
     }
 
     /// The validation set of a dense network.
@@ -763,24 +752,56 @@ struct Epoch {
 }
 
 fn check_data<N: Network, T: Real>(data: &Dataset<T>, what: &'static str) -> Result<(), TrainError> {
-    if data.inputs() != N::INPUT {
+    check_widths(
+        ("inputs", data.inputs(), N::INPUT),
+        data.outputs(),
+        N::OUTPUT,
+        data.is_empty(),
+        what,
+    )
+}
+
+/// Checks a data set's input width (`(what, has, expected)`) and output width against the
+/// network's, and that it has samples.
+fn check_widths(
+    (inputs, has_inputs, expected_inputs): (&'static str, usize, usize),
+    outputs: usize,
+    expected_outputs: usize,
+    empty: bool,
+    what: &'static str,
+) -> Result<(), TrainError> {
+    if has_inputs != expected_inputs {
         return Err(ShapeError::Width {
-            what: "inputs",
-            expected: N::INPUT,
-            actual: data.inputs(),
+            what: inputs,
+            expected: expected_inputs,
+            actual: has_inputs,
         }
         .into());
     }
-    if data.outputs() != N::OUTPUT {
+    if outputs != expected_outputs {
         return Err(ShapeError::Width {
             what: "outputs",
-            expected: N::OUTPUT,
-            actual: data.outputs(),
+            expected: expected_outputs,
+            actual: outputs,
         }
         .into());
     }
-    if data.is_empty() {
+    if empty {
         return Err(TrainError::EmptyDataset { what });
     }
     Ok(())
+}
+
+/// A step's error as the loop reports it: a non-finite value becomes divergence at batch
+/// `batch` (from 1) of epoch `epoch`.
+fn diverged(error: TrainError, epoch: usize, batch: usize) -> TrainError {
+    match error {
+        TrainError::NonFinite { what, value } => TrainError::Diverged {
+            epoch,
+            batch,
+            what,
+            value,
+        },
+        other => other,
+    }
 }

@@ -1,9 +1,9 @@
 //! [`Trainer::fit_sparse`]: the training loop for a network with a sparse input.
 
-use super::{Epoch, EpochBook, Trainer, Validation};
+use super::{check_widths, diverged, Epoch, EpochBook, Trainer, Validation};
 use crate::data::shuffle_order;
 use crate::data::sparse::{SparseDataset, SparseRows};
-use crate::error::{ShapeError, TrainError};
+use crate::error::TrainError;
 use crate::network::SparseNetwork;
 use crate::nn::init::seeded_rng;
 use crate::nn::loss::Loss;
@@ -96,18 +96,9 @@ impl<'a, T: Real> Trainer<'a, T> {
             let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
             for (index, indices) in order.chunks(self.batch_size).enumerate() {
                 train.gather_into(indices, &mut rows, &mut targets);
-                let value =
-                    session
-                        .step(net, &rows.as_batch(), &targets, loss, optimizer)
-                        .map_err(|error| match error {
-                            TrainError::NonFinite { what, value } => TrainError::Diverged {
-                                epoch: number,
-                                batch: index + 1,
-                                what,
-                                value,
-                            },
-                            other => other,
-                        })?;
+                let value = session
+                    .step(net, &rows.as_batch(), &targets, loss, optimizer)
+                    .map_err(|error| diverged(error, number, index + 1))?;
                 let n = indices.len();
                 loss_sum += value.to_f64() * n as f64;
                 penalty_sum += session.last_penalty() * n as f64;
@@ -130,12 +121,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             };
             if let Some(val) = validation {
                 let (val_loss, cm) = evaluate_sparse(net, val, loss, &mut eval_ws, !self.metrics.is_empty())?;
-                record.val_loss = Some(val_loss);
-                if let Some(cm) = cm {
-                    for metric in &self.metrics {
-                        record.metrics.insert(metric.name().to_owned(), metric.value(&cm));
-                    }
-                }
+                self.record_validation(&mut record, val_loss, cm);
             }
             record.elapsed_secs = start.elapsed().as_secs_f64();
             let monitored = record.val_loss.unwrap_or(train_loss);
@@ -165,24 +151,11 @@ impl<'a, T: Real> Trainer<'a, T> {
 }
 
 fn check_sparse_data<N: SparseNetwork, T: Real>(data: &SparseDataset<T>, what: &'static str) -> Result<(), TrainError> {
-    if data.features() != N::FEATURES {
-        return Err(ShapeError::Width {
-            what: "features",
-            expected: N::FEATURES,
-            actual: data.features(),
-        }
-        .into());
-    }
-    if data.outputs() != N::OUTPUT {
-        return Err(ShapeError::Width {
-            what: "outputs",
-            expected: N::OUTPUT,
-            actual: data.outputs(),
-        }
-        .into());
-    }
-    if data.is_empty() {
-        return Err(TrainError::EmptyDataset { what });
-    }
-    Ok(())
+    check_widths(
+        ("features", data.features(), N::FEATURES),
+        data.outputs(),
+        N::OUTPUT,
+        data.is_empty(),
+        what,
+    )
 }
