@@ -269,6 +269,52 @@ fn labelled_text_from_tsv() {
 }
 
 #[test]
+fn labelled_text_from_csv_plain_and_gzip() {
+    use retroprop::data::load::{read_labeled_text_as, TextFormat};
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("dir");
+    let body = b"id,text,label\n1,\"Great food, great staff!\",pos\n2,\"He said \"\"meh\"\",\nthen left.\",neg\n3,fine, pos \n";
+    let plain = write(dir.path(), "reviews.csv", body);
+    assert_eq!(TextFormat::of_path(&plain), TextFormat::Csv);
+    let data = read_labeled_text_as(&plain, "label", "text", TextFormat::Csv).expect("valid");
+    assert_eq!(
+        data.texts,
+        ["Great food, great staff!", "He said \"meh\",\nthen left.", "fine"]
+    );
+    assert_eq!(data.class_names, ["neg", "pos"]);
+    assert_eq!(data.labels, [1, 0, 1]);
+
+    let gz_path = dir.path().join("reviews.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).expect("create"),
+        flate2::Compression::default(),
+    );
+    gz.write_all(body).expect("write");
+    gz.finish().expect("finish");
+    assert_eq!(TextFormat::of_path(&gz_path), TextFormat::Csv);
+    assert_eq!(
+        read_labeled_text_as(&gz_path, "label", "text", TextFormat::Csv).expect("gzip"),
+        data
+    );
+    assert_eq!(TextFormat::of_path(std::path::Path::new("x.tsv.gz")), TextFormat::Tsv);
+
+    let err = read_labeled_text_as(&plain, "label", "review", TextFormat::Csv).unwrap_err();
+    assert!(
+        matches!(err, LoadError::MissingColumn { .. }) && err.to_string().contains("id, text, label"),
+        "{err}"
+    );
+    let ragged = write(dir.path(), "ragged.csv", b"label,text\npos,fine\nneg,too,many\n");
+    let err = read_labeled_text_as(&ragged, "label", "text", TextFormat::Csv).unwrap_err();
+    assert!(
+        matches!(err, LoadError::Line { line: 3, .. }) && err.to_string().contains("ragged.csv"),
+        "{err:?}"
+    );
+    let empty = write(dir.path(), "empty.csv", b"label,text\n");
+    let err = read_labeled_text_as(&empty, "label", "text", TextFormat::Csv).unwrap_err();
+    assert!(matches!(err, LoadError::Empty { .. }), "{err:?}");
+}
+
+#[test]
 fn dimensions_whose_running_product_overflows_are_too_large() {
     // Found by the `idx` fuzz target: two huge dimensions and a zero one declare no data, but
     // anyone multiplying the dimensions in order overflows. The reader refuses them.

@@ -773,3 +773,104 @@ mod fit {
         );
     }
 }
+
+mod classifier {
+    use super::*;
+    use retroprop::data::classifier::{ClassifierError, TextClassifier};
+    use retroprop::data::sparse::SparseDataset;
+    use retroprop::data::text::{HashingVectorizer, Weighting};
+    use retroprop::data::vocabulary::VocabularyVectorizer;
+    use retroprop::train::{Progress, Trainer};
+
+    retroprop::network! {
+        /// Hashed words to three topics (one output more than the two classes used below).
+        pub struct Topics {
+            input: sparse(4096),
+            output: dense(3) -> softmax,
+        }
+    }
+
+    const TEXTS: [(&str, usize); 8] = [
+        ("the striker scored a goal", 0),
+        ("a late goal won the match", 0),
+        ("the keeper saved the penalty", 0),
+        ("fans cheered the winning team", 0),
+        ("the recipe needs butter and flour", 1),
+        ("bake the cake for an hour", 1),
+        ("whisk the eggs with sugar", 1),
+        ("the bread needs more flour", 1),
+    ];
+
+    fn trained() -> TextClassifier<Topics, HashingVectorizer<4096>> {
+        let mut vectorizer = HashingVectorizer::<4096>::new().with_weighting(Weighting::TfIdf);
+        vectorizer.fit(TEXTS.iter().map(|(t, _)| *t));
+        let rows = vectorizer.transform_all_sparse(TEXTS.iter().map(|(t, _)| *t));
+        let labels: Vec<usize> = TEXTS.iter().map(|(_, l)| *l).collect();
+        let data = SparseDataset::from_labels(rows, &labels, 3).unwrap();
+        let mut net = Topics::seeded(0);
+        Trainer::new()
+            .epochs(60)
+            .batch_size(4)
+            .progress(Progress::Quiet)
+            .fit_sparse(&mut net, &data, &CrossEntropy, &mut Adam::new(0.05))
+            .unwrap();
+        TextClassifier::new(net, vectorizer, vec!["sport".into(), "cooking".into()]).unwrap()
+    }
+
+    #[test]
+    fn predicts_saves_and_loads() {
+        let model = trained();
+        assert_eq!(model.predict("a goal in the last minute").unwrap(), "sport");
+        assert_eq!(model.predict("flour butter and eggs").unwrap(), "cooking");
+        let proba = model.predict_proba("the team and the keeper").unwrap();
+        assert_eq!(proba.len(), 2);
+        assert!((proba.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // Unknown words only: the biases decide, and the probabilities are still valid.
+        let unknown = model.predict_proba("zzz qqq").unwrap();
+        assert!((unknown.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topics.safetensors");
+        model.save(&path).unwrap();
+        let loaded = TextClassifier::<Topics, HashingVectorizer<4096>>::load(&path).unwrap();
+        assert_eq!(loaded.classes(), model.classes());
+        assert!(loaded.net == model.net);
+        assert_eq!(loaded.vectorizer, model.vectorizer);
+        for (text, _) in TEXTS {
+            assert_eq!(loaded.predict_proba(text).unwrap(), model.predict_proba(text).unwrap());
+        }
+        // PyTorch's view of the file: the tensors, with the Linear layout [width, features].
+        let bytes = std::fs::read(&path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(file.tensor("output.weight").unwrap().shape(), &[3, 4096]);
+
+        // A file without the classifier's metadata, or with another vectorizer kind.
+        let plain = dir.path().join("plain.safetensors");
+        model.net.save(&plain, []).unwrap();
+        match TextClassifier::<Topics, HashingVectorizer<4096>>::load(&plain) {
+            Err(ClassifierError::Metadata { path, message }) => {
+                assert_eq!(path, plain);
+                assert!(message.contains("retroprop.text.vectorizer"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let error = TextClassifier::<Topics, VocabularyVectorizer>::load(&path).unwrap_err();
+        assert!(error.to_string().contains("`hashing`, not `vocabulary`"), "{error}");
+    }
+
+    #[test]
+    fn parts_that_do_not_fit_are_refused() {
+        let error =
+            TextClassifier::new(Topics::zeroed(), HashingVectorizer::<1024>::new(), vec!["a".into()]).unwrap_err();
+        assert!(matches!(
+            error,
+            ClassifierError::Features {
+                vectorizer: 1024,
+                network: 4096
+            }
+        ));
+        let names = (0..4).map(|i| i.to_string()).collect();
+        let error = TextClassifier::new(Topics::zeroed(), HashingVectorizer::<4096>::new(), names).unwrap_err();
+        assert!(matches!(error, ClassifierError::Classes { classes: 4, outputs: 3 }));
+    }
+}

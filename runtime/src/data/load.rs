@@ -643,17 +643,7 @@ pub fn read_labeled_text_from(
         None => return Err(LoadError::Empty { path: path() }),
     };
     let columns: Vec<&str> = header.trim_end_matches('\r').split('\t').collect();
-    let find = |column: &str| {
-        columns
-            .iter()
-            .position(|c| *c == column)
-            .ok_or_else(|| LoadError::MissingColumn {
-                path: path(),
-                column: column.to_owned(),
-                available: columns.join(", "),
-            })
-    };
-    let (label_at, text_at) = (find(label_column)?, find(text_column)?);
+    let [label_at, text_at] = find_columns(&columns, [label_column, text_column], name)?;
     let mut texts = Vec::new();
     let mut raw_labels = Vec::new();
     for (index, line) in lines.enumerate() {
@@ -683,15 +673,133 @@ pub fn read_labeled_text_from(
         raw_labels.push(fields[label_at].trim().to_owned());
         texts.push(fields[text_at].to_owned());
     }
-    if texts.is_empty() {
-        return Err(LoadError::Empty { path: path() });
+    labeled_text(texts, &raw_labels, name)
+}
+
+/// The layout of a file of labelled texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Tab-separated, one text per line, no quoting (the UCI sentences' file).
+    Tsv,
+    /// Comma-separated with RFC 4180 quoting: a text may hold commas, quotes and newlines.
+    Csv,
+}
+
+impl TextFormat {
+    /// The format a file's name says: `.csv` or `.csv.gz` is CSV, anything else TSV.
+    pub fn of_path(path: &Path) -> TextFormat {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+            TextFormat::Csv
+        } else {
+            TextFormat::Tsv
+        }
     }
-    let (labels, class_names) = encode_labels(&raw_labels);
+}
+
+/// Reads labelled text from a TSV or CSV file (plain or gzip) with a header, taking the label
+/// and the text from the named columns. Labels are trimmed; the distinct labels, sorted,
+/// become the classes.
+///
+/// # Errors
+/// [`LoadError`] naming the file: a missing column (listing those there are), a bad record
+/// with its line number, no samples.
+pub fn read_labeled_text_as(
+    path: &Path,
+    label_column: &str,
+    text_column: &str,
+    format: TextFormat,
+) -> Result<LabeledText, LoadError> {
+    let input = open(path, DEFAULT_MAX_BYTES)?;
+    match format {
+        TextFormat::Tsv => read_labeled_text_from(input, path, label_column, text_column),
+        TextFormat::Csv => read_labeled_csv_from(input, path, label_column, text_column),
+    }
+}
+
+/// The positions of the named columns in a header.
+fn find_columns<const K: usize, S: AsRef<str>>(
+    columns: &[S],
+    wanted: [&str; K],
+    name: &Path,
+) -> Result<[usize; K], LoadError> {
+    let mut found = [0; K];
+    for (at, column) in found.iter_mut().zip(wanted) {
+        *at = columns
+            .iter()
+            .position(|c| c.as_ref() == column)
+            .ok_or_else(|| LoadError::MissingColumn {
+                path: name.to_path_buf(),
+                column: column.to_owned(),
+                available: columns.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", "),
+            })?;
+    }
+    Ok(found)
+}
+
+/// The texts with their labels encoded, or [`LoadError::Empty`] if there are none.
+fn labeled_text(texts: Vec<String>, raw_labels: &[String], name: &Path) -> Result<LabeledText, LoadError> {
+    if texts.is_empty() {
+        return Err(LoadError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    let (labels, class_names) = encode_labels(raw_labels);
     Ok(LabeledText {
         texts,
         labels,
         class_names,
     })
+}
+
+/// Like [`read_labeled_text_as`] for CSV, from a reader; `name` is used in errors.
+///
+/// # Errors
+/// As [`read_labeled_text_as`].
+pub fn read_labeled_csv_from(
+    input: impl Read,
+    name: &Path,
+    label_column: &str,
+    text_column: &str,
+) -> Result<LabeledText, LoadError> {
+    let path = || name.to_path_buf();
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+    let line_error = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        let message = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => io_error(name, io, DEFAULT_MAX_BYTES),
+            _ => LoadError::Line {
+                path: path(),
+                line,
+                message,
+            },
+        }
+    };
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(line_error)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if columns.is_empty() {
+        return Err(LoadError::Empty { path: path() });
+    }
+    let [label_at, text_at] = find_columns(&columns, [label_column, text_column], name)?;
+    let mut texts = Vec::new();
+    let mut raw_labels = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(line_error)?;
+        if record.len() == 1 && record.get(0).is_some_and(str::is_empty) {
+            continue;
+        }
+        raw_labels.push(record.get(label_at).unwrap_or_default().trim().to_owned());
+        texts.push(record.get(text_at).unwrap_or_default().to_owned());
+    }
+    labeled_text(texts, &raw_labels, name)
 }
 
 /// The MNIST training and test sets, pixels scaled to `[0, 1]`, one-hot targets.

@@ -2,6 +2,7 @@
 //! ([`preprocess`]), sparse samples ([`sparse`]), text features ([`text`], [`vocabulary`]) and small real data
 //! sets compiled into the crate ([`datasets`]).
 
+pub mod classifier;
 pub mod datasets;
 pub mod load;
 pub mod preprocess;

@@ -77,7 +77,11 @@ pub enum Weighting {
 /// let v = vectorizer.transform("Good food!");
 /// assert!((v.norm() - 1.0).abs() < 1e-6);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is `serde`-serializable (settings and idf); restoring checks that the idf has `N`
+/// finite values.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SavedHashing", into = "SavedHashing")]
 pub struct HashingVectorizer<const N: usize> {
     /// Word bigrams as well as unigrams.
     pub bigrams: bool,
@@ -86,6 +90,54 @@ pub struct HashingVectorizer<const N: usize> {
     /// TF or TF-IDF.
     pub weighting: Weighting,
     idf: Option<Vec<f32>>,
+}
+
+/// The serialized form of a [`HashingVectorizer`]: its settings, its bucket count and its idf.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedHashing {
+    features: usize,
+    bigrams: bool,
+    char_ngrams: Option<(usize, usize)>,
+    weighting: Weighting,
+    idf: Option<Vec<f32>>,
+}
+
+impl<const N: usize> From<HashingVectorizer<N>> for SavedHashing {
+    fn from(v: HashingVectorizer<N>) -> Self {
+        SavedHashing {
+            features: N,
+            bigrams: v.bigrams,
+            char_ngrams: v.char_ngrams,
+            weighting: v.weighting,
+            idf: v.idf,
+        }
+    }
+}
+
+impl<const N: usize> TryFrom<SavedHashing> for HashingVectorizer<N> {
+    type Error = String;
+
+    fn try_from(s: SavedHashing) -> Result<Self, String> {
+        if s.features != N {
+            return Err(format!("a hashing vectorizer of {} features, not {N}", s.features));
+        }
+        if let Some((min, max)) = s.char_ngrams {
+            if min == 0 || min > max {
+                return Err(format!("invalid character n-gram range ({min}, {max})"));
+            }
+        }
+        match &s.idf {
+            Some(idf) if idf.len() != N => return Err(format!("{} idf values for {N} features", idf.len())),
+            Some(idf) if !idf.iter().all(|w| w.is_finite()) => return Err("an idf value is not finite".into()),
+            _ => {}
+        }
+        Ok(HashingVectorizer {
+            bigrams: s.bigrams,
+            char_ngrams: s.char_ngrams,
+            weighting: s.weighting,
+            idf: s.idf,
+        })
+    }
 }
 
 impl<const N: usize> Default for HashingVectorizer<N> {
