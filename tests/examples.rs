@@ -23,6 +23,10 @@ mod serve;
 #[path = "../examples/mnist_cnn.rs"]
 mod mnist_cnn;
 
+#[allow(dead_code)]
+#[path = "../examples/text_classify.rs"]
+mod text_classify;
+
 use retroprop::prelude::*;
 
 #[test]
@@ -327,4 +331,153 @@ fn mnist_cnn_parses_its_command_line() {
     assert_eq!(options.config.shifted, 0);
     assert!(mnist_cnn::parse_args(args(&[])).is_err(), "DIR is required");
     assert!(matches!(mnist_cnn::parse_args(args(&["-h"])), Ok(Cli::Help)));
+}
+
+/// A CSV of three topics, with quoted texts (commas, quotes), for `text_classify`.
+fn topics_csv(path: &std::path::Path) {
+    let topics = [
+        ("sport", ["goal", "match", "team", "striker", "keeper", "league"]),
+        ("cooking", ["flour", "butter", "oven", "recipe", "sugar", "bake"]),
+        ("music", ["guitar", "chorus", "album", "drums", "melody", "band"]),
+    ];
+    let mut text = String::from("id,topic,text\n");
+    for i in 0..150 {
+        let (topic, words) = topics[i % 3];
+        let a = words[i % 6];
+        let b = words[(i / 3 + 2) % 6];
+        text.push_str(&format!("{i},{topic},\"the {a}, a \"\"{b}\"\" and more\"\n"));
+    }
+    std::fs::write(path, text).expect("write csv");
+}
+
+#[test]
+fn text_classify_trains_on_a_csv_file_and_writes_a_classifier() {
+    use retroprop::data::classifier::TextClassifier;
+    use retroprop::data::text::HashingVectorizer;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("topics.csv");
+    topics_csv(&file);
+    let out = dir.path().join("out");
+    let config = text_classify::Config {
+        file: Some(file),
+        label_column: "topic".into(),
+        out: Some(out.clone()),
+        classify: vec!["a new album from the band".into()],
+        verbose: false,
+        ..text_classify::Config::default()
+    };
+    let data = text_classify::load(&config).expect("load");
+    assert_eq!(data.class_names, ["cooking", "music", "sport"]);
+    let report = text_classify::run(&config, &data).expect("run");
+    assert!(report.test_accuracy >= 0.9, "{report:?}");
+    assert_eq!(report.test_samples, 30);
+    assert_eq!(report.definition, "input: sparse(262144), output: dense(4) -> softmax");
+    assert_eq!(report.classified[0].1, "music");
+    // The classifier file reloads with its vectorizer and classes and predicts alike.
+    let model = TextClassifier::<text_classify::Linear4, HashingVectorizer<{ text_classify::LINEAR_FEATURES }>>::load(
+        &out.join("text_classifier.safetensors"),
+    )
+    .expect("load classifier");
+    assert_eq!(model.classes(), ["cooking", "music", "sport"]);
+    assert_eq!(
+        model.predict("butter and sugar in the oven").expect("predict"),
+        "cooking"
+    );
+    // The split: 70/10/20 by class, every sample once.
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("split-seed0.json")).expect("split")).expect("json");
+    let sizes: Vec<usize> = ["train", "validation", "test"]
+        .iter()
+        .map(|part| split[part].as_array().expect("indices").len())
+        .collect();
+    assert_eq!(sizes, [105, 15, 30]);
+    assert_eq!(text_classify::peak_memory().is_some(), cfg!(target_os = "linux"));
+}
+
+#[test]
+fn text_classify_hidden_layer_and_copies_and_bad_input() {
+    // The embedded sentences, twice (the copy with shuffled words), through the hidden layer.
+    let config = text_classify::Config {
+        hidden: true,
+        uci_copies: 2,
+        epochs: 2,
+        verbose: false,
+        ..text_classify::Config::default()
+    };
+    let data = text_classify::load(&config).expect("load");
+    assert_eq!(data.len(), 6000);
+    let (first, copy) = (&data.texts[7], &data.texts[3007]);
+    let mut a: Vec<&str> = first.split_whitespace().collect();
+    let mut b: Vec<&str> = copy.split_whitespace().collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b, "a copy has the same words");
+    let report = text_classify::run(&config, &data).expect("run");
+    assert!(report.definition.contains("hidden: dense(64) -> relu"));
+    assert!(report.test_accuracy > 0.7, "{report:?}");
+    // A missing column names the file and the columns there are.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("t.tsv");
+    std::fs::write(&file, "label\tsentence\n1\tgood\n0\tbad\n").expect("write");
+    let config = text_classify::Config {
+        file: Some(file),
+        verbose: false,
+        ..text_classify::Config::default()
+    };
+    let error = text_classify::load(&config).unwrap_err().to_string();
+    assert!(error.contains("t.tsv") && error.contains("label, sentence"), "{error}");
+}
+
+#[test]
+fn text_classify_parses_its_command_line() {
+    use text_classify::common::Cli;
+    let parsed = text_classify::parse_args(args(&[
+        "data.csv.gz",
+        "--label-column",
+        "y",
+        "--text-column",
+        "body",
+        "--format",
+        "csv",
+        "--hidden",
+        "--seeds",
+        "5",
+        "--lr",
+        "0.003",
+        "--l2",
+        "0",
+        "--batch-size",
+        "64",
+        "--char-ngrams",
+        "3-6",
+        "--classify",
+        "hello",
+    ]));
+    let Ok(Cli::Run(options)) = parsed else {
+        panic!("{parsed:?}");
+    };
+    let c = &options.config;
+    assert_eq!(c.file.as_deref(), Some(std::path::Path::new("data.csv.gz")));
+    assert_eq!((c.label_column.as_str(), c.text_column.as_str()), ("y", "body"));
+    assert_eq!(c.format, Some(retroprop::data::load::TextFormat::Csv));
+    assert!(c.hidden);
+    assert_eq!(options.seeds, Some(5));
+    assert_eq!(
+        (c.lr, c.l2, c.batch_size, c.char_ngrams),
+        (0.003, 0.0, 64, Some((3, 6)))
+    );
+    assert_eq!(c.classify, ["hello"]);
+    let error = |list: &[&str]| match text_classify::parse_args(args(list)) {
+        Err(e) => e.to_string(),
+        Ok(parsed) => panic!("{list:?} parsed as {parsed:?}"),
+    };
+    assert!(error(&["--format", "json"]).contains("expected `tsv` or `csv`"));
+    assert!(error(&["--char-ngrams", "5-2"]).contains("expected MIN-MAX"));
+    assert!(error(&["f.tsv", "--uci-copies", "4"]).contains("embedded sentences only"));
+    assert!(error(&["--epochs", "0"]).contains("at least 1"));
+    assert!(matches!(text_classify::parse_args(args(&["--help"])), Ok(Cli::Help)));
+    let Ok(Cli::Run(defaults)) = text_classify::parse_args(args(&[])) else {
+        panic!("defaults");
+    };
+    assert_eq!(defaults.config, text_classify::Config::default());
 }

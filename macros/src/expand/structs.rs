@@ -93,6 +93,9 @@ pub fn structs(cx: &Cx, types: &Types, repaired: bool) -> TokenStream {
         }
 
         #[doc = #doc_ws]
+        // Some buffers serve only some passes (a first layer's delta when a dropout layer
+        // above it works in place, for instance); the fields are private.
+        #[allow(dead_code)]
         #vis struct #ws {
             capacity: usize,
             #(#buffers)*

@@ -184,7 +184,7 @@ impl<const N: usize> HashingVectorizer<N> {
             let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
             out.push(((h % N.max(1) as u64) as usize, sign));
         };
-        let mut key = Vec::new();
+        let (mut key, mut padded, mut starts) = (Vec::new(), Vec::new(), Vec::<usize>::new());
         for (i, token) in tokens.iter().enumerate() {
             key.clear();
             key.extend_from_slice(b"w:");
@@ -201,12 +201,27 @@ impl<const N: usize> HashingVectorizer<N> {
                 }
             }
             if let Some((min, max)) = self.char_ngrams {
-                let padded: Vec<char> = format!(" {token} ").chars().collect();
+                // The padded word's bytes, and where each of its characters starts (and the
+                // end): an n-gram of characters is the bytes between two of these.
+                padded.clear();
+                padded.push(b' ');
+                padded.extend_from_slice(token.as_bytes());
+                padded.push(b' ');
+                starts.clear();
+                starts.extend(
+                    (0..padded.len())
+                        .filter(|&i| (padded[i] & 0xc0) != 0x80)
+                        .chain(std::iter::once(padded.len())),
+                );
+                let chars = starts.len() - 1;
                 for n in min..=max {
-                    for gram in padded.windows(n) {
+                    for first in 0..=chars.saturating_sub(n) {
+                        if first + n > chars {
+                            break;
+                        }
                         key.clear();
                         key.extend_from_slice(b"c:");
-                        key.extend_from_slice(gram.iter().collect::<String>().as_bytes());
+                        key.extend_from_slice(&padded[starts[first]..starts[first + n]]);
                         push(&key);
                     }
                 }
@@ -382,5 +397,46 @@ impl<const N: usize> HashingVectorizer<N> {
             rows.push_row_unchecked(&indices, &values);
         }
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The character n-grams of a word as the vectorizer first computed them (a `String` per
+    /// n-gram), to check that the byte-slice form hashes the same keys.
+    fn char_keys_by_strings(token: &str, min: usize, max: usize) -> Vec<Vec<u8>> {
+        let padded: Vec<char> = format!(" {token} ").chars().collect();
+        let mut keys = Vec::new();
+        for n in min..=max {
+            for gram in padded.windows(n) {
+                let mut key = b"c:".to_vec();
+                key.extend_from_slice(gram.iter().collect::<String>().as_bytes());
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn char_ngrams_hash_the_same_keys_as_strings_of_chars() {
+        for text in ["good food", "a", "naïve café façade", "日本語 text 🎉ok", "x y z", ""] {
+            for (min, max) in [(1, 1), (2, 5), (3, 8), (1, 12)] {
+                let mut expected = Vec::new();
+                for token in tokenize(text) {
+                    let h = |key: &[u8]| {
+                        let h = fnv1a(key);
+                        ((h % 4096) as usize, if h >> 63 == 0 { 1.0 } else { -1.0 })
+                    };
+                    expected.push(h(format!("w:{token}").as_bytes()));
+                    expected.extend(char_keys_by_strings(&token, min, max).iter().map(|k| h(k)));
+                }
+                let got = HashingVectorizer::<4096>::new()
+                    .with_char_ngrams(min, max)
+                    .hashed_features(text);
+                assert_eq!(got, expected, "{text:?} ({min}, {max})");
+            }
+        }
     }
 }
