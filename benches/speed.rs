@@ -19,6 +19,12 @@
 //!   batch 1, 32 and 128 and inference at batch 1 and 128 (no `step_each` row: a CNN has no
 //!   fused one-sample step, `W4::FUSED_SGD` is false)
 //!
+//! - W6 = `sparse(65536)` -> 64 -> 2 (no activation on the hidden layer, softmax output),
+//!   24 present features per sample (indices uniform, values 1/24: an `EmbeddingBag` in
+//!   `mode="mean"` followed by `Linear`), cross-entropy, SGD lr 0.05, through a
+//!   `SparseSession`; training at batch 1 and 32, the same through `fit_sparse` (one epoch
+//!   of the pool per call, shuffled, the finiteness guard on), and inference at batch 32
+//!
 //! - `fit` on W3, batches of 256 split across 1 or 2 threads (the `parallel` feature)
 //!
 //! FLOPs per training sample: 2 x multiply-adds forward, 2 x multiply-adds for the weight
@@ -44,6 +50,104 @@ retroprop::network! {
         fc1: dense(120) -> relu,
         fc2: dense(84) -> relu,
         output: dense(10) -> softmax,
+    }
+    struct W6 { input: sparse(65536), hidden: dense(64), output: dense(2) -> softmax }
+}
+
+/// Present features per W6 sample.
+const W6_PRESENT: usize = 24;
+
+/// FLOPs of a W6 training sample: 2 x (the forward multiply-adds, 24 x 64 + 64 x 2, the
+/// weight gradients, as many, and the hidden layer's input gradient, 64 x 2).
+const W6_TRAIN_FLOPS: f64 = 2.0 * (2.0 * (24.0 * 64.0 + 128.0) + 128.0);
+
+/// A pool of `samples` W6 samples: 24 distinct uniform features with value 1/24 each, and
+/// one-hot targets.
+fn w6_data(samples: usize, seed: u64) -> retroprop::data::sparse::SparseDataset<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let rows = (0..samples).map(|_| {
+        let mut indices: Vec<u32> = Vec::with_capacity(W6_PRESENT);
+        while indices.len() < W6_PRESENT {
+            let k = rng.random_range(0..65536u32);
+            if !indices.contains(&k) {
+                indices.push(k);
+            }
+        }
+        indices
+            .into_iter()
+            .map(|k| (k, 1.0 / W6_PRESENT as f32))
+            .collect::<Vec<_>>()
+    });
+    let rows = retroprop::data::sparse::SparseRows::from_pairs(65536, rows).expect("rows");
+    let labels: Vec<usize> = (0..samples).map(|_| rng.random_range(0..2)).collect();
+    retroprop::data::sparse::SparseDataset::from_labels(rows, &labels, 2).expect("dataset")
+}
+
+/// W6 training through `SparseSession::step`, batches taken in order from the pool.
+fn w6_train(name: &str, batch: usize, pass: Duration) -> Row {
+    let data = w6_data(4096, 6);
+    let mut net = W6::seeded(6);
+    let mut sgd = Sgd::new(0.05);
+    let mut session = retroprop::train::SparseSession::<W6>::new(batch, 6);
+    let batches = 4096 / batch;
+    let samples_per_second = median(|| {
+        rate(batch, pass, |i| {
+            let b = i % batches;
+            let x = data.rows().view(b * batch..(b + 1) * batch);
+            let y = &data.targets()[b * batch * 2..(b + 1) * batch * 2];
+            black_box(session.step(&mut net, &x, y, &CrossEntropy, &mut sgd).expect("step"));
+        })
+    });
+    Row {
+        name: format!("{name} train, batch {batch}"),
+        samples_per_second,
+        gflops: samples_per_second * W6_TRAIN_FLOPS / 1e9,
+    }
+}
+
+/// W6 training through `fit_sparse`: one epoch of the 4096-sample pool per call.
+fn w6_fit(name: &str, batch: usize, pass: Duration) -> Row {
+    let data = w6_data(4096, 7);
+    let mut net = W6::seeded(7);
+    let mut sgd = Sgd::new(0.05);
+    let mut trainer = Trainer::new().epochs(1).batch_size(batch).progress(Progress::Quiet);
+    let samples_per_second = median(|| {
+        rate(data.len(), pass, |_| {
+            black_box(
+                trainer
+                    .fit_sparse(&mut net, &data, &CrossEntropy, &mut sgd)
+                    .expect("fit"),
+            );
+        })
+    });
+    Row {
+        name: format!("{name} fit_sparse, batch {batch}"),
+        samples_per_second,
+        gflops: samples_per_second * W6_TRAIN_FLOPS / 1e9,
+    }
+}
+
+/// W6 inference through `forward_sparse_into`.
+fn w6_infer(name: &str, batch: usize, pass: Duration) -> Row {
+    use retroprop::SparseNetwork;
+    let data = w6_data(4096, 8);
+    let net = W6::seeded(8);
+    let mut ws = W6::workspace(batch);
+    let batches = 4096 / batch;
+    let samples_per_second = median(|| {
+        rate(batch, pass, |i| {
+            let b = i % batches;
+            let out = net
+                .forward_sparse_into(&data.rows().view(b * batch..(b + 1) * batch), &mut ws)
+                .expect("fits");
+            black_box(out.act[0]);
+        })
+    });
+    Row {
+        name: format!("{name} inference, batch {batch}"),
+        samples_per_second,
+        gflops: samples_per_second * (W6_TRAIN_FLOPS / 3.0) / 1e9,
     }
 }
 
@@ -386,6 +490,20 @@ fn main() {
         if wanted(format!("{w4} inference, batch {batch}")) {
             rows.push(infer::<W4>(w4, batch, pass));
         }
+    }
+    let w6 = "W6 sparse 65536-64-2";
+    for batch in [1, 32] {
+        if wanted(format!("{w6} train, batch {batch}")) {
+            rows.push(w6_train(w6, batch, pass));
+        }
+    }
+    for batch in [1, 32] {
+        if wanted(format!("{w6} fit_sparse, batch {batch}")) {
+            rows.push(w6_fit(w6, batch, pass));
+        }
+    }
+    if wanted(format!("{w6} inference, batch 32")) {
+        rows.push(w6_infer(w6, 32, pass));
     }
     for threads in [1, 2] {
         let suffix = if threads == 1 { "" } else { "s" };
