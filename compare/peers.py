@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch (eager) and JAX on the speed benchmark's workloads, one thread, f32.
 
-The Python peers of `compare/` (which measures candle and dfdx from Rust): the same four
-workloads as `benches/speed.rs`, the same data, the same rows under the same names, so that
-`compare/run.sh` can put every framework's figure beside retroprop's.
+The Python peers of `compare/` (which measures candle and dfdx from Rust): the workloads of
+`benches/speed.rs`, the same data (W6: data of the same distribution), the same rows under the
+same names, so that `compare/run.sh` can put every framework's figure beside retroprop's.
 
     /work/venv/bin/python compare/peers.py              # all rows, PyTorch and JAX
     /work/venv/bin/python compare/peers.py W4           # rows whose name contains "W4"
+    /work/venv/bin/python compare/peers.py W6 --no-jax  # W6 (PyTorch only anyway)
     /work/venv/bin/python compare/peers.py --no-jax     # PyTorch only
     /work/venv/bin/python compare/peers.py --rows       # also ROW<TAB>framework<TAB>row<TAB>rate
 
@@ -20,6 +21,11 @@ Workloads (as in the benchmark):
   max pool 2, conv 16 (kernel 5) -> relu, max pool 2, flatten, 120 -> relu, 84 -> relu,
   10 -> softmax; cross-entropy, SGD lr 0.01; training at batch 1, 32, 128; inference at
   batch 1, 128.
+- W6 sparse 65536-64-2: a sparse input of 65536 features with 24 present per sample (distinct
+  uniform indices, each value 1/24), a hidden dense layer of 64 units with no activation, 2
+  -> softmax; cross-entropy, SGD lr 0.05; training at batch 1, 32; inference at batch 32. The
+  benchmark's fit_sparse rows have no peer rows here. PyTorch only: W6 has no JAX rows
+  (its JAX columns show -).
 
 Data: a pool of 4096 samples (or one batch, if larger), inputs uniform in [0, 1) and one-hot
 labels (uniform targets for W1), from ChaCha8 seeded as the benchmark seeds it (1 for training,
@@ -28,12 +34,26 @@ labels (uniform targets for W1), from ChaCha8 seeded as the benchmark seeds it (
 on the same numbers. The pool is cut into consecutive batches, each a tensor built before
 timing.
 
+W6's data is not the benchmark's numbers (exact equality is not needed for a speed figure): a
+pool of 4096 samples from numpy's `default_rng` (seed 6 for training, 8 for inference, the
+benchmark's seeds), 24 distinct indices per sample drawn uniformly from 0..65536 and a label
+uniform in {0, 1}. A batch is built before timing as a flat index tensor (int64, 24 per
+sample) and an offsets tensor (0, 24, 48, ...).
+
 Rows:
 
 - PyTorch eager: `torch.set_num_threads(1)` (and one inter-op thread). A training step is
   `zero_grad`, forward, loss (`nn.CrossEntropyLoss` on the logits with class indices, or
   `nn.MSELoss`), `backward`, `SGD.step` (no momentum). Inference is the forward pass with the
   softmax under `torch.no_grad()`.
+- PyTorch eager, W6: `nn.EmbeddingBag(65536, 64, mode="mean", sparse=True)` (the mean of the
+  24 present rows is the hidden layer's product with the 1/24 values), plus the hidden
+  layer's bias as a separate dense parameter of 64 (an EmbeddingBag has none), then
+  `nn.Linear(64, 2)`; the embedding initialized like a `Linear(65536, 64)` (uniform in
+  +-1/256). `torch.optim.SGD` applies the sparse gradient of the embedding (its 24 x batch
+  touched rows). The rows "..., dense gradient" (PyTorch only, not in the benchmark) are the
+  same with `sparse=False`: a dense 65536 x 64 gradient each step, and SGD's update of the
+  whole table; compare/join.py, which follows the benchmark's rows, leaves them out.
 - JAX, jit: one jitted function per step (forward, loss, `jax.grad`, the SGD update), called
   once per batch; inference a jitted forward with the softmax.
 - JAX, scan: one jitted `jax.lax.scan` over an epoch of the pool (all its batches in order) per
@@ -202,7 +222,10 @@ WORKLOADS = [
     ("W2 64-32-10", "mlp", 64, 10, 0.05, [1, 32], []),
     ("W3 784-128-10", "mlp", 784, 10, 0.01, [1, 32, 128], [1, 128]),
     ("W4 LeNet-5", "lenet", 784, 10, 0.01, [1, 32, 128], [1, 128]),
+    ("W6 sparse 65536-64-2", "sparse", 65536, 2, 0.05, [1, 32], [32]),
 ]
+W6_HIDDEN = 64
+W6_PRESENT = 24
 HIDDEN = {"W1 2-8-1": 8, "W2 64-32-10": 32, "W3 784-128-10": 128}
 
 
@@ -280,6 +303,79 @@ def torch_infer(torch, name, kind, inputs, outputs, batch):
     def step(i):
         with torch.no_grad():
             torch.softmax(model(xs[i % len(xs)]), dim=1)
+
+    return median_rate(batch, step)
+
+
+# ---------------------------------------------------------------------------------------------
+# W6 (sparse input) in PyTorch.
+
+
+def w6_data(samples, seed):
+    """W6's pool from numpy (not the benchmark's generator): (indices of shape
+    (samples, 24), int64, distinct within a sample; labels of shape (samples,), int64)."""
+    rng = np.random.default_rng(seed)
+    indices = np.stack([rng.choice(65536, W6_PRESENT, replace=False) for _ in range(samples)])
+    labels = rng.integers(0, 2, size=samples)
+    return indices.astype(np.int64), labels.astype(np.int64)
+
+
+def w6_batches(torch, indices, batch):
+    """The pool as consecutive batches of (flat indices, offsets) tensors."""
+    offsets = torch.arange(batch, dtype=torch.int64) * W6_PRESENT
+    return [
+        (torch.from_numpy(indices[i : i + batch].reshape(-1).copy()), offsets)
+        for i in range(0, len(indices) - batch + 1, batch)
+    ]
+
+
+def torch_w6_model(torch, inputs, outputs, sparse):
+    nn = torch.nn
+
+    class W6(nn.Module):
+        """EmbeddingBag (mean) + bias = Linear(65536, 64) on the 1/24-valued sparse input."""
+
+        def __init__(self):
+            super().__init__()
+            self.bag = nn.EmbeddingBag(inputs, W6_HIDDEN, mode="mean", sparse=sparse)
+            bound = 1.0 / np.sqrt(inputs)
+            nn.init.uniform_(self.bag.weight, -bound, bound)
+            self.bias = nn.Parameter(torch.empty(W6_HIDDEN).uniform_(-bound, bound))
+            self.out = nn.Linear(W6_HIDDEN, outputs)
+
+        def forward(self, indices, offsets):
+            return self.out(self.bag(indices, offsets) + self.bias)
+
+    torch.manual_seed(6)
+    return W6()
+
+
+def torch_w6_train(torch, inputs, outputs, lr, batch, sparse):
+    indices, labels = w6_data(max(POOL, batch), 6)
+    xs = w6_batches(torch, indices, batch)
+    ys = [torch.from_numpy(labels[i : i + batch].copy()) for i in range(0, len(labels) - batch + 1, batch)]
+    model = torch_w6_model(torch, inputs, outputs, sparse)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def step(i):
+        b = i % len(xs)
+        opt.zero_grad()
+        loss = loss_fn(model(*xs[b]), ys[b])
+        loss.backward()
+        opt.step()
+
+    return median_rate(batch, step)
+
+
+def torch_w6_infer(torch, inputs, outputs, batch):
+    indices, _ = w6_data(max(POOL, batch), 8)
+    xs = w6_batches(torch, indices, batch)
+    model = torch_w6_model(torch, inputs, outputs, True)
+
+    def step(i):
+        with torch.no_grad():
+            torch.softmax(model(*xs[i % len(xs)]), dim=1)
 
     return median_rate(batch, step)
 
@@ -439,6 +535,41 @@ def cpu_model():
     return "unknown CPU"
 
 
+def workload_jobs(workload, torch, jax):
+    """A workload's rows, in order: [(row name, {framework: run})], each run returning
+    (samples/s, cpu/wall)."""
+    name, kind, inputs, outputs, lr, train_batches, infer_batches = workload
+    jobs = []
+    if kind == "sparse":
+        if torch is None:
+            return jobs
+        for batch in train_batches:
+            for sparse, suffix in [(True, ""), (False, ", dense gradient")]:
+                run = lambda b=batch, s=sparse: torch_w6_train(torch, inputs, outputs, lr, b, s)
+                jobs.append((f"{name} train, batch {batch}{suffix}", {"pytorch": run}))
+        for batch in infer_batches:
+            run = lambda b=batch: torch_w6_infer(torch, inputs, outputs, b)
+            jobs.append((f"{name} inference, batch {batch}", {"pytorch": run}))
+        return jobs
+    for batch in train_batches:
+        peers = {}
+        if torch:
+            peers["pytorch"] = lambda b=batch: torch_train(torch, name, kind, inputs, outputs, lr, b)
+        if jax:
+            for scan, label in [(False, "jax jit"), (True, "jax scan")]:
+                peers[label] = lambda b=batch, s=scan: jax_train(jax, name, kind, inputs, outputs, lr, b, s)
+        jobs.append((f"{name} train, batch {batch}", peers))
+    for batch in infer_batches:
+        peers = {}
+        if torch:
+            peers["pytorch"] = lambda b=batch: torch_infer(torch, name, kind, inputs, outputs, b)
+        if jax:
+            for scan, label in [(False, "jax jit"), (True, "jax scan")]:
+                peers[label] = lambda b=batch, s=scan: jax_infer(jax, name, kind, inputs, outputs, b, s)
+        jobs.append((f"{name} inference, batch {batch}", peers))
+    return jobs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("filter", nargs="?", help='rows whose name contains this ("...$": ends so)')
@@ -479,43 +610,26 @@ def main():
         versions.append(f"jax unavailable ({jax_error})")
     print("; ".join(versions) + f"; median of {PASSES} passes of {PASS_SECONDS} s")
     print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')}\n")
-    columns = (["torch"] if torch else []) + (["jax jit", "jax scan"] if jax else [])
-    print(f"{'workload':<34}" + "".join(f"{c:>12} {'cpu':>4}" for c in columns))
+    columns = (["pytorch"] if torch else []) + (["jax jit", "jax scan"] if jax else [])
+    jobs = [job for w in WORKLOADS for job in workload_jobs(w, torch, jax) if wanted(job[0])]
+    width = max([34] + [len(row) + 1 for row, _ in jobs])
+    heads = {"pytorch": "torch"}
+    print(f"{'workload':<{width}}" + "".join(f"{heads.get(c, c):>12} {'cpu':>4}" for c in columns))
     sys.stdout.flush()
 
     machine = []
-    for name, kind, inputs, outputs, lr, train_batches, infer_batches in WORKLOADS:
-        jobs = []
-        for batch in train_batches:
-            row = f"{name} train, batch {batch}"
-            peers = []
-            if torch:
-                peers.append(("pytorch", lambda b=batch: torch_train(torch, name, kind, inputs, outputs, lr, b)))
-            if jax:
-                for scan, label in [(False, "jax jit"), (True, "jax scan")]:
-                    peers.append(
-                        (label, lambda b=batch, s=scan: jax_train(jax, name, kind, inputs, outputs, lr, b, s))
-                    )
-            jobs.append((row, peers))
-        for batch in infer_batches:
-            row = f"{name} inference, batch {batch}"
-            peers = []
-            if torch:
-                peers.append(("pytorch", lambda b=batch: torch_infer(torch, name, kind, inputs, outputs, b)))
-            if jax:
-                for scan, label in [(False, "jax jit"), (True, "jax scan")]:
-                    peers.append((label, lambda b=batch, s=scan: jax_infer(jax, name, kind, inputs, outputs, b, s)))
-            jobs.append((row, peers))
-        for row, peers in jobs:
-            if not wanted(row):
+    for row, peers in jobs:
+        line = f"{row:<{width}}"
+        for framework in columns:
+            run = peers.get(framework)
+            if run is None:  # no such row for this framework (W6 in JAX)
+                line += f"{'-':>12} {'':>4}"
                 continue
-            line = f"{row:<34}"
-            for framework, run in peers:
-                value, cpu = run()
-                machine.append((framework, row, value))
-                line += f"{value:>12.0f} {cpu:>4.2f}"
-            print(line)
-            sys.stdout.flush()
+            value, cpu = run()
+            machine.append((framework, row, value))
+            line += f"{value:>12.0f} {cpu:>4.2f}"
+        print(line.rstrip())
+        sys.stdout.flush()
     if args.rows:
         print()
         for framework, row, value in machine:

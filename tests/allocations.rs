@@ -138,13 +138,14 @@ fn sparse_training_steps_allocate_nothing_after_the_first() {
             clip_norm: Some(5.0),
             ..Regularization::default()
         });
-    let mut optimizers: (Sgd<f32>, Sgd<f32>, Adagrad<f32>, Adam<f32>) = (
+    let mut optimizers = (
         Sgd::new(0.1),
         Sgd::new(0.1).with_momentum(0.9),
         Adagrad::new(0.1),
         Adam::new(1e-3),
+        AdamW::new(1e-3),
     );
-    let mut sessions: Vec<SparseSession<TextNet>> = (0..4).map(|_| SparseSession::new(8, 0)).collect();
+    let mut sessions: Vec<SparseSession<TextNet>> = (0..5).map(|_| SparseSession::new(8, 0)).collect();
     // The first steps create each rule's state, the guard's copies and the gradient's
     // column buffers (for the largest batch).
     let mut all =

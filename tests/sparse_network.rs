@@ -419,6 +419,45 @@ fn adam_is_sparse_adam_on_the_sparse_layer_and_adam_elsewhere() {
 }
 
 #[test]
+fn adamw_is_eager_decay_and_sparse_adam_after_catch_up() {
+    let (lr, wd) = (0.02, 0.1);
+    let make = || AdamW::new(lr).with_weight_decay(wd);
+    let (start, sparse, _, mut session) = train_both(make, Regularization::default(), 6);
+    let mut sparse = sparse;
+    // Absent columns lag: they have not taken their decay yet.
+    assert!(column_eq(&start, &sparse, 1));
+    session.catch_up(&mut sparse);
+    assert!(!column_eq(&start, &sparse, 1));
+    // The eager form: every column of the sparse weight decays at every step, before its
+    // forward pass; SparseAdam updates the present columns; AdamW steps the other tensors.
+    let mut reference = start.clone();
+    let mut sparse_adam = SparseAdam::new(SparseNet::WIDTH, FEATURES).with_lr(lr);
+    let mut adamw = AdamW::new(lr).with_weight_decay(wd);
+    let (rows, mut ws, mut grads) = (rows(), SparseNet::workspace(4), SparseNet::zeroed_gradients());
+    for step in 0..6 {
+        let n = if step % 2 == 0 { 4 } else { 2 };
+        reference
+            .gradients_sparse_into(
+                &rows.view(0..n),
+                &TARGET[..3 * n],
+                &CrossEntropy,
+                &mut Context::training(0),
+                &mut ws,
+                &mut grads,
+            )
+            .unwrap();
+        for w in reference.tensor_mut(0) {
+            *w *= 1.0 - lr * wd;
+        }
+        sparse_adam.step(reference.tensor_mut(0), grads.sparse());
+        adamw.step(&mut DenseTensors(&mut reference), &grads).unwrap();
+    }
+    for (i, spec) in SparseNet::TENSORS.iter().enumerate() {
+        assert_close(sparse.tensor(i), reference.tensor(i), 1e-12, spec.name);
+    }
+}
+
+#[test]
 fn l2_and_clipping_see_only_present_columns() {
     let regularization = Regularization {
         l2: 0.05,
@@ -482,8 +521,16 @@ fn optimizers_without_a_sparse_rule_are_refused() {
             "`RmsProp`",
         ),
         (
-            &mut |net, s| s.step(net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut AdamW::new(0.01)),
-            "`AdamW`",
+            &mut |net, s| {
+                s.step(
+                    net,
+                    &rows.as_batch(),
+                    &TARGET,
+                    &CrossEntropy,
+                    &mut AdamW::new(0.01).with_amsgrad(true),
+                )
+            },
+            "`AdamW` with AMSGrad",
         ),
         (
             &mut |net, s| {
@@ -707,6 +754,32 @@ mod fit {
             .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adagrad::new(0.1))
             .unwrap();
         check(&net, "adagrad");
+        // AdamW decays absent columns too (its documented semantics): by (1 - lr wd) per step,
+        // caught up at the end of `fit_sparse`.
+        let mut net = start.clone();
+        let (lr, wd) = (0.01, 0.05);
+        trainer(&val)
+            .epochs(2)
+            .regularization(Regularization::default())
+            .fit_sparse(
+                &mut net,
+                &train,
+                &CrossEntropy,
+                &mut AdamW::new(lr).with_weight_decay(wd),
+            )
+            .unwrap();
+        let steps = 2 * 64 / 16;
+        let factor = (steps as f64 * (1.0 - lr * wd).ln()).exp();
+        for k in 400..500 {
+            for r in 0..8 {
+                let (w, w0) = (net.tensor(0)[k * 8 + r], start.tensor(0)[k * 8 + r]);
+                assert!(
+                    (w - w0 * factor).abs() <= 1e-15 + 1e-12 * w0.abs(),
+                    "adamw: column {k}: {w} vs {}",
+                    w0 * factor
+                );
+            }
+        }
     }
 
     #[test]

@@ -750,3 +750,114 @@ impl<T: Real> SparseAdam<T> {
         }
     }
 }
+
+/// AdamW on a sparse layer: [`SparseAdam`]'s moments and update on the touched columns, and
+/// AdamW's decoupled weight decay (`W *= 1 - lr * weight_decay` at every step, on every
+/// weight, before the update) applied lazily: a column takes the decay of the steps it missed
+/// when it is next touched (or at [`catch_up_all`](Self::catch_up_all)), as one factor
+/// `prod (1 - lr_i * weight_decay)` over those steps, at the rates they were taken at. After
+/// a catch-up the weights equal those of the eager form, decaying every column every step and
+/// updating the touched ones, to rounding (the product is kept as a running sum of
+/// logarithms in `f64`).
+///
+/// A decay factor `1 - lr * weight_decay` below 0 is taken as 0. As for
+/// [`SparseMomentumSgd`], a training step must catch up the batch's columns before its
+/// forward pass reads them ([`catch_up_features`](Self::catch_up_features)).
+///
+/// State: SparseAdam's, plus one `f64` per feature (the decay it is up to date with).
+#[derive(Debug, Clone)]
+pub struct SparseAdamW<T> {
+    /// The moments and the Adam update.
+    pub adam: SparseAdam<T>,
+    /// The decoupled weight decay (default 0.01, as PyTorch's `AdamW`).
+    pub weight_decay: T,
+    /// The sum of `ln(1 - lr_i * weight_decay)` over the steps taken.
+    decayed: f64,
+    /// For each feature, the value of `decayed` its column is up to date with.
+    mark: Vec<f64>,
+}
+
+impl<T: Real> SparseAdamW<T> {
+    /// SparseAdamW with PyTorch's `AdamW` defaults (`lr = 1e-3`, `betas = (0.9, 0.999)`,
+    /// `eps = 1e-8`, `weight_decay = 0.01`) for a `width x features` layer.
+    pub fn new(width: usize, features: usize) -> Self {
+        SparseAdamW {
+            adam: SparseAdam::new(width, features),
+            weight_decay: T::cast(0.01),
+            decayed: 0.0,
+            mark: vec![0.0; features],
+        }
+    }
+
+    /// Sets the decoupled weight decay.
+    pub fn with_weight_decay(mut self, weight_decay: T) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// The logarithm of one step's decay factor at the current rate.
+    fn step_decay(&self) -> f64 {
+        (1.0 - self.adam.lr.to_f64() * self.weight_decay.to_f64()).max(0.0).ln()
+    }
+
+    /// Multiplies column `k` by the decay it has not taken yet (up to `decayed`).
+    fn catch_up(&mut self, weight: &mut [T], k: usize) {
+        let missed = self.decayed - self.mark[k];
+        self.mark[k] = self.decayed;
+        if missed != 0.0 {
+            let factor = T::cast(missed.exp());
+            for w in column_mut(weight, k, self.adam.width) {
+                *w *= factor;
+            }
+        }
+    }
+
+    /// Brings the columns of `features` up to date with the decay of the steps taken.
+    ///
+    /// # Panics
+    /// If `weight` is not of the layer's size or a feature is out of range.
+    pub fn catch_up_features(&mut self, weight: &mut [T], features: &[u32]) {
+        check_weight(
+            weight,
+            self.adam.width,
+            self.adam.features,
+            "SparseAdamW::catch_up_features",
+        );
+        for &k in features {
+            self.catch_up(weight, k as usize);
+        }
+    }
+
+    /// Brings every column up to date (a pass over the whole weight: before evaluating,
+    /// saving, or changing the learning rate, whose value the catch-up does not need: the
+    /// missed steps' rates are in the running sum).
+    ///
+    /// # Panics
+    /// If `weight` is not of the layer's size.
+    pub fn catch_up_all(&mut self, weight: &mut [T]) {
+        check_weight(weight, self.adam.width, self.adam.features, "SparseAdamW::catch_up_all");
+        for k in 0..self.adam.features {
+            self.catch_up(weight, k);
+        }
+    }
+
+    /// One step: the touched columns take the decay they missed and this step's, then
+    /// SparseAdam's update.
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step(&mut self, weight: &mut [T], grad: &SparseGradient<T>) {
+        check_weight(weight, self.adam.width, self.adam.features, "SparseAdamW::step");
+        self.decayed += self.step_decay();
+        for &k in grad.columns() {
+            let k = k as usize;
+            // The missed steps and this one, in one factor.
+            let factor = T::cast((self.decayed - self.mark[k]).exp());
+            self.mark[k] = self.decayed;
+            for w in column_mut(weight, k, self.adam.width) {
+                *w *= factor;
+            }
+        }
+        self.adam.step(weight, grad);
+    }
+}

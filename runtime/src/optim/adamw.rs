@@ -78,10 +78,16 @@ impl<T: Real> Optimizer<T> for AdamW<T> {
     }
 
     fn sparse_rule(&self) -> Result<SparseRule<T>, OptimError> {
-        Err(OptimError::NoSparseRule {
-            optimizer: "`AdamW`",
-            reason: "its lazily caught-up decoupled decay is not implemented yet; use `Adam` with \
-                     `Regularization::l2`",
+        if self.inner.amsgrad {
+            return Err(OptimError::NoSparseRule {
+                optimizer: "`AdamW` with AMSGrad",
+                reason: "the sparse form keeps SparseAdam's moments, which have no AMSGrad maximum",
+            });
+        }
+        Ok(SparseRule::AdamW {
+            betas: self.inner.betas,
+            eps: self.inner.eps,
+            weight_decay: self.inner.weight_decay,
         })
     }
 

@@ -89,11 +89,12 @@ pub trait Optimizer<T: Real> {
 /// | [`Sgd`] with momentum | [`SparseMomentumSgd`](crate::nn::sparse::SparseMomentumSgd) | equal after catch-up (closed form), as `torch.optim.SGD` |
 /// | [`Adagrad`] | [`SparseAdagrad`](crate::nn::sparse::SparseAdagrad) | exact: PyTorch's sparse Adagrad, untouched entries do not move |
 /// | [`Adam`] | [`SparseAdam`](crate::nn::sparse::SparseAdam) | `torch.optim.SparseAdam`: moments of present entries only |
+/// | [`AdamW`] | [`SparseAdamW`](crate::nn::sparse::SparseAdamW) | SparseAdam's moments; the decoupled decay of every weight at every step, caught up lazily (equal after catch-up) |
 ///
-/// [`RmsProp`] and [`AdamW`] have no sparse rule (a typed error), nor do the settings the
-/// sparse forms do not support (momentum with dampening or weight decay, Adagrad or Adam with
-/// weight decay, AMSGrad): use [`Regularization`](crate::train::Regularization)'s `l2`,
-/// which a sparse session applies to the present columns.
+/// [`RmsProp`] has no sparse rule (a typed error), nor do the settings the sparse forms do not
+/// support (momentum with dampening or weight decay, Adagrad or Adam with weight decay,
+/// AMSGrad): use [`Regularization`](crate::train::Regularization)'s `l2`, which a sparse
+/// session applies to the present columns.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum SparseRule<T> {
@@ -124,6 +125,16 @@ pub enum SparseRule<T> {
         betas: (T, T),
         /// The denominator's epsilon.
         eps: T,
+    },
+    /// AdamW without AMSGrad: SparseAdam's moments, and the decoupled decay of every weight
+    /// at every step caught up lazily.
+    AdamW {
+        /// The moments' decay rates.
+        betas: (T, T),
+        /// The denominator's epsilon.
+        eps: T,
+        /// The decoupled weight decay.
+        weight_decay: T,
     },
 }
 

@@ -6,7 +6,7 @@ use crate::error::TrainError;
 use crate::network::{DenseTensors, Parameters, SparseGradients, SparseNetwork};
 use crate::nn::context::Context;
 use crate::nn::loss::Loss;
-use crate::nn::sparse::{SparseAdagrad, SparseAdam, SparseGradient, SparseMomentumSgd, SparseSgd};
+use crate::nn::sparse::{SparseAdagrad, SparseAdam, SparseAdamW, SparseGradient, SparseMomentumSgd, SparseSgd};
 use crate::optim::{Optimizer, SparseRule};
 use crate::real::Real;
 use crate::train::regularization::{sign, Regularization};
@@ -31,7 +31,7 @@ use crate::train::regularization::{sign, Regularization};
 /// large as the layer's weight); later steps allocate nothing once a batch with as many
 /// touched columns as any later one has been seen. Steps run on the calling thread.
 ///
-/// With SGD momentum, columns lag behind until a batch holds their feature again (the step
+/// With SGD momentum or AdamW, columns lag behind until a batch holds their feature again (the step
 /// catches them up before its forward pass); call [`catch_up`](Self::catch_up) before
 /// evaluating or saving the network, and before changing the learning rate
 /// ([`Trainer::fit_sparse`](crate::train::Trainer::fit_sparse) does).
@@ -65,6 +65,7 @@ enum LayerOptimizer<T> {
     Momentum(SparseMomentumSgd<T>),
     Adagrad(SparseAdagrad<T>),
     Adam(SparseAdam<T>),
+    AdamW(SparseAdamW<T>),
 }
 
 impl<T: Real> LayerOptimizer<T> {
@@ -93,6 +94,34 @@ impl<T: Real> LayerOptimizer<T> {
                     .with_betas(betas.0, betas.1)
                     .with_eps(eps),
             ),
+            SparseRule::AdamW {
+                betas,
+                eps,
+                weight_decay,
+            } => {
+                let mut o = SparseAdamW::new(width, features).with_weight_decay(weight_decay);
+                o.adam = o.adam.with_lr(lr).with_betas(betas.0, betas.1).with_eps(eps);
+                LayerOptimizer::AdamW(o)
+            }
+        }
+    }
+
+    /// Brings the lagging columns of `features` up to date (momentum and AdamW's decay;
+    /// nothing for the other rules).
+    fn catch_up_features(&mut self, weight: &mut [T], features: &[u32]) {
+        match self {
+            LayerOptimizer::Momentum(o) => o.catch_up_features(weight, features),
+            LayerOptimizer::AdamW(o) => o.catch_up_features(weight, features),
+            _ => {}
+        }
+    }
+
+    /// Brings every lagging column up to date.
+    fn catch_up_all(&mut self, weight: &mut [T]) {
+        match self {
+            LayerOptimizer::Momentum(o) => o.catch_up_all(weight),
+            LayerOptimizer::AdamW(o) => o.catch_up_all(weight),
+            _ => {}
         }
     }
 
@@ -112,6 +141,10 @@ impl<T: Real> LayerOptimizer<T> {
             }
             LayerOptimizer::Adam(o) => {
                 o.lr = lr;
+                o.step(weight, grad);
+            }
+            LayerOptimizer::AdamW(o) => {
+                o.adam.lr = lr;
                 o.step(weight, grad);
             }
         }
@@ -166,12 +199,12 @@ impl<N: SparseNetwork> SparseSession<N> {
         self.last_grad_norm
     }
 
-    /// Brings the columns that SGD with momentum left behind up to date (a pass over the
-    /// whole sparse weight; nothing to do for the other rules). After it, the weights equal
-    /// dense momentum SGD's to rounding.
+    /// Brings the columns that SGD with momentum or AdamW's decay left behind up to date (a
+    /// pass over the whole sparse weight; nothing to do for the other rules). After it, the
+    /// weights equal the eager form's to rounding.
     pub fn catch_up(&mut self, net: &mut N) {
-        if let Some((_, LayerOptimizer::Momentum(o))) = &mut self.rule {
-            o.catch_up_all(net.tensor_mut(0));
+        if let Some((_, layer)) = &mut self.rule {
+            layer.catch_up_all(net.tensor_mut(0));
         }
     }
 
@@ -206,10 +239,10 @@ impl<N: SparseNetwork> SparseSession<N> {
         O: Optimizer<N::Scalar> + ?Sized,
     {
         let rule = optimizer.sparse_rule()?;
-        // Momentum's lagging columns catch up before the forward pass reads them.
-        if let Some((kept, LayerOptimizer::Momentum(o))) = &mut self.rule {
+        // Lagging columns (momentum, AdamW's decay) catch up before the forward pass reads them.
+        if let Some((kept, layer)) = &mut self.rule {
             if *kept == rule && x.features() == N::FEATURES {
-                o.catch_up_features(net.tensor_mut(0), x.indices());
+                layer.catch_up_features(net.tensor_mut(0), x.indices());
             }
         }
         let value = net.gradients_sparse_into(
