@@ -464,7 +464,7 @@ fn text_classify_parses_its_command_line() {
     assert_eq!(options.seeds, Some(5));
     assert_eq!(
         (c.lr, c.l2, c.batch_size, c.char_ngrams),
-        (0.003, 0.0, 64, Some((3, 6)))
+        (Some(0.003), 0.0, 64, Some((3, 6)))
     );
     assert_eq!(c.classify, ["hello"]);
     let error = |list: &[&str]| match text_classify::parse_args(args(list)) {
