@@ -16,9 +16,13 @@
 //! batch. Nothing allocates once the buffers are warm (see [`SparseGradient`]).
 //!
 //! The loops run over the width, on contiguous columns, with a separate multiply and add (no
-//! fused multiply-add), so results are the same bits on every CPU and kernel path. There is no
-//! `unsafe` code here and no run-time dispatch: the compiler vectorizes the column loops for
-//! the baseline target.
+//! fused multiply-add), so results are the same bits on every CPU and kernel path. The loops
+//! of the forward pass, the weight gradient and plain SGD are compiled twice, for the baseline
+//! target and with AVX2, and the AVX2 copy runs where the CPU has it and the kernel path is not
+//! capped to the portable one (`RETROPROP_KERNELS`). The forward pass prefetches the next
+//! sample's columns while it sums the current one's. Calling the AVX2 copy and the prefetch
+//! instruction are this module's only `unsafe` code (tested: both copies give the same bits,
+//! with the prefetches on the way).
 //!
 //! # Panics
 //! Like slice indexing, the functions panic when a buffer is shorter than the sizes say
@@ -33,21 +37,139 @@ use crate::real::Real;
 const ABSENT: u32 = u32::MAX;
 
 /// `column += v * x`, over the width.
-#[inline]
+#[inline(always)]
 fn add_scaled<T: Real>(column: &mut [T], v: T, x: &[T]) {
     for (c, &x) in column.iter_mut().zip(x) {
         *c += v * x;
     }
 }
 
-/// `W[:, k]` of a column-major `width x features` weight.
+/// The loops of the forward pass, the gradient and plain SGD, compiled once per instruction
+/// set: each lane computes a multiply and then an add (never a fused multiply-add), so every
+/// copy gives the same bits; the wider copy only takes fewer instructions.
+macro_rules! sparse_kernels {
+    ($module:ident, [$($attr:meta)?]) => {
+        mod $module {
+            use super::{add_scaled, column, column_mut};
+            use crate::data::sparse::SparseBatch;
+            use crate::real::Real;
+
+            /// The body of [`sparse_dense_forward`](super::sparse_dense_forward).
+            $(#[$attr])?
+            pub(super) fn forward<T: Real>(weight: &[T], bias: &[T], batch: &SparseBatch<'_, T>, out: &mut [T], width: usize) {
+                for (j, ((indices, values), out)) in batch.iter().zip(out.chunks_exact_mut(width)).enumerate() {
+                    // The next sample's columns are fetched while this one's are summed.
+                    if j + 1 < batch.len() {
+                        super::prefetch_columns(weight, batch.row(j + 1).0, width);
+                    }
+                    out.copy_from_slice(bias);
+                    for (&k, &v) in indices.iter().zip(values) {
+                        add_scaled(out, v, column(weight, k as usize, width));
+                    }
+                }
+            }
+
+            /// The sums of [`SparseGradient::compute`](super::SparseGradient::compute).
+            $(#[$attr])?
+            pub(super) fn accumulate<T: Real>(grad: &mut [T], slot: &[u32], batch: &SparseBatch<'_, T>, delta: &[T], width: usize) {
+                for ((indices, values), d) in batch.iter().zip(delta.chunks_exact(width)) {
+                    for (&k, &v) in indices.iter().zip(values) {
+                        add_scaled(column_mut(grad, slot[k as usize] as usize, width), v, d);
+                    }
+                }
+            }
+
+            /// The update of [`SparseSgd::step`](super::SparseSgd::step).
+            $(#[$attr])?
+            pub(super) fn sgd<T: Real>(weight: &mut [T], columns: &[u32], grad: &[T], lr: T, weight_decay: T, width: usize) {
+                for (&k, g) in columns.iter().zip(grad.chunks_exact(width)) {
+                    for (w, &g) in column_mut(weight, k as usize, width).iter_mut().zip(g) {
+                        let g = g + weight_decay * *w;
+                        *w -= lr * g;
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Asks the CPU to bring the columns `indices` of `weight` into the cache, a hint that changes
+/// no value (a no-op off x86-64). The columns of a sparse layer are far apart in a weight of
+/// megabytes: fetched one after another as the sums reach them, each waits for memory.
+#[inline(always)]
+fn prefetch_columns<T>(weight: &[T], indices: &[u32], width: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = width * std::mem::size_of::<T>();
+        for &k in indices {
+            let Some(column) = weight.get(k as usize * width..(k as usize + 1) * width) else {
+                continue;
+            };
+            let start = column.as_ptr().cast::<i8>();
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: a prefetch reads nothing into the program and cannot fault; the
+                // address is inside `column` (`offset < bytes`, its length in bytes), and SSE,
+                // which the instruction needs, is part of every x86-64 CPU.
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset));
+                }
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (weight, indices, width);
+    }
+}
+
+sparse_kernels!(baseline, []);
+#[cfg(target_arch = "x86_64")]
+sparse_kernels!(avx2, [target_feature(enable = "avx2")]);
+
+/// Whether the AVX2 copies of the loops may run: the CPU has AVX2 and the kernel path
+/// ([`kernel_path`](super::kernels::kernel_path), which `RETROPROP_KERNELS` caps) is wider
+/// than the portable one.
 #[inline]
+fn use_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::kernels::kernel_path() != super::kernels::KernelPath::Portable && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Calls loop `$name` in its AVX2 copy where [`use_avx2`] allows it, else the baseline copy.
+macro_rules! dispatch {
+    ($name:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if use_avx2() {
+            // SAFETY: `use_avx2` returned true only after `is_x86_feature_detected!("avx2")`
+            // found AVX2 on this CPU, the one target feature `avx2` enables.
+            #[allow(unsafe_code)]
+            unsafe {
+                avx2::$name($($arg),*)
+            }
+        } else {
+            baseline::$name($($arg),*)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        baseline::$name($($arg),*)
+    }};
+}
+
+/// `W[:, k]` of a column-major `width x features` weight.
+#[inline(always)]
 fn column<T>(weight: &[T], k: usize, width: usize) -> &[T] {
     &weight[k * width..(k + 1) * width]
 }
 
 /// `W[:, k]` of a column-major `width x features` weight, mutable.
-#[inline]
+#[inline(always)]
 fn column_mut<T>(weight: &mut [T], k: usize, width: usize) -> &mut [T] {
     &mut weight[k * width..(k + 1) * width]
 }
@@ -89,12 +211,7 @@ pub fn sparse_dense_forward<T: Real>(
     if width == 0 {
         return;
     }
-    for ((indices, values), out) in batch.iter().zip(out.chunks_exact_mut(width)) {
-        out.copy_from_slice(bias);
-        for (&k, &v) in indices.iter().zip(values) {
-            add_scaled(out, v, column(weight, k as usize, width));
-        }
-    }
+    dispatch!(forward(weight, bias, batch, out, width));
 }
 
 /// Overwrites `grad` (`width` values) with the bias gradient `sum_j delta[:, j]` over the `n`
@@ -286,12 +403,7 @@ impl<T: Real> SparseGradient<T> {
         if width == 0 {
             return;
         }
-        for ((indices, values), d) in batch.iter().zip(delta.chunks_exact(width)) {
-            for (&k, &v) in indices.iter().zip(values) {
-                let s = self.slot[k as usize] as usize;
-                add_scaled(&mut self.values[s * width..(s + 1) * width], v, d);
-            }
-        }
+        dispatch!(accumulate(&mut self.values, &self.slot, batch, delta, width));
     }
 
     /// Adds the gradient into a dense column-major `width x features` buffer (for checks and
@@ -375,12 +487,7 @@ impl<T: Real> SparseSgd<T> {
         let (width, features) = (self.width, self.features);
         check_weight(weight, width, features, "SparseSgd::step");
         grad.check(width, features, "SparseSgd::step");
-        for (k, g) in grad.iter() {
-            for (w, &g) in column_mut(weight, k as usize, width).iter_mut().zip(g) {
-                let g = g + self.weight_decay * *w;
-                *w -= self.lr * g;
-            }
-        }
+        dispatch!(sgd(weight, grad.columns(), grad.values(), self.lr, self.weight_decay, width));
     }
 }
 
@@ -859,5 +966,63 @@ impl<T: Real> SparseAdamW<T> {
             }
         }
         self.adam.step(weight, grad);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::sparse::SparseRows;
+
+    /// Rows over `features` features with a few entries each, and matching buffers.
+    fn rows(features: usize, samples: usize) -> SparseRows<f32> {
+        SparseRows::from_pairs(
+            features,
+            (0..samples).map(|i| {
+                (0..7)
+                    .map(|j| (((i * 37 + j * 101) % features) as u32, 0.25 + (i + j) as f32 / 13.0))
+                    .collect::<Vec<_>>()
+            }),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn both_copies_of_the_loops_give_the_same_bits() {
+        // Widths that are and are not multiples of the vector lengths.
+        for width in [1, 3, 8, 13, 64] {
+            let features = 300;
+            let batch = rows(features, 9);
+            let batch = batch.as_batch();
+            let weight: Vec<f32> = (0..width * features).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
+            let bias: Vec<f32> = (0..width).map(|i| i as f32 / 10.0).collect();
+            let delta: Vec<f32> = (0..width * 9).map(|i| ((i * 31) % 17) as f32 / 7.0 - 1.0).collect();
+            let mut grad = SparseGradient::new(width, features);
+            grad.compute(&batch, &delta);
+            let (mut a, mut b) = (vec![0.0; width * 9], vec![0.0; width * 9]);
+            baseline::forward(&weight, &bias, &batch, &mut a, width);
+            let (mut ga, mut gb) = (vec![0.0; grad.values().len()], vec![0.0; grad.values().len()]);
+            baseline::accumulate(&mut ga, &grad.slot, &batch, &delta, width);
+            let (mut wa, mut wb) = (weight.clone(), weight.clone());
+            baseline::sgd(&mut wa, grad.columns(), grad.values(), 0.1, 0.01, width);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was just detected on this CPU.
+                #[allow(unsafe_code)]
+                unsafe {
+                    avx2::forward(&weight, &bias, &batch, &mut b, width);
+                    avx2::accumulate(&mut gb, &grad.slot, &batch, &delta, width);
+                    avx2::sgd(&mut wb, grad.columns(), grad.values(), 0.1, 0.01, width);
+                }
+                assert_eq!(a, b, "forward, width {width}");
+                assert_eq!(ga, gb, "gradient, width {width}");
+                assert_eq!(wa, wb, "sgd, width {width}");
+            }
+            // The public functions (on this machine's path) give the baseline's bits too.
+            let mut c = vec![0.0; width * 9];
+            sparse_dense_forward(&weight, &bias, &batch, &mut c, width);
+            assert_eq!(a, c);
+            assert_eq!(grad.values(), &ga[..]);
+        }
     }
 }

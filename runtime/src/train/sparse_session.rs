@@ -406,6 +406,6 @@ fn sparse_penalty<T: Real, G: SparseGradients<Scalar = T>>(l1: T, l2: T, weight:
 /// The norm of the whole gradient: the dense tensors and the sparse weight's stored columns.
 fn joint_norm<G: SparseGradients>(grads: &G) -> f64 {
     let dense = grads.global_norm();
-    let sparse: f64 = grads.sparse().values().iter().map(|&v| v.to_f64() * v.to_f64()).sum();
+    let sparse = crate::network::sum_of_squares(grads.sparse().values());
     (dense * dense + sparse).sqrt()
 }
