@@ -351,15 +351,16 @@ impl<N: SparseNetwork> SparseSession<N> {
 
     /// Whether everything the update changed is finite.
     fn update_is_finite(&self, net: &N) -> bool {
-        let dense = (1..N::TENSORS.len()).all(|index| net.tensor(index).iter().all(|v| v.finite()));
+        let dense = (1..N::TENSORS.len()).all(|index| values_finite(net.tensor(index)));
         let width = N::WIDTH;
         let weight = net.tensor(0);
         dense
-            && self.gradients.sparse().columns().iter().all(|&k| {
-                weight[k as usize * width..(k as usize + 1) * width]
-                    .iter()
-                    .all(|v| v.finite())
-            })
+            && self
+                .gradients
+                .sparse()
+                .columns()
+                .iter()
+                .all(|&k| values_finite(&weight[k as usize * width..(k as usize + 1) * width]))
     }
 
     /// Puts back the copy [`keep_copy`](Self::keep_copy) made.
@@ -401,6 +402,13 @@ fn sparse_penalty<T: Real, G: SparseGradients<Scalar = T>>(l1: T, l2: T, weight:
         }
     }
     total
+}
+
+/// Whether every value is finite: first through the vectorized sum of squares in `f64`, which
+/// is finite when every value is (but for `f64` values beyond 1e154, whose squares overflow),
+/// and is not for a NaN or an infinity; where it is not, value by value.
+fn values_finite<T: Real>(values: &[T]) -> bool {
+    crate::network::sum_of_squares(values).is_finite() || values.iter().all(|v| v.finite())
 }
 
 /// The norm of the whole gradient: the dense tensors and the sparse weight's stored columns.
