@@ -10,18 +10,21 @@
 //! - [`error`]: the core's error types, [`ShapeError`], [`TrainError`] and [`OptimError`].
 //! - [`real`]: the scalar trait [`Real`] (`f32` or `f64`) and, in [`real::math`], the `f32`
 //!   elementary functions behind it.
+//! - [`sparse`]: sparse samples, [`SparseRows`](sparse::SparseRows) and the
+//!   [`SparseBatch`](sparse::SparseBatch) a sparse pass takes.
 //! - [`nn`]: what a pass is made of: activations, losses, dropout, weight initialization,
-//!   the [`Context`](nn::Context) a pass runs in, the dense-layer kernels, and the
-//!   convolution and pooling kernels.
+//!   the [`Context`](nn::Context) a pass runs in, the dense-layer kernels, the convolution
+//!   and pooling kernels, and the sparse layer's kernels and per-column optimizers.
 //! - [`shape`]: the checks of a batch's shape made before every pass.
 //! - [`network`]: the traits every generated network implements, [`Parameters`] and
-//!   [`Network`].
+//!   [`Network`] or, for a sparse input, [`SparseNetwork`].
 //! - [`optim`]: the [`Optimizer`](optim::Optimizer) trait, one module per optimizer, and the
 //!   learning-rate schedules.
 //! - [`io`]: atomic writes and weight files.
-//! - [`data`]: data sets in memory, loaders, preprocessing, text features and the data sets
-//!   compiled into the crate.
-//! - [`train`]: the [`Session`](train::Session) a step writes into, and the `fit` loop
+//! - [`data`]: data sets in memory (dense and sparse), loaders, preprocessing, text features,
+//!   the text classifier and the data sets compiled into the crate.
+//! - [`train`]: the [`Session`](train::Session) (and [`SparseSession`](train::SparseSession))
+//!   a step writes into, and the `fit` loop
 //!   ([`Trainer`](train::Trainer)) with its history, early stopping, checkpoints, evaluation
 //!   and metrics.
 
@@ -36,6 +39,7 @@ pub mod nn;
 pub mod optim;
 pub mod real;
 pub mod shape;
+pub mod sparse;
 pub mod train;
 
 // The modules' paths before they were grouped by concern, kept for this release.
@@ -72,7 +76,6 @@ pub use real::Real;
 /// Items used by generated code. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::data::sparse::SparseBatch;
     pub use crate::io::weights::{
         load as load_weights, load_sparse as load_sparse_weights, save as save_weights,
         save_sparse as save_sparse_weights, WeightsError,
@@ -98,6 +101,7 @@ pub mod __private {
     pub use crate::optim::Optimizer;
     pub use crate::shape::{batch_len, input_len, run_len};
     pub use crate::shape::{sparse_batch_len, sparse_input_len};
+    pub use crate::sparse::SparseBatch;
     pub use crate::train::session::{check_fused_step, Session};
     pub use crate::train::sparse_session::SparseSession;
     pub use crate::{ShapeError, TrainError};

@@ -1,11 +1,11 @@
 //! The traits every generated network implements.
 
-use crate::data::sparse::SparseBatch;
 use crate::error::{ShapeError, TrainError};
 use crate::nn::context::Context;
 use crate::nn::loss::{Loss, Output};
 use crate::nn::sparse::SparseGradient;
 use crate::real::Real;
+use crate::sparse::SparseBatch;
 
 /// A value aligned to a 64-byte cache line, as generated networks store each weight matrix
 /// and bias vector: `Box<CacheAligned<SMatrix<T, O, I>>>`.

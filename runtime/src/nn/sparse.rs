@@ -30,8 +30,8 @@
 //! `width * batch.len()`), and the optimizers when the weight or gradient does not match the
 //! `width` and `features` they were made for.
 
-use crate::data::sparse::SparseBatch;
 use crate::real::Real;
+use crate::sparse::SparseBatch;
 
 /// Marks a feature that has no column in a [`SparseGradient`].
 const ABSENT: u32 = u32::MAX;
@@ -51,7 +51,7 @@ macro_rules! sparse_kernels {
     ($module:ident, [$($attr:meta)?]) => {
         mod $module {
             use super::{add_scaled, column, column_mut};
-            use crate::data::sparse::SparseBatch;
+            use crate::sparse::SparseBatch;
             use crate::real::Real;
 
             /// The body of [`sparse_dense_forward`](super::sparse_dense_forward).
@@ -135,7 +135,8 @@ sparse_kernels!(avx2, [target_feature(enable = "avx2")]);
 fn use_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        super::kernels::kernel_path() != super::kernels::KernelPath::Portable && std::arch::is_x86_feature_detected!("avx2")
+        super::kernels::kernel_path() != super::kernels::KernelPath::Portable
+            && std::arch::is_x86_feature_detected!("avx2")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -487,7 +488,14 @@ impl<T: Real> SparseSgd<T> {
         let (width, features) = (self.width, self.features);
         check_weight(weight, width, features, "SparseSgd::step");
         grad.check(width, features, "SparseSgd::step");
-        dispatch!(sgd(weight, grad.columns(), grad.values(), self.lr, self.weight_decay, width));
+        dispatch!(sgd(
+            weight,
+            grad.columns(),
+            grad.values(),
+            self.lr,
+            self.weight_decay,
+            width
+        ));
     }
 }
 
@@ -972,7 +980,7 @@ impl<T: Real> SparseAdamW<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::sparse::SparseRows;
+    use crate::sparse::SparseRows;
 
     /// Rows over `features` features with a few entries each, and matching buffers.
     fn rows(features: usize, samples: usize) -> SparseRows<f32> {
@@ -994,7 +1002,9 @@ mod tests {
             let features = 300;
             let batch = rows(features, 9);
             let batch = batch.as_batch();
-            let weight: Vec<f32> = (0..width * features).map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5).collect();
+            let weight: Vec<f32> = (0..width * features)
+                .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
+                .collect();
             let bias: Vec<f32> = (0..width).map(|i| i as f32 / 10.0).collect();
             let delta: Vec<f32> = (0..width * 9).map(|i| ((i * 31) % 17) as f32 / 7.0 - 1.0).collect();
             let mut grad = SparseGradient::new(width, features);

@@ -1,7 +1,6 @@
 //! Training steps of a network with a sparse input ([`SparseNetwork`]): a [`SparseSession`],
 //! whose every per-step cost is proportional to what the batch holds.
 
-use crate::data::sparse::SparseBatch;
 use crate::error::TrainError;
 use crate::network::{DenseTensors, Parameters, SparseGradients, SparseNetwork};
 use crate::nn::context::Context;
@@ -9,6 +8,7 @@ use crate::nn::loss::Loss;
 use crate::nn::sparse::{SparseAdagrad, SparseAdam, SparseAdamW, SparseGradient, SparseMomentumSgd, SparseSgd};
 use crate::optim::{Optimizer, SparseRule};
 use crate::real::Real;
+use crate::sparse::SparseBatch;
 use crate::train::regularization::{sign, Regularization};
 
 /// Everything a training step of a [`SparseNetwork`] writes besides the network and the

@@ -28,7 +28,7 @@ impl<'a, T: Real> Trainer<'a, T> {
     /// `fit` on a data set of the same length. With SGD momentum, lagging columns are
     /// caught up before each validation and at the end.
     ///
-    /// Steps run on the calling thread ([`threads`](Self::threads) does not apply), and the
+    /// Steps run on the calling thread (`threads`, of the `parallel` feature, does not apply), and the
     /// finiteness guard is on, as in `fit`.
     ///
     /// # Errors
