@@ -93,6 +93,9 @@ macro_rules! sparse_kernels {
     };
 }
 
+/// How many columns ahead an optimizer's update prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Asks the CPU to bring the columns `indices` of `weight` into the cache, a hint that changes
 /// no value (a no-op off x86-64). The columns of a sparse layer are far apart in a weight of
 /// megabytes: fetched one after another as the sums reach them, each waits for memory.
@@ -852,7 +855,14 @@ impl<T: Real> SparseAdam<T> {
         let (b1, b2) = self.betas;
         let t = i32::try_from(self.steps).unwrap_or(i32::MAX);
         let step_size = self.lr * (one - b2.powi(t)).sqrt() / (one - b1.powi(t));
-        for (k, g) in grad.iter() {
+        let columns = grad.columns();
+        for (c, (k, g)) in grad.iter().enumerate() {
+            // The columns a few steps ahead are fetched while this one is updated.
+            if let Some(ahead) = columns.get(c + PREFETCH_AHEAD..c + PREFETCH_AHEAD + 1) {
+                prefetch_columns(&self.first, ahead, width);
+                prefetch_columns(&self.second, ahead, width);
+                prefetch_columns(weight, ahead, width);
+            }
             let k = k as usize;
             let m = column_mut(&mut self.first, k, width);
             let v = column_mut(&mut self.second, k, width);

@@ -408,6 +408,10 @@ fn sparse_penalty<T: Real, G: SparseGradients<Scalar = T>>(l1: T, l2: T, weight:
 /// is finite when every value is (but for `f64` values beyond 1e154, whose squares overflow),
 /// and is not for a NaN or an infinity; where it is not, value by value.
 fn values_finite<T: Real>(values: &[T]) -> bool {
+    // A short column is checked directly: the kernel's call costs more than its values.
+    if values.len() < 16 {
+        return values.iter().all(|v| v.finite());
+    }
     crate::network::sum_of_squares(values).is_finite() || values.iter().all(|v| v.finite())
 }
 
