@@ -82,7 +82,10 @@ macro_rules! sparse_kernels {
             /// The update of [`SparseSgd::step`](super::SparseSgd::step).
             $(#[$attr])?
             pub(super) fn sgd<T: Real>(weight: &mut [T], columns: &[u32], grad: &[T], lr: T, weight_decay: T, width: usize) {
-                for (&k, g) in columns.iter().zip(grad.chunks_exact(width)) {
+                for (c, (&k, g)) in columns.iter().zip(grad.chunks_exact(width)).enumerate() {
+                    if let Some(ahead) = columns.get(c + super::PREFETCH_AHEAD..c + super::PREFETCH_AHEAD + 1) {
+                        super::prefetch_columns(weight, ahead, width);
+                    }
                     for (w, &g) in column_mut(weight, k as usize, width).iter_mut().zip(g) {
                         let g = g + weight_decay * *w;
                         *w -= lr * g;
