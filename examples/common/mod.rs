@@ -49,7 +49,9 @@ pub fn settings<T>(parsed: Result<Cli<T>, lexopt::Error>, usage: &str) -> Result
 pub fn settings_or_exit<T>(parsed: Result<Cli<T>, lexopt::Error>, usage: &str) -> T {
     settings(parsed, usage).unwrap_or_else(|(message, status)| {
         if status == 0 {
-            println!("{message}");
+            // Written without `println!`, which panics when the reader has gone (`--help | head`).
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{message}");
             std::process::exit(0)
         }
         exit_with(&message, status)
