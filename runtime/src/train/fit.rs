@@ -290,8 +290,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         let eval_batch = self.dense_validation()?.map_or(1, |v| v.len().min(1024));
         let mut eval_ws = N::workspace(eval_batch);
         self.resume(net, optimizer, &mut state, train.len())?;
-        let show_bar =
-            self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let show_bar = self.show_bar();
         let batches = train.len().div_ceil(self.batch_size);
 
         for number in state.book.start_epoch..=self.epochs {
@@ -308,24 +307,11 @@ impl<'a, T: Real> Trainer<'a, T> {
             };
             let (loss_sum, penalty_sum, seen) = self.train_epoch(net, train, loss, optimizer, &mut state, &epoch)?;
             epoch.bar.finish();
-            let train_loss = loss_sum / seen.max(1) as f64;
-            let mut record = EpochRecord {
-                epoch: number,
-                train_loss,
-                penalty: penalty_sum / seen.max(1) as f64,
-                val_loss: None,
-                metrics: BTreeMap::new(),
-                lr,
-                elapsed_secs: 0.0,
-            };
+            let mut record = epoch_record(number, loss_sum, penalty_sum, seen, lr);
             self.validate(net, loss, &mut eval_ws, &mut record)?;
-            record.elapsed_secs = start.elapsed().as_secs_f64();
-            let monitored = record.val_loss.unwrap_or(train_loss);
-            let early = state.book.end_epoch(self.early_stopping, monitored, lr, number, net);
-            let asked = self.report(&record, seen);
-            state.book.history.epochs.push(record);
+            let stop = self.close_epoch(&mut state.book, record, start, seen, net);
             self.save_checkpoint(net, optimizer, &state, number)?;
-            if early || asked {
+            if stop {
                 state.book.history.stopped_early = number < self.epochs;
                 break;
             }
@@ -561,6 +547,30 @@ impl<'a, T: Real> Trainer<'a, T> {
         Ok(())
     }
 
+    /// Whether epochs show a progress bar: with `Progress::Auto`, on a terminal, outside CI.
+    fn show_bar(&self) -> bool {
+        self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+    }
+
+    /// The end of epoch `record.epoch`, after its validation: its time since `start`, the
+    /// plateau scheduler and early stopping, its summary line and callbacks, and the history.
+    /// Whether training ends after it (early stopping or a callback).
+    fn close_epoch<N: Parameters + Clone>(
+        &mut self,
+        book: &mut EpochBook<N>,
+        mut record: EpochRecord,
+        start: Instant,
+        seen: usize,
+        net: &N,
+    ) -> bool {
+        record.elapsed_secs = start.elapsed().as_secs_f64();
+        let monitored = record.val_loss.unwrap_or(record.train_loss);
+        let early = book.end_epoch(self.early_stopping, monitored, record.lr, record.epoch, net);
+        let asked = self.report(&record, seen);
+        book.history.epochs.push(record);
+        early || asked
+    }
+
     /// The validation loss and the metrics from its confusion matrix, into `record`.
     fn record_validation(&self, record: &mut EpochRecord, val_loss: f64, cm: Option<ConfusionMatrix>) {
         record.val_loss = Some(val_loss);
@@ -790,6 +800,20 @@ fn check_widths(
         return Err(TrainError::EmptyDataset { what });
     }
     Ok(())
+}
+
+/// The record of epoch `number` (trained at rate `lr`) before validation, from the sums of
+/// its samples' losses and penalties.
+fn epoch_record(number: usize, loss_sum: f64, penalty_sum: f64, seen: usize, lr: f64) -> EpochRecord {
+    EpochRecord {
+        epoch: number,
+        train_loss: loss_sum / seen.max(1) as f64,
+        penalty: penalty_sum / seen.max(1) as f64,
+        val_loss: None,
+        metrics: BTreeMap::new(),
+        lr,
+        elapsed_secs: 0.0,
+    }
 }
 
 /// A step's error as the loop reports it: a non-finite value becomes divergence at batch

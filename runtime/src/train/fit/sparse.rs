@@ -1,6 +1,6 @@
 //! [`Trainer::fit_sparse`]: the training loop for a network with a sparse input.
 
-use super::{check_widths, diverged, Epoch, EpochBook, Trainer, Validation};
+use super::{check_widths, diverged, epoch_record, Epoch, EpochBook, Trainer, Validation};
 use crate::data::shuffle_order;
 use crate::data::sparse::{SparseDataset, SparseRows};
 use crate::error::TrainError;
@@ -10,11 +10,9 @@ use crate::nn::loss::Loss;
 use crate::optim::Optimizer;
 use crate::real::Real;
 use crate::train::evaluation::evaluate_sparse;
-use crate::train::history::{EpochRecord, History};
-use crate::train::progress::{Progress, ProgressBar};
+use crate::train::history::History;
+use crate::train::progress::ProgressBar;
 use crate::train::sparse_session::SparseSession;
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::time::Instant;
 
 impl<'a, T: Real> Trainer<'a, T> {
@@ -75,8 +73,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         let mut rows = SparseRows::empty(N::FEATURES).map_err(|e| TrainError::Config(e.to_string()))?;
         let mut targets = Vec::new();
         let mut eval_ws = N::workspace(validation.map_or(1, |v| v.len().min(1024)));
-        let show_bar =
-            self.progress == Progress::Auto && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let show_bar = self.show_bar();
         let batches = train.len().div_ceil(self.batch_size);
 
         for number in book.start_epoch..=self.epochs {
@@ -109,26 +106,12 @@ impl<'a, T: Real> Trainer<'a, T> {
             }
             epoch.bar.finish();
             session.catch_up(net);
-            let train_loss = loss_sum / seen.max(1) as f64;
-            let mut record = EpochRecord {
-                epoch: number,
-                train_loss,
-                penalty: penalty_sum / seen.max(1) as f64,
-                val_loss: None,
-                metrics: BTreeMap::new(),
-                lr,
-                elapsed_secs: 0.0,
-            };
+            let mut record = epoch_record(number, loss_sum, penalty_sum, seen, lr);
             if let Some(val) = validation {
                 let (val_loss, cm) = evaluate_sparse(net, val, loss, &mut eval_ws, !self.metrics.is_empty())?;
                 self.record_validation(&mut record, val_loss, cm);
             }
-            record.elapsed_secs = start.elapsed().as_secs_f64();
-            let monitored = record.val_loss.unwrap_or(train_loss);
-            let early = book.end_epoch(self.early_stopping, monitored, lr, number, net);
-            let asked = self.report(&record, seen);
-            book.history.epochs.push(record);
-            if early || asked {
+            if self.close_epoch(&mut book, record, start, seen, net) {
                 book.history.stopped_early = number < self.epochs;
                 break;
             }
