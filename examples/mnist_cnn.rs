@@ -5,7 +5,7 @@
 //! as they are) from the MNIST page of Yann LeCun or a mirror, into a directory, and pass it:
 //!
 //! ```sh
-//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--shifted N] [--seed N | --seeds N] [--out DIR]
+//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--shifted N] [--augment] [--seed N | --seeds N] [--out DIR]
 //! ```
 //!
 //! The network, [`MnistCnn`], is LeNet-5 with more filters (16 and 32), ReLU, max pooling
@@ -49,7 +49,8 @@ retroprop::network! {
 }
 
 /// The command line's usage.
-pub const USAGE: &str = "usage: mnist_cnn DIR [--epochs N] [--shifted N] [--seed N | --seeds N] [--out DIR]\n\
+pub const USAGE: &str =
+    "usage: mnist_cnn DIR [--epochs N] [--shifted N] [--augment] [--seed N | --seeds N] [--out DIR]\n\
     DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n\
     t10k-labels-idx1-ubyte (plain or .gz): MNIST, Fashion-MNIST, or any 28x28 images in ten classes.";
 
@@ -62,6 +63,9 @@ pub struct Config {
     pub epochs: usize,
     /// Shifted copies of each training image added to the training set (default 2).
     pub shifted: usize,
+    /// Shift every training image by a fresh random amount in every epoch (`--augment`,
+    /// [`random_shift`] through [`Trainer::augment`]).
+    pub augment: bool,
     /// Seed of the initialization, shuffling and dropout.
     pub seed: u64,
     /// Where to write outputs (`None`: write nothing).
@@ -77,6 +81,7 @@ impl Config {
             dir: dir.into(),
             epochs: 15,
             shifted: 2,
+            augment: false,
             seed: 0,
             out: Some(PathBuf::from("mnist-cnn-out")),
             verbose: true,
@@ -131,8 +136,7 @@ pub const MAX_SHIFT: i32 = 2;
 /// whole number of pixels (from `-MAX_SHIFT` to `MAX_SHIFT`, rows and columns drawn
 /// separately with `seed`), zeros filling what comes in from the edges. The labels are kept.
 pub fn shifted_copies(train: &Dataset<f32>, copies: usize, seed: u64) -> Result<Dataset<f32>, Box<dyn Error>> {
-    use rand::{Rng, SeedableRng};
-    const SIDE: usize = 28;
+    use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (n, inputs) = (train.len(), train.inputs());
     let mut features = Vec::with_capacity(train.features().len() * (copies + 1));
@@ -141,26 +145,33 @@ pub fn shifted_copies(train: &Dataset<f32>, copies: usize, seed: u64) -> Result<
     targets.extend_from_slice(train.targets());
     for _ in 0..copies {
         for i in 0..n {
-            let dy = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
-            let dx = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
-            let image = train.feature(i);
             let start = features.len();
             features.resize(start + inputs, 0.0);
-            let copy = &mut features[start..];
-            for y in 0..SIDE {
-                let Some(from_y) = y.checked_add_signed(-dy).filter(|&v| v < SIDE) else {
-                    continue;
-                };
-                for x in 0..SIDE {
-                    if let Some(from_x) = x.checked_add_signed(-dx).filter(|&v| v < SIDE) {
-                        copy[y * SIDE + x] = image[from_y * SIDE + from_x];
-                    }
-                }
-            }
+            random_shift(train.feature(i), &mut features[start..], &mut rng);
             targets.extend_from_slice(train.target(i));
         }
     }
     Ok(Dataset::new(features, inputs, targets, train.outputs())?)
+}
+
+/// Writes into `out` the 28x28 `image` moved by a random whole number of pixels (from
+/// `-MAX_SHIFT` to `MAX_SHIFT`, rows and columns drawn separately from `rng`), zeros filling
+/// what comes in from the edges.
+pub fn random_shift(image: &[f32], out: &mut [f32], rng: &mut (impl rand::Rng + ?Sized)) {
+    const SIDE: usize = 28;
+    let dy = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
+    let dx = rng.random_range(-MAX_SHIFT..=MAX_SHIFT) as isize;
+    out.fill(0.0);
+    for y in 0..SIDE {
+        let Some(from_y) = y.checked_add_signed(-dy).filter(|&v| v < SIDE) else {
+            continue;
+        };
+        for x in 0..SIDE {
+            if let Some(from_x) = x.checked_add_signed(-dx).filter(|&v| v < SIDE) {
+                out[y * SIDE + x] = image[from_y * SIDE + from_x];
+            }
+        }
+    }
 }
 
 /// Trains on the images of `config.dir` (with [`Config::shifted`] shifted copies of each
@@ -170,17 +181,30 @@ pub fn run(config: &Config) -> Result<Report, Box<dyn Error>> {
     let train = shifted_copies(&train, config.shifted, config.seed)?;
     if config.verbose {
         println!(
-            "{}: {} training images ({} shifted copies of each added), {} validation, {} test images\n\n{}",
+            "{}: {} training images ({} shifted copies of each added{}), {} validation, {} test images\n\n{}",
             config.dir.display(),
             train.len() / (config.shifted + 1),
             config.shifted,
+            if config.augment {
+                ", every image shifted afresh in every epoch"
+            } else {
+                ""
+            },
             val.len(),
             test.len(),
             MnistCnn::summary()
         );
     }
     let mut net = MnistCnn::seeded(config.seed);
-    let history = Trainer::new()
+    let mut trainer = Trainer::new();
+    if config.augment {
+        trainer = trainer.augment(|image: &mut [f32], rng| {
+            let mut original = [0.0; MnistCnn::INPUT];
+            original.copy_from_slice(image);
+            random_shift(&original, image, rng);
+        });
+    }
+    let history = trainer
         .epochs(config.epochs)
         .batch_size(64)
         .seed(config.seed)
@@ -241,6 +265,7 @@ where
         match arg {
             Long("epochs") => config.epochs = common::number(&mut parser, "--epochs")?,
             Long("shifted") => config.shifted = common::number(&mut parser, "--shifted")?,
+            Long("augment") => config.augment = true,
             Long("seed") => config.seed = common::number(&mut parser, "--seed")?,
             Long("seeds") => seeds = Some(common::number(&mut parser, "--seeds")?),
             Long("out") => config.out = Some(PathBuf::from(parser.value()?)),

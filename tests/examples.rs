@@ -266,6 +266,62 @@ fn mnist_cnn_learns_from_an_idx_directory_and_writes_its_outputs() {
 }
 
 #[test]
+fn mnist_cnn_learns_with_fresh_shifts_in_every_epoch() {
+    let data = tempfile::tempdir().expect("dir");
+    digits_as_idx(data.path(), 480, 200);
+    let config = mnist_cnn::Config {
+        epochs: 3,
+        shifted: 0,
+        augment: true,
+        out: None,
+        verbose: false,
+        ..mnist_cnn::Config::new(data.path())
+    };
+    let report = mnist_cnn::run(&config).expect("training");
+    assert!(report.test_accuracy >= 0.5, "test accuracy {}", report.test_accuracy);
+    let plain = mnist_cnn::run(&mnist_cnn::Config {
+        augment: false,
+        ..config
+    })
+    .expect("training");
+    assert!(plain.net != report.net, "the shifts must change training");
+}
+
+#[test]
+fn mnist_cnn_random_shift_moves_the_whole_image_by_up_to_two_pixels() {
+    use rand::SeedableRng;
+    let image: Vec<f32> = (1..=784).map(|v| v as f32).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut out = vec![f32::NAN; 784];
+    let mut shifts = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        mnist_cnn::random_shift(&image, &mut out, &mut rng);
+        // Pixel values name their source: find the shift from any moved pixel, then check
+        // every pixel against it.
+        let (at, &v) = out
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| v != 0.0)
+            .expect("some pixel stays");
+        let from = v as usize - 1;
+        let dy = (at / 28) as i32 - (from / 28) as i32;
+        let dx = (at % 28) as i32 - (from % 28) as i32;
+        assert!(dy.abs() <= mnist_cnn::MAX_SHIFT && dx.abs() <= mnist_cnn::MAX_SHIFT);
+        for (i, &value) in out.iter().enumerate() {
+            let (y, x) = ((i / 28) as i32 - dy, (i % 28) as i32 - dx);
+            let expected = if (0..28).contains(&y) && (0..28).contains(&x) {
+                image[(y * 28 + x) as usize]
+            } else {
+                0.0
+            };
+            assert_eq!(value, expected, "pixel {i} with shift ({dy}, {dx})");
+        }
+        shifts.insert((dy, dx));
+    }
+    assert_eq!(shifts.len(), 25, "every shift from -2 to 2 in each direction");
+}
+
+#[test]
 fn mnist_cnn_adds_shifted_copies_of_its_training_images() {
     // Two images with distinct pixels (1 to 784, and their negatives), labels 3 and 7.
     let first: Vec<f32> = (1..=784).map(|v| v as f32).collect();
@@ -324,11 +380,13 @@ fn mnist_cnn_parses_its_command_line() {
     assert_eq!(options.seeds, Some(3));
     assert_eq!(options.config.epochs, 4);
     assert_eq!(options.config.shifted, 2, "two shifted copies by default");
+    assert!(!options.config.augment, "no augmentation by default");
     assert_eq!(options.config.dir, std::path::PathBuf::from("data"));
-    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--shifted", "0"])) else {
+    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--shifted", "0", "--augment"])) else {
         panic!("parse");
     };
     assert_eq!(options.config.shifted, 0);
+    assert!(options.config.augment);
     assert!(mnist_cnn::parse_args(args(&[])).is_err(), "DIR is required");
     assert!(matches!(mnist_cnn::parse_args(args(&["-h"])), Ok(Cli::Help)));
 }

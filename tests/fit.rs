@@ -687,3 +687,119 @@ fn batches_of_one_with_plain_sgd_train_in_runs_with_the_same_results() {
     assert!(by_runs.is_finite(), "non-finite weights were left in the network");
     assert!(by_runs == by_steps);
 }
+
+/// A transform for the augmentation tests: noise on every input value.
+fn jitter(input: &mut [f64], rng: &mut dyn rand::RngCore) {
+    use rand::Rng;
+    for x in input {
+        *x += rng.random_range(-0.05..0.05);
+    }
+}
+
+#[test]
+fn augment_transforms_each_training_sample_freshly_in_every_epoch() {
+    use std::cell::RefCell;
+    let train = class_data(40, 20);
+    let val = class_data(10, 21);
+    // Every call records the sample it got and the first value it drew.
+    let seen = RefCell::new(Vec::<(Vec<f64>, u32)>::new());
+    let mut net = Classifier::seeded(4);
+    quiet()
+        .epochs(3)
+        .batch_size(7)
+        .validation(&val)
+        .augment(|input: &mut [f64], rng| {
+            seen.borrow_mut().push((input.to_vec(), rng.next_u32()));
+            jitter(input, rng);
+        })
+        .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+        .expect("fit");
+    let seen = seen.into_inner();
+    // Each training sample once per epoch, untransformed when it arrives; no validation sample.
+    assert_eq!(seen.len(), 3 * train.len());
+    for epoch in seen.chunks(train.len()) {
+        let mut inputs: Vec<Vec<f64>> = epoch.iter().map(|(x, _)| x.clone()).collect();
+        let mut expected: Vec<Vec<f64>> = (0..train.len()).map(|i| train.feature(i).to_vec()).collect();
+        inputs.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        expected.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        assert_eq!(inputs, expected);
+    }
+    // Fresh draws in every epoch: the epochs' draws differ.
+    let draws: Vec<Vec<u32>> = seen
+        .chunks(train.len())
+        .map(|e| e.iter().map(|&(_, d)| d).collect())
+        .collect();
+    assert!(draws[0] != draws[1] && draws[1] != draws[2]);
+}
+
+#[test]
+fn augmented_training_is_deterministic_and_resumes_exactly() {
+    let train = class_data(48, 22);
+    let run = |seed: u64, augment: bool| {
+        let mut net = Classifier::seeded(5);
+        let trainer = quiet().epochs(4).batch_size(8).seed(seed);
+        let trainer = if augment { trainer.augment(jitter) } else { trainer };
+        let mut trainer = trainer;
+        trainer
+            .fit(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
+            .expect("fit");
+        net
+    };
+    let (a, b) = (run(1, true), run(1, true));
+    assert!(a == b, "the same seed must give the same weights");
+    assert!(a != run(1, false), "the transform must change training");
+    assert!(a != run(2, true));
+
+    // Checkpoint after 2 epochs, resume to 4: the same weights as 4 epochs straight, so the
+    // resumed epochs draw the same transforms.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("augment.safetensors");
+    let mut first = Classifier::seeded(5);
+    quiet()
+        .epochs(2)
+        .batch_size(8)
+        .seed(1)
+        .augment(jitter)
+        .checkpoint(&path)
+        .fit(&mut first, &train, &CrossEntropy, &mut Adam::new(0.01))
+        .expect("fit");
+    let mut resumed = Classifier::seeded(6);
+    let mut optimizer = Adam::new(0.01);
+    quiet()
+        .epochs(4)
+        .batch_size(8)
+        .seed(1)
+        .augment(jitter)
+        .resume_from(&path)
+        .fit(&mut resumed, &train, &CrossEntropy, &mut optimizer)
+        .expect("resume");
+    assert!(resumed == a, "resumed weights differ from a straight run");
+}
+
+#[test]
+fn augment_applies_to_batches_of_one_trained_in_runs() {
+    // Batches of one with plain SGD train in runs of steps: the transform still sees each
+    // sample, and changes the result.
+    let train = linear_data(30, 23);
+    let calls = std::cell::Cell::new(0usize);
+    let fit = |augment: bool| {
+        let mut net = Linear::seeded(7);
+        let trainer = quiet().epochs(2).batch_size(1);
+        let mut trainer = if augment {
+            trainer.augment(|x: &mut [f64], rng| {
+                calls.set(calls.get() + 1);
+                jitter(x, rng);
+            })
+        } else {
+            trainer
+        };
+        trainer
+            .fit(&mut net, &train, &MeanSquaredError, &mut Sgd::new(0.05))
+            .expect("fit");
+        net
+    };
+    let plain = fit(false);
+    let augmented = fit(true);
+    assert_eq!(calls.get(), 2 * train.len());
+    assert!(plain != augmented);
+}

@@ -648,7 +648,7 @@ mod fit {
     use super::*;
     use retroprop::data::sparse::SparseDataset;
     use retroprop::data::Dataset;
-    use retroprop::train::{EarlyStopping, Metric, Progress, Trainer};
+    use retroprop::train::{EarlyStopping, History, Metric, Progress, Trainer};
 
     retroprop::network! {
         /// A text-like classifier: 500 hashed features.
@@ -782,6 +782,105 @@ mod fit {
         }
     }
 
+    /// Trains 6 epochs straight, and 3 with a checkpoint then 3 resumed from it, with the
+    /// optimizers `make` makes: the same weights and history.
+    fn check_resume<O: Optimizer<f64>>(name: &str, make: impl Fn() -> O) {
+        let (train, val) = (data(64, 0), data(16, 500));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{name}.safetensors"));
+        let sparse_trainer = || trainer(&val).epochs(6).early_stopping(EarlyStopping::new(6));
+        let mut straight = Bag::seeded(4);
+        let full = sparse_trainer()
+            .fit_sparse(&mut straight, &train, &CrossEntropy, &mut make())
+            .unwrap();
+        let mut first = Bag::seeded(4);
+        sparse_trainer()
+            .epochs(3)
+            .checkpoint(&path)
+            .fit_sparse(&mut first, &train, &CrossEntropy, &mut make())
+            .unwrap();
+        // The checkpoint is also a weight file.
+        assert!(Bag::load(&path).unwrap() == first, "{name}: the checkpoint's weights");
+        let mut resumed = Bag::seeded(9);
+        let rest = sparse_trainer()
+            .resume_from(&path)
+            .fit_sparse(&mut resumed, &train, &CrossEntropy, &mut make())
+            .unwrap();
+        assert!(
+            resumed == straight,
+            "{name}: resumed weights differ from a straight run"
+        );
+        let losses = |h: &History| {
+            h.epochs
+                .iter()
+                .map(|e| (e.epoch, e.train_loss, e.val_loss, e.lr))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(losses(&rest), losses(&full), "{name}");
+        assert_eq!(rest.best_epoch, full.best_epoch, "{name}");
+    }
+
+    #[test]
+    fn fit_sparse_resumes_from_a_checkpoint_bit_for_bit() {
+        check_resume("sgd", || Sgd::new(0.1).with_weight_decay(0.01));
+        check_resume("momentum", || Sgd::new(0.05).with_momentum(0.9));
+        check_resume("nesterov", || Sgd::new(0.05).with_momentum(0.9).with_nesterov(true));
+        check_resume("adagrad", || Adagrad::new(0.1));
+        check_resume("adam", || Adam::new(0.02));
+        check_resume("adamw", || AdamW::new(0.02).with_weight_decay(0.05));
+    }
+
+    #[test]
+    fn fit_sparse_refuses_checkpoints_it_cannot_resume() {
+        let (train, val) = (data(32, 0), data(8, 100));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("momentum.safetensors");
+        let mut net = Bag::seeded(0);
+        trainer(&val)
+            .epochs(1)
+            .checkpoint(&path)
+            .fit_sparse(&mut net, &train, &CrossEntropy, &mut Sgd::new(0.05).with_momentum(0.9))
+            .unwrap();
+        let before = net.clone();
+        fn resume<O: Optimizer<f64>>(
+            net: &mut Bag,
+            mut optimizer: O,
+            path: &std::path::Path,
+            train: &SparseDataset<f64>,
+            val: &SparseDataset<f64>,
+        ) -> TrainError {
+            trainer(val)
+                .epochs(2)
+                .resume_from(path)
+                .fit_sparse(net, train, &CrossEntropy, &mut optimizer)
+                .unwrap_err()
+        }
+        // Another sparse rule of the same dense optimizer.
+        let error = resume(&mut net, Sgd::new(0.05), &path, &train, &val);
+        assert!(
+            matches!(error, TrainError::Checkpoint { ref message, .. } if message.contains("sgd_momentum")),
+            "{error:?}"
+        );
+        // Another optimizer.
+        let error = resume(&mut net, Adam::new(0.01), &path, &train, &val);
+        assert!(matches!(error, TrainError::Optim(_)), "{error:?}");
+        // Another training set.
+        let error = resume(&mut net, Sgd::new(0.05).with_momentum(0.9), &path, &data(40, 0), &val);
+        assert!(
+            matches!(error, TrainError::Checkpoint { ref message, .. } if message.contains("32 samples")),
+            "{error:?}"
+        );
+        // A weight file is not a checkpoint.
+        let weights = dir.path().join("weights.safetensors");
+        net.save(&weights, []).unwrap();
+        let error = resume(&mut net, Sgd::new(0.05).with_momentum(0.9), &weights, &train, &val);
+        assert!(
+            matches!(error, TrainError::Checkpoint { ref message, .. } if message.contains("not a checkpoint")),
+            "{error:?}"
+        );
+        assert!(net == before, "a refused resume changed the network");
+    }
+
     #[test]
     fn fit_sparse_refuses_what_it_cannot_do() {
         let (train, val) = (data(32, 0), data(8, 100));
@@ -801,10 +900,13 @@ mod fit {
             "{error:?}"
         );
         let error = trainer(&val)
-            .checkpoint(std::env::temp_dir().join("never-written.safetensors"))
+            .augment(|_: &mut [f64], _| {})
             .fit_sparse(&mut net, &train, &CrossEntropy, &mut Adam::new(0.01))
             .unwrap_err();
-        assert!(matches!(error, TrainError::Config(_)), "{error:?}");
+        assert!(
+            matches!(error, TrainError::Config(ref m) if m.contains("augment")),
+            "{error:?}"
+        );
         let dense_val = Dataset::<f64>::new(vec![0.0; 500], 500, vec![1.0, 0.0], 2).unwrap();
         let error = Trainer::new()
             .validation(&dense_val)

@@ -174,7 +174,7 @@ pub fn metadata<N: Network>() -> HashMap<String, String> {
     metadata_of::<N::Scalar>(N::NAME, N::DEFINITION)
 }
 
-fn metadata_of<T: Real>(name: &str, definition: &str) -> HashMap<String, String> {
+pub(crate) fn metadata_of<T: Real>(name: &str, definition: &str) -> HashMap<String, String> {
     HashMap::from([
         ("format".to_owned(), "pt".to_owned()),
         ("retroprop.network".to_owned(), name.to_owned()),

@@ -1049,3 +1049,129 @@ mod tests {
         }
     }
 }
+
+/// The state of a sparse rule with every column caught up: what a checkpoint stores. Lagging
+/// columns' bookkeeping (momentum's last step, AdamW's decay mark) is implied: every column
+/// is current, at `steps` and `decayed`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CaughtUpState<T> {
+    /// Steps taken.
+    pub steps: u64,
+    /// AdamW's running log-decay (0 for the other rules).
+    pub decayed: f64,
+    /// The `width x features` buffers, by name (PyTorch's state names).
+    pub buffers: Vec<(String, Vec<T>)>,
+}
+
+/// Takes the buffers named `names`, in order, from `state`, each of `len` values.
+fn take_buffers<T>(state: CaughtUpState<T>, names: &[&str], len: usize) -> Result<Vec<Vec<T>>, String> {
+    let found: Vec<&str> = state.buffers.iter().map(|(n, _)| n.as_str()).collect();
+    if found != names {
+        return Err(format!("the sparse layer's state holds {found:?}, expected {names:?}"));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for (name, values) in state.buffers {
+        if values.len() != len {
+            return Err(format!(
+                "the sparse layer's `{name}` holds {} values, expected {len}",
+                values.len()
+            ));
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+impl<T: Real> SparseMomentumSgd<T> {
+    /// The state, after [`catch_up_all`](Self::catch_up_all).
+    pub(crate) fn caught_up_state(&self) -> CaughtUpState<T> {
+        CaughtUpState {
+            steps: self.steps,
+            decayed: 0.0,
+            buffers: vec![("momentum_buffer".into(), self.buffer.clone())],
+        }
+    }
+
+    /// Restores a state from [`caught_up_state`](Self::caught_up_state).
+    pub(crate) fn restore_caught_up(&mut self, state: CaughtUpState<T>) -> Result<(), String> {
+        let steps = state.steps;
+        let [buffer] = <[Vec<T>; 1]>::try_from(take_buffers(state, &["momentum_buffer"], self.buffer.len())?)
+            .map_err(|_| "one buffer".to_owned())?;
+        self.buffer = buffer;
+        self.steps = steps;
+        self.last.fill(steps);
+        Ok(())
+    }
+}
+
+impl<T: Real> SparseAdagrad<T> {
+    /// The state (nothing lags).
+    pub(crate) fn caught_up_state(&self) -> CaughtUpState<T> {
+        CaughtUpState {
+            steps: self.steps,
+            decayed: 0.0,
+            buffers: vec![("sum".into(), self.sum.clone())],
+        }
+    }
+
+    /// Restores a state from [`caught_up_state`](Self::caught_up_state).
+    pub(crate) fn restore_caught_up(&mut self, state: CaughtUpState<T>) -> Result<(), String> {
+        let steps = state.steps;
+        let [sum] = <[Vec<T>; 1]>::try_from(take_buffers(state, &["sum"], self.sum.len())?)
+            .map_err(|_| "one buffer".to_owned())?;
+        self.sum = sum;
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+impl<T: Real> SparseAdam<T> {
+    /// The state (nothing lags).
+    pub(crate) fn caught_up_state(&self) -> CaughtUpState<T> {
+        CaughtUpState {
+            steps: self.steps,
+            decayed: 0.0,
+            buffers: vec![
+                ("exp_avg".into(), self.first.clone()),
+                ("exp_avg_sq".into(), self.second.clone()),
+            ],
+        }
+    }
+
+    /// Restores a state from [`caught_up_state`](Self::caught_up_state).
+    pub(crate) fn restore_caught_up(&mut self, state: CaughtUpState<T>) -> Result<(), String> {
+        let steps = state.steps;
+        let [first, second] =
+            <[Vec<T>; 2]>::try_from(take_buffers(state, &["exp_avg", "exp_avg_sq"], self.first.len())?)
+                .map_err(|_| "two buffers".to_owned())?;
+        self.first = first;
+        self.second = second;
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+impl<T: Real> SparseAdamW<T> {
+    /// The state, after [`catch_up_all`](Self::catch_up_all).
+    pub(crate) fn caught_up_state(&self) -> CaughtUpState<T> {
+        CaughtUpState {
+            decayed: self.decayed,
+            ..self.adam.caught_up_state()
+        }
+    }
+
+    /// Restores a state from [`caught_up_state`](Self::caught_up_state).
+    pub(crate) fn restore_caught_up(&mut self, state: CaughtUpState<T>) -> Result<(), String> {
+        if !state.decayed.is_finite() || state.decayed > 0.0 {
+            return Err(format!(
+                "the sparse layer's decay {} is not a log-factor",
+                state.decayed
+            ));
+        }
+        let decayed = state.decayed;
+        self.adam.restore_caught_up(state)?;
+        self.decayed = decayed;
+        self.mark.fill(decayed);
+        Ok(())
+    }
+}

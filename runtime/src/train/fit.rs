@@ -5,6 +5,7 @@ use crate::data::sparse::SparseDataset;
 use crate::data::{shuffle_order, Dataset};
 use crate::error::{ShapeError, TrainError};
 use crate::network::{Network, Parameters};
+use crate::nn::context::Context;
 use crate::nn::init::{seeded_rng, SeededRng};
 use crate::nn::loss::Loss;
 use crate::optim::schedule::{ReduceOnPlateau, Schedule};
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 type Callback<'a> = Box<dyn FnMut(&EpochRecord) -> Control + 'a>;
+type Augment<'a, T> = Box<dyn Fn(&mut [T], &mut dyn rand::RngCore) + 'a>;
 
 mod sparse;
 
@@ -72,6 +74,7 @@ pub struct Trainer<'a, T: Real> {
     regularization: Regularization<T>,
     progress: Progress,
     callbacks: Vec<Callback<'a>>,
+    augment: Option<Augment<'a, T>>,
     checkpoint: Option<PathBuf>,
     resume: Option<PathBuf>,
     threads: usize,
@@ -92,6 +95,7 @@ impl<'a, T: Real> Default for Trainer<'a, T> {
             regularization: Regularization::default(),
             progress: Progress::Auto,
             callbacks: Vec::new(),
+            augment: None,
             checkpoint: None,
             resume: None,
             threads: 1,
@@ -134,6 +138,43 @@ impl<'a, T: Real> Trainer<'a, T> {
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self
+    }
+
+    /// Data augmentation: `transform` changes each training sample's input (its `INPUT`
+    /// values, in place) after the sample is gathered into its batch and before the step,
+    /// drawing whatever it needs from the generator it is given, as torchvision's random
+    /// transforms do. Every epoch sees freshly transformed samples; the data set itself is
+    /// never changed, and validation samples are not transformed.
+    ///
+    /// The generator is seeded from [`seed`](Self::seed) and the epoch number, so the same
+    /// seed gives the same transformed samples, also after [`resume_from`](Self::resume_from).
+    /// Targets are left alone. Not available with [`fit_sparse`](Self::fit_sparse) (a
+    /// [`TrainError::Config`] there).
+    ///
+    /// ```
+    /// use rand::Rng;
+    /// use retroprop_runtime::train::Trainer;
+    /// // Noise on every input value, fresh in every epoch.
+    /// let trainer = Trainer::<f32>::new().augment(|input, rng| {
+    ///     for x in input.iter_mut() {
+    ///         *x += rng.random_range(-0.01..0.01);
+    ///     }
+    /// });
+    /// # let _ = trainer;
+    /// ```
+    pub fn augment(mut self, transform: impl Fn(&mut [T], &mut dyn rand::RngCore) + 'a) -> Self {
+        self.augment = Some(Box::new(transform));
+        self
+    }
+
+    /// With [`augment`](Self::augment): transforms each sample of the gathered batch
+    /// `features` (`inputs` values per sample), drawing from `rng`.
+    fn augment_batch(&self, features: &mut [T], inputs: usize, rng: &mut SeededRng) {
+        if let Some(transform) = &self.augment {
+            for sample in features.chunks_exact_mut(inputs) {
+                transform(sample, rng);
+            }
+        }
     }
 
     /// Copies the samples at `indices` into the batch buffers: on the configured threads,
@@ -300,6 +341,7 @@ impl<'a, T: Real> Trainer<'a, T> {
             if self.shuffle {
                 shuffle_order(&mut state.order, &mut state.rng);
             }
+            state.augment_rng = augment_rng(self.seed, number);
             let epoch = Epoch {
                 number,
                 start,
@@ -354,6 +396,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         LoopState {
             session: self.split_batches(session),
             rng: seeded_rng(self.seed),
+            augment_rng: augment_rng(self.seed, 1),
             order: (0..train.len()).collect(),
             features: Vec::new(),
             targets: Vec::new(),
@@ -386,6 +429,28 @@ impl<'a, T: Real> Trainer<'a, T> {
         let saved = checkpoint
             .fit
             .ok_or_else(|| checkpoint_error("it was not written by `fit`, so the loop's state is missing".into()))?;
+        self.check_saved(path, &saved, train_len)?;
+        copy_parameters(&checkpoint.network, net);
+        optimizer.set_state(checkpoint.optimizer)?;
+        state.session.context = saved.context.clone();
+        restore_loop(
+            &mut state.book,
+            &mut state.rng,
+            &mut state.order,
+            saved,
+            (checkpoint.epoch, checkpoint.history, checkpoint.best),
+            optimizer.learning_rate().to_f64(),
+        );
+        Ok(())
+    }
+
+    /// Checks the loop state of the checkpoint at `path` against this training set (of
+    /// `train_len` samples) and configuration.
+    fn check_saved(&self, path: &std::path::Path, saved: &FitState, train_len: usize) -> Result<(), TrainError> {
+        let checkpoint_error = |message: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
         let mut sorted = saved.order.clone();
         sorted.sort_unstable();
         if sorted.len() != train_len || sorted.iter().enumerate().any(|(i, &j)| i != j) {
@@ -405,23 +470,6 @@ impl<'a, T: Real> Trainer<'a, T> {
                 "it was written {with} `reduce_on_plateau`, but this `Trainer` {without}"
             )));
         }
-        copy_parameters(&checkpoint.network, net);
-        optimizer.set_state(checkpoint.optimizer)?;
-        state.book.history = checkpoint.history;
-        state.book.start_epoch = checkpoint.epoch + 1;
-        state.rng = saved.shuffle_rng;
-        state.session.context = saved.context;
-        state.order = saved.order;
-        state.book.waited = saved.waited;
-        state.book.plateau = saved.plateau;
-        state.book.base_lr = saved.base_lr;
-        // Checkpoints written before the plateau's rate was saved: the optimizer's, which
-        // is the rate of the checkpoint's last epoch.
-        state.book.plateau_lr = saved.plateau_lr.unwrap_or_else(|| optimizer.learning_rate().to_f64());
-        state.book.best = match (saved.best, checkpoint.best) {
-            (Some((value, epoch)), Some(weights)) => Some((value, epoch, weights)),
-            _ => None,
-        };
         Ok(())
     }
 
@@ -482,6 +530,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         let (mut loss_sum, mut seen) = (0.0, 0usize);
         for (run, indices) in state.order.chunks(RUN).enumerate() {
             self.gather(train, indices, &mut state.features, &mut state.targets);
+            self.augment_batch(&mut state.features, train.inputs(), &mut state.augment_rng);
             loss_sum += state
                 .session
                 .run(net, &state.features, &state.targets, loss, optimizer)
@@ -513,6 +562,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
         for (index, indices) in state.order.chunks(self.batch_size).enumerate() {
             self.gather(train, indices, &mut state.features, &mut state.targets);
+            self.augment_batch(&mut state.features, train.inputs(), &mut state.augment_rng);
             let value = state
                 .session
                 .step(net, &state.features, &state.targets, loss, optimizer)
@@ -625,16 +675,7 @@ impl<'a, T: Real> Trainer<'a, T> {
         let Some(path) = &self.checkpoint else {
             return Ok(());
         };
-        let saved = FitState {
-            shuffle_rng: state.rng.clone(),
-            context: state.session.context.clone(),
-            order: state.order.clone(),
-            best: state.book.best.as_ref().map(|(value, at, _)| (*value, *at)),
-            waited: state.book.waited,
-            plateau: state.book.plateau.clone(),
-            plateau_lr: state.book.plateau.is_some().then_some(state.book.plateau_lr),
-            base_lr: state.book.base_lr,
-        };
+        let saved = saved_loop(&state.book, &state.rng, &state.order, &state.session.context);
         let best_weights = state.book.best.as_ref().map(|(_, _, weights)| weights);
         checkpoint::write(
             path,
@@ -652,6 +693,57 @@ impl<'a, T: Real> Trainer<'a, T> {
     }
 }
 
+/// Restores the loop's state from a checkpoint's: the book (from `saved` and the checkpoint's
+/// `(epoch, history, best weights)`), the shuffling generator and the order; `optimizer_lr` is
+/// the resumed optimizer's rate, the plateau's rate for checkpoints written before it was saved.
+fn restore_loop<N>(
+    book: &mut EpochBook<N>,
+    rng: &mut SeededRng,
+    order: &mut Vec<usize>,
+    saved: FitState,
+    (epoch, history, best): (usize, History, Option<N>),
+    optimizer_lr: f64,
+) {
+    book.history = history;
+    book.start_epoch = epoch + 1;
+    *rng = saved.shuffle_rng;
+    *order = saved.order;
+    book.waited = saved.waited;
+    book.plateau = saved.plateau;
+    book.base_lr = saved.base_lr;
+    // Checkpoints written before the plateau's rate was saved: the optimizer's, which is the
+    // rate of the checkpoint's last epoch.
+    book.plateau_lr = saved.plateau_lr.unwrap_or(optimizer_lr);
+    book.best = match (saved.best, best) {
+        (Some((value, epoch)), Some(weights)) => Some((value, epoch, weights)),
+        _ => None,
+    };
+}
+
+/// The loop's state to save in a checkpoint: the book's, the shuffling generator's, the
+/// order and the training context.
+fn saved_loop<N>(book: &EpochBook<N>, rng: &SeededRng, order: &[usize], context: &Context) -> FitState {
+    FitState {
+        shuffle_rng: rng.clone(),
+        context: context.clone(),
+        order: order.to_vec(),
+        best: book.best.as_ref().map(|(value, at, _)| (*value, *at)),
+        waited: book.waited,
+        plateau: book.plateau.clone(),
+        plateau_lr: book.plateau.is_some().then_some(book.plateau_lr),
+        base_lr: book.base_lr,
+    }
+}
+
+/// The generator of [`Trainer::augment`]'s transforms in epoch `number` (from 1) of a
+/// trainer seeded with `seed`: a stream of its own, so augmenting changes neither the shuffles
+/// nor dropout's masks, and a function of the epoch, so resuming needs no saved state.
+fn augment_rng(seed: u64, number: usize) -> SeededRng {
+    let mut rng = seeded_rng(seed ^ 0xa06e_47a7_e5ee_d000);
+    rng.set_stream(number as u64);
+    rng
+}
+
 /// The state of `fit` between epochs, besides the network and the optimizer: what a
 /// checkpoint saves and resuming restores.
 struct LoopState<N: Network> {
@@ -659,6 +751,8 @@ struct LoopState<N: Network> {
     session: Session<N>,
     /// The shuffling generator.
     rng: SeededRng,
+    /// The generator of [`Trainer::augment`]'s transforms in this epoch.
+    augment_rng: SeededRng,
     /// Epochs visit the training set in this order, shuffled in place; each batch is
     /// gathered into `features` and `targets` (the data set itself is neither copied nor
     /// moved).

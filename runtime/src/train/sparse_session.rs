@@ -5,7 +5,9 @@ use crate::error::TrainError;
 use crate::network::{DenseTensors, Parameters, SparseGradients, SparseNetwork};
 use crate::nn::context::Context;
 use crate::nn::loss::Loss;
-use crate::nn::sparse::{SparseAdagrad, SparseAdam, SparseAdamW, SparseGradient, SparseMomentumSgd, SparseSgd};
+use crate::nn::sparse::{
+    CaughtUpState, SparseAdagrad, SparseAdam, SparseAdamW, SparseGradient, SparseMomentumSgd, SparseSgd,
+};
 use crate::optim::{Optimizer, SparseRule};
 use crate::real::Real;
 use crate::sparse::SparseBatch;
@@ -125,6 +127,43 @@ impl<T: Real> LayerOptimizer<T> {
         }
     }
 
+    /// The rule's name in checkpoints.
+    fn kind(&self) -> &'static str {
+        match self {
+            LayerOptimizer::Sgd(_) => "sgd",
+            LayerOptimizer::Momentum(_) => "sgd_momentum",
+            LayerOptimizer::Adagrad(_) => "adagrad",
+            LayerOptimizer::Adam(_) => "sparse_adam",
+            LayerOptimizer::AdamW(_) => "sparse_adamw",
+        }
+    }
+
+    /// The state, which must be caught up ([`catch_up_all`](Self::catch_up_all)).
+    fn caught_up_state(&self) -> CaughtUpState<T> {
+        match self {
+            LayerOptimizer::Sgd(_) => CaughtUpState {
+                steps: 0,
+                decayed: 0.0,
+                buffers: Vec::new(),
+            },
+            LayerOptimizer::Momentum(o) => o.caught_up_state(),
+            LayerOptimizer::Adagrad(o) => o.caught_up_state(),
+            LayerOptimizer::Adam(o) => o.caught_up_state(),
+            LayerOptimizer::AdamW(o) => o.caught_up_state(),
+        }
+    }
+
+    fn restore_caught_up(&mut self, state: CaughtUpState<T>) -> Result<(), String> {
+        match self {
+            LayerOptimizer::Sgd(_) if state.buffers.is_empty() => Ok(()),
+            LayerOptimizer::Sgd(_) => Err("plain SGD keeps no state for the sparse layer".into()),
+            LayerOptimizer::Momentum(o) => o.restore_caught_up(state),
+            LayerOptimizer::Adagrad(o) => o.restore_caught_up(state),
+            LayerOptimizer::Adam(o) => o.restore_caught_up(state),
+            LayerOptimizer::AdamW(o) => o.restore_caught_up(state),
+        }
+    }
+
     fn step(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>) {
         match self {
             LayerOptimizer::Sgd(o) => {
@@ -206,6 +245,43 @@ impl<N: SparseNetwork> SparseSession<N> {
         if let Some((_, layer)) = &mut self.rule {
             layer.catch_up_all(net.tensor_mut(0));
         }
+    }
+
+    /// Catches up every column and returns the sparse layer's update state with the rule's
+    /// name, for a checkpoint (`None` before the first step).
+    pub(crate) fn layer_state(&mut self, net: &mut N) -> Option<(&'static str, CaughtUpState<N::Scalar>)> {
+        self.catch_up(net);
+        self.rule
+            .as_ref()
+            .map(|(_, layer)| (layer.kind(), layer.caught_up_state()))
+    }
+
+    /// Restores the sparse layer's update state saved by [`layer_state`](Self::layer_state)
+    /// under the rule `kind`, for `optimizer`'s rule at its learning rate.
+    ///
+    /// # Errors
+    /// The optimizer has no sparse rule, or another rule than the state's, or the state does
+    /// not fit the layer.
+    pub(crate) fn restore_layer_state<O>(
+        &mut self,
+        optimizer: &O,
+        kind: &str,
+        state: CaughtUpState<N::Scalar>,
+    ) -> Result<(), TrainError>
+    where
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        let rule = optimizer.sparse_rule()?;
+        let mut layer = LayerOptimizer::new(rule, N::WIDTH, N::FEATURES, optimizer.learning_rate());
+        if layer.kind() != kind {
+            return Err(TrainError::Config(format!(
+                "the sparse layer's state is of rule `{kind}`, but the optimizer's rule is `{}`",
+                layer.kind()
+            )));
+        }
+        layer.restore_caught_up(state).map_err(TrainError::Config)?;
+        self.rule = Some((rule, layer));
+        Ok(())
     }
 
     /// Forgets the state of the sparse layer's update (the next step starts it afresh), as

@@ -1,6 +1,6 @@
 //! [`Trainer::fit_sparse`]: the training loop for a network with a sparse input.
 
-use super::{check_widths, diverged, epoch_record, Epoch, EpochBook, Trainer, Validation};
+use super::{check_widths, diverged, epoch_record, restore_loop, saved_loop, Epoch, EpochBook, Trainer, Validation};
 use crate::data::shuffle_order;
 use crate::data::sparse::{SparseDataset, SparseRows};
 use crate::error::TrainError;
@@ -9,6 +9,7 @@ use crate::nn::init::seeded_rng;
 use crate::nn::loss::Loss;
 use crate::optim::Optimizer;
 use crate::real::Real;
+use crate::train::checkpoint::{self, SparseParts};
 use crate::train::evaluation::evaluate_sparse;
 use crate::train::history::History;
 use crate::train::progress::ProgressBar;
@@ -22,9 +23,16 @@ impl<'a, T: Real> Trainer<'a, T> {
     /// optimizer treats the sparse layer). Epochs, batch size, shuffling and its seed, a
     /// sparse validation set ([`validation`](Self::validation)), schedules, the plateau
     /// scheduler, early stopping with the best weights, metrics, penalties and clipping,
-    /// progress and callbacks work as in `fit`; the same seed gives the same shuffles as
-    /// `fit` on a data set of the same length. With SGD momentum, lagging columns are
-    /// caught up before each validation and at the end.
+    /// progress, callbacks, [`checkpoint`](Self::checkpoint) and
+    /// [`resume_from`](Self::resume_from) work as in `fit`; the same seed gives the same
+    /// shuffles as `fit` on a data set of the same length. With SGD momentum or AdamW,
+    /// lagging columns are caught up before each validation, each checkpoint and at the end.
+    ///
+    /// A checkpoint holds the weights (it loads as a weight file, also in PyTorch), the
+    /// optimizer's state for the dense tensors, the sparse rule's state
+    /// (`optimizer.sparse.<buffer>.<weight>`, e.g. `optimizer.sparse.exp_avg.hidden.weight`,
+    /// each as large as the sparse weight) and the loop's state; resuming continues bit for
+    /// bit as if training had not stopped.
     ///
     /// Steps run on the calling thread (`threads`, of the `parallel` feature, does not apply), and the
     /// finiteness guard is on, as in `fit`.
@@ -33,10 +41,9 @@ impl<'a, T: Real> Trainer<'a, T> {
     /// [`TrainError`] for data of another feature count or output width, an empty data set,
     /// a dense validation set, a zero batch size, conflicting settings, an optimizer without
     /// a sparse rule ([`OptimError::NoSparseRule`](crate::OptimError::NoSparseRule)), or
-    /// divergence ([`TrainError::Diverged`]). [`TrainError::Config`] with
-    /// [`checkpoint`](Self::checkpoint) or [`resume_from`](Self::resume_from): checkpoints
-    /// of sparse networks (whose optimizer state includes the sparse rule's) are not
-    /// supported yet; save the weights after training instead.
+    /// divergence ([`TrainError::Diverged`]), a checkpoint that cannot be resumed
+    /// ([`TrainError::Checkpoint`]: another training set or plateau setting, another
+    /// optimizer or sparse rule, or a file that is not a checkpoint of `fit_sparse`).
     pub fn fit_sparse<N, L, O>(
         &mut self,
         net: &mut N,
@@ -55,11 +62,9 @@ impl<'a, T: Real> Trainer<'a, T> {
             check_sparse_data::<N, T>(val, "validation")?;
         }
         self.check_settings()?;
-        if self.checkpoint.is_some() || self.resume.is_some() {
+        if self.augment.is_some() {
             return Err(TrainError::Config(
-                "checkpoints of networks with a sparse input are not supported yet; save the weights after \
-                 `fit_sparse` instead"
-                    .into(),
+                "`augment` transforms dense inputs; it is not available with `fit_sparse`".into(),
             ));
         }
         optimizer.sparse_rule()?;
@@ -73,6 +78,31 @@ impl<'a, T: Real> Trainer<'a, T> {
         let mut rows = SparseRows::empty(N::FEATURES).map_err(|e| TrainError::Config(e.to_string()))?;
         let mut targets = Vec::new();
         let mut eval_ws = N::workspace(validation.map_or(1, |v| v.len().min(1024)));
+        if let Some(path) = &self.resume {
+            let checkpoint_error = |message: String| TrainError::Checkpoint {
+                path: path.clone(),
+                message,
+            };
+            let saved = checkpoint::read_sparse::<N>(path).map_err(|e| checkpoint_error(e.to_string()))?;
+            self.check_saved(path, &saved.fit, train.len())?;
+            let (kind, state) = saved
+                .layer
+                .ok_or_else(|| checkpoint_error("it holds no state of the sparse layer's update".into()))?;
+            optimizer.set_state(saved.optimizer)?;
+            session
+                .restore_layer_state(optimizer, &kind, state)
+                .map_err(|e| checkpoint_error(e.to_string()))?;
+            *net = saved.network;
+            session.context = saved.fit.context.clone();
+            restore_loop(
+                &mut book,
+                &mut rng,
+                &mut order,
+                saved.fit,
+                (saved.epoch, saved.history, saved.best),
+                optimizer.learning_rate().to_f64(),
+            );
+        }
         let show_bar = self.show_bar();
         let batches = train.len().div_ceil(self.batch_size);
 
@@ -111,7 +141,24 @@ impl<'a, T: Real> Trainer<'a, T> {
                 let (val_loss, cm) = evaluate_sparse(net, val, loss, &mut eval_ws, !self.metrics.is_empty())?;
                 self.record_validation(&mut record, val_loss, cm);
             }
-            if self.close_epoch(&mut book, record, start, seen, net) {
+            let stop = self.close_epoch(&mut book, record, start, seen, net);
+            if let Some(path) = &self.checkpoint {
+                let fit = saved_loop(&book, &rng, &order, &session.context);
+                let parts = SparseParts {
+                    layer: session.layer_state(net),
+                    network: net,
+                    optimizer: &optimizer.state(),
+                    epoch: number,
+                    history: &book.history,
+                    best: book.best.as_ref().map(|(_, _, weights)| weights),
+                    fit: &fit,
+                };
+                checkpoint::write_sparse(path, parts).map_err(|e| TrainError::Checkpoint {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            }
+            if stop {
                 book.history.stopped_early = number < self.epochs;
                 break;
             }
