@@ -5,17 +5,19 @@
 //! as they are) from the MNIST page of Yann LeCun or a mirror, into a directory, and pass it:
 //!
 //! ```sh
-//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--shifted N] [--augment] [--seed N | --seeds N] [--out DIR]
+//! cargo run --release --example mnist_cnn -- DIR [--epochs N] [--shifted N] [--no-augment] [--seed N | --seeds N] [--out DIR]
 //! ```
 //!
 //! The network, [`MnistCnn`], is LeNet-5 with more filters (16 and 32), ReLU, max pooling
 //! and dropout before the output layer. It trains with Adam (batches of 64, rate 2e-3
-//! annealed to 1e-5 by a cosine schedule, 15 epochs) on the training images and `--shifted N`
-//! copies of each (default 2), moved by up to two pixels in each direction
-//! ([`shifted_copies`]). The last twelfth of the training images (5,000 of
-//! MNIST's 60,000) is held out for validation: the hyperparameters were chosen on it (the
-//! shifted copies and the epochs: with seed 0, validation accuracy 99.26% without copies and
-//! 10 epochs, 99.40% with one copy and 10 epochs, 99.44% with two copies and 15), and the
+//! annealed to 1e-5 by a cosine schedule, 30 epochs) on the training images, every image
+//! moved afresh in every epoch by up to two pixels in each direction ([`random_shift`],
+//! through [`Trainer::augment`]; `--no-augment` turns this off). `--shifted N` adds N fixed
+//! shifted copies of each image instead ([`shifted_copies`], default 0). The last twelfth of
+//! the training images (5,000 of MNIST's 60,000) is held out for validation: the
+//! hyperparameters were chosen on it (mean validation accuracy over seeds 0-2: 99.50% with
+//! fresh shifts and 30 epochs, against 99.41% with two fixed copies and 15 epochs and 99.40%
+//! with three copies and 20; with seed 0, 99.26% without shifts and 10 epochs), and the
 //! epoch with the lowest validation loss gives the weights kept; the test images are used
 //! once, at the end.
 //!
@@ -50,7 +52,7 @@ retroprop::network! {
 
 /// The command line's usage.
 pub const USAGE: &str =
-    "usage: mnist_cnn DIR [--epochs N] [--shifted N] [--augment] [--seed N | --seeds N] [--out DIR]\n\
+    "usage: mnist_cnn DIR [--epochs N] [--shifted N] [--no-augment] [--seed N | --seeds N] [--out DIR]\n\
     DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n\
     t10k-labels-idx1-ubyte (plain or .gz): MNIST, Fashion-MNIST, or any 28x28 images in ten classes.";
 
@@ -59,12 +61,12 @@ pub const USAGE: &str =
 pub struct Config {
     /// The directory of the IDX files.
     pub dir: PathBuf,
-    /// Epochs (default 15).
+    /// Epochs (default 30).
     pub epochs: usize,
-    /// Shifted copies of each training image added to the training set (default 2).
+    /// Shifted copies of each training image added to the training set (default 0).
     pub shifted: usize,
-    /// Shift every training image by a fresh random amount in every epoch (`--augment`,
-    /// [`random_shift`] through [`Trainer::augment`]).
+    /// Shift every training image by a fresh random amount in every epoch (default on;
+    /// `--no-augment` turns it off): [`random_shift`] through [`Trainer::augment`].
     pub augment: bool,
     /// Seed of the initialization, shuffling and dropout.
     pub seed: u64,
@@ -79,9 +81,9 @@ impl Config {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Config {
             dir: dir.into(),
-            epochs: 15,
-            shifted: 2,
-            augment: false,
+            epochs: 30,
+            shifted: 0,
+            augment: true,
             seed: 0,
             out: Some(PathBuf::from("mnist-cnn-out")),
             verbose: true,
@@ -266,6 +268,7 @@ where
             Long("epochs") => config.epochs = common::number(&mut parser, "--epochs")?,
             Long("shifted") => config.shifted = common::number(&mut parser, "--shifted")?,
             Long("augment") => config.augment = true,
+            Long("no-augment") => config.augment = false,
             Long("seed") => config.seed = common::number(&mut parser, "--seed")?,
             Long("seeds") => seeds = Some(common::number(&mut parser, "--seeds")?),
             Long("out") => config.out = Some(PathBuf::from(parser.value()?)),

@@ -379,14 +379,15 @@ fn mnist_cnn_parses_its_command_line() {
     };
     assert_eq!(options.seeds, Some(3));
     assert_eq!(options.config.epochs, 4);
-    assert_eq!(options.config.shifted, 2, "two shifted copies by default");
-    assert!(!options.config.augment, "no augmentation by default");
+    assert_eq!(options.config.shifted, 0, "no fixed shifted copies by default");
+    assert!(options.config.augment, "fresh shifts in every epoch by default");
     assert_eq!(options.config.dir, std::path::PathBuf::from("data"));
-    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--shifted", "0", "--augment"])) else {
+    let Ok(Cli::Run(options)) = mnist_cnn::parse_args(args(&["data", "--shifted", "2", "--no-augment"])) else {
         panic!("parse");
     };
-    assert_eq!(options.config.shifted, 0);
-    assert!(options.config.augment);
+    assert_eq!(options.config.shifted, 2);
+    assert!(!options.config.augment);
+    assert_eq!(mnist_cnn::Config::new("data").epochs, 30);
     assert!(mnist_cnn::parse_args(args(&[])).is_err(), "DIR is required");
     assert!(matches!(mnist_cnn::parse_args(args(&["-h"])), Ok(Cli::Help)));
 }
