@@ -44,13 +44,22 @@ fn add_scaled<T: Real>(column: &mut [T], v: T, x: &[T]) {
     }
 }
 
+/// `column = v * x`: the first term of a sum (the same value as `0 + v * x`, but for the
+/// sign of a zero).
+#[inline(always)]
+fn scaled<T: Real>(column: &mut [T], v: T, x: &[T]) {
+    for (c, &x) in column.iter_mut().zip(x) {
+        *c = v * x;
+    }
+}
+
 /// The loops of the forward pass, the gradient and plain SGD, compiled once per instruction
 /// set: each lane computes a multiply and then an add (never a fused multiply-add), so every
 /// copy gives the same bits; the wider copy only takes fewer instructions.
 macro_rules! sparse_kernels {
     ($module:ident, [$($attr:meta)?]) => {
         mod $module {
-            use super::{add_scaled, column, column_mut};
+            use super::{add_scaled, column_mut, scaled};
             use crate::sparse::SparseBatch;
             use crate::real::Real;
 
@@ -62,19 +71,26 @@ macro_rules! sparse_kernels {
                     if j + 1 < batch.len() {
                         super::prefetch_columns(weight, batch.row(j + 1).0, width);
                     }
-                    out.copy_from_slice(bias);
-                    for (&k, &v) in indices.iter().zip(values) {
-                        add_scaled(out, v, column(weight, k as usize, width));
-                    }
+                    super::forward_sample::<T, 32>(weight, bias, indices, values, out, width);
                 }
             }
 
-            /// The sums of [`SparseGradient::compute`](super::SparseGradient::compute).
+            /// The sums of [`SparseGradient::compute`](super::SparseGradient::compute): the
+            /// first term of column `s` (while `fresh[s]`) is written, the others added, so
+            /// that `grad` needs no clearing.
             $(#[$attr])?
-            pub(super) fn accumulate<T: Real>(grad: &mut [T], slot: &[u32], batch: &SparseBatch<'_, T>, delta: &[T], width: usize) {
+            pub(super) fn accumulate<T: Real>(
+                grad: &mut [T], slot: &[u32], fresh: &mut [bool], batch: &SparseBatch<'_, T>, delta: &[T], width: usize,
+            ) {
                 for ((indices, values), d) in batch.iter().zip(delta.chunks_exact(width)) {
                     for (&k, &v) in indices.iter().zip(values) {
-                        add_scaled(column_mut(grad, slot[k as usize] as usize, width), v, d);
+                        let s = slot[k as usize] as usize;
+                        let column = column_mut(grad, s, width);
+                        if std::mem::replace(&mut fresh[s], false) {
+                            scaled(column, v, d);
+                        } else {
+                            add_scaled(column, v, d);
+                        }
                     }
                 }
             }
@@ -94,6 +110,41 @@ macro_rules! sparse_kernels {
             }
         }
     };
+}
+
+/// One sample of the forward pass: `out = bias + sum_k v_k W[:, k]`, added in the order of
+/// the sample's entries. Rows go `TILE` at a time with their sums in registers across the
+/// entries (a sum kept in `out` would make every entry wait for the previous one's store);
+/// the rows past the last whole tile are summed in `out`. The same sums in the same order
+/// either way.
+#[inline(always)]
+fn forward_sample<T: Real, const TILE: usize>(
+    weight: &[T],
+    bias: &[T],
+    indices: &[u32],
+    values: &[T],
+    out: &mut [T],
+    width: usize,
+) {
+    let whole = width / TILE * TILE;
+    for r in (0..whole).step_by(TILE) {
+        let mut acc = [T::zero(); TILE];
+        acc.copy_from_slice(&bias[r..r + TILE]);
+        for (&k, &v) in indices.iter().zip(values) {
+            let w = &column(weight, k as usize, width)[r..r + TILE];
+            for (a, &w) in acc.iter_mut().zip(w) {
+                *a += v * w;
+            }
+        }
+        out[r..r + TILE].copy_from_slice(&acc);
+    }
+    if whole < width {
+        let out = &mut out[whole..width];
+        out.copy_from_slice(&bias[whole..width]);
+        for (&k, &v) in indices.iter().zip(values) {
+            add_scaled(out, v, &column(weight, k as usize, width)[whole..]);
+        }
+    }
 }
 
 /// How many columns ahead an optimizer's update prefetches.
@@ -274,6 +325,10 @@ pub struct SparseGradient<T> {
     values: Vec<T>,
     /// For each feature, its place in `columns`, or [`ABSENT`].
     slot: Vec<u32>,
+    /// The radix sort's second buffer of columns.
+    scratch: Vec<u32>,
+    /// Per touched column, whether its sum is still to start (while computing).
+    fresh: Vec<bool>,
 }
 
 /// Equal when the layer sizes, the touched columns and their values are equal.
@@ -312,6 +367,8 @@ impl<T: Real> SparseGradient<T> {
             columns: Vec::with_capacity(columns),
             values: Vec::with_capacity(columns * width),
             slot: vec![ABSENT; features],
+            scratch: Vec::with_capacity(columns),
+            fresh: Vec::with_capacity(columns),
         }
     }
 
@@ -390,7 +447,11 @@ impl<T: Real> SparseGradient<T> {
     /// If `delta` is shorter than `width * batch.len()` or an index is not below
     /// [`features`](Self::features).
     pub fn compute(&mut self, batch: &SparseBatch<'_, T>, delta: &[T]) {
-        self.clear();
+        // Forget the columns, not the values (overwritten below).
+        for &k in &self.columns {
+            self.slot[k as usize] = ABSENT;
+        }
+        self.columns.clear();
         let width = self.width;
         let delta = &delta[..width * batch.len()];
         // The distinct touched features, marked in the map...
@@ -401,16 +462,27 @@ impl<T: Real> SparseGradient<T> {
                 self.columns.push(k);
             }
         }
-        // ... sorted (in place, without allocating) and numbered.
-        self.columns.sort_unstable();
+        // ... sorted (without allocating once the buffers have grown) and numbered.
+        radix_sort(&mut self.columns, &mut self.scratch, self.features);
         for (s, &k) in self.columns.iter().enumerate() {
             self.slot[k as usize] = s as u32;
         }
+        // Every value is written before it is read (each touched column's first term), so
+        // the values of an earlier batch stay in place instead of being cleared.
         self.values.resize(self.columns.len() * width, T::zero());
+        self.fresh.clear();
+        self.fresh.resize(self.columns.len(), true);
         if width == 0 {
             return;
         }
-        dispatch!(accumulate(&mut self.values, &self.slot, batch, delta, width));
+        dispatch!(accumulate(
+            &mut self.values,
+            &self.slot,
+            &mut self.fresh,
+            batch,
+            delta,
+            width
+        ));
     }
 
     /// Adds the gradient into a dense column-major `width x features` buffer (for checks and
@@ -434,6 +506,41 @@ impl<T: Real> SparseGradient<T> {
             self.width,
             self.features
         );
+    }
+}
+
+/// Sorts the distinct `keys`, all below `bound`, increasing: a least-significant-digit radix
+/// sort on bytes (one pass per byte of `bound - 1`: two for 2^16 features, three for 2^18 to
+/// 2^24) through `scratch`, which ends up holding garbage; short lists go to the standard
+/// sort. For the 768 touched columns of a batch of 32 samples of 24 features it took a
+/// third of the time of `sort_unstable`.
+fn radix_sort(keys: &mut Vec<u32>, scratch: &mut Vec<u32>, bound: usize) {
+    if keys.len() < 64 {
+        keys.sort_unstable();
+        return;
+    }
+    let top = u32::try_from(bound.saturating_sub(1)).unwrap_or(u32::MAX);
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    let mut shift = 0;
+    while shift < u32::BITS && (top >> shift) != 0 {
+        let mut starts = [0u32; 256];
+        for &k in keys.iter() {
+            starts[((k >> shift) & 0xff) as usize] += 1;
+        }
+        let mut sum = 0;
+        for start in &mut starts {
+            let count = *start;
+            *start = sum;
+            sum += count;
+        }
+        for &k in keys.iter() {
+            let digit = ((k >> shift) & 0xff) as usize;
+            scratch[starts[digit] as usize] = k;
+            starts[digit] += 1;
+        }
+        std::mem::swap(keys, scratch);
+        shift += 8;
     }
 }
 
@@ -995,6 +1102,65 @@ mod tests {
     use super::*;
     use crate::sparse::SparseRows;
 
+    #[test]
+    fn a_reused_gradient_equals_a_fresh_one() {
+        // A batch with many columns, then smaller batches: the stale values of the first
+        // batch must not leak into the later sums.
+        let width = 5;
+        let (big, small) = (rows(300, 40), rows(300, 3));
+        let delta: Vec<f32> = (0..width * 40).map(|i| ((i * 29) % 23) as f32 / 5.0 - 2.0).collect();
+        let mut reused = SparseGradient::new(width, 300);
+        reused.compute(&big.as_batch(), &delta);
+        for batch in [&small, &big, &small] {
+            let mut fresh = SparseGradient::new(width, 300);
+            fresh.compute(&batch.as_batch(), &delta);
+            reused.compute(&batch.as_batch(), &delta);
+            assert!(reused == fresh);
+            let mut dense = vec![0.0; width * 300];
+            fresh.add_to_dense(&mut dense);
+            assert!(dense.iter().any(|&v| v != 0.0));
+        }
+    }
+
+    #[test]
+    fn radix_sort_sorts_distinct_keys_below_any_bound() {
+        use rand::{seq::SliceRandom, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut scratch = Vec::new();
+        for bound in [
+            1usize,
+            200,
+            256,
+            257,
+            1 << 16,
+            (1 << 16) + 1,
+            1 << 18,
+            1 << 28,
+            u32::MAX as usize + 1,
+        ] {
+            for len in [0usize, 1, 5, 63, 64, 65, 768, 5000] {
+                let len = len.min(bound);
+                // Distinct keys: the top of the range, where every digit is busy, and a
+                // spread below it.
+                let mut keys: Vec<u32> = (0..len)
+                    .map(|i| {
+                        if i % 2 == 0 {
+                            (bound - 1 - i / 2) as u32
+                        } else {
+                            (i * 7919 % bound) as u32
+                        }
+                    })
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let expected = keys.clone();
+                keys.shuffle(&mut rng);
+                radix_sort(&mut keys, &mut scratch, bound);
+                assert_eq!(keys, expected, "bound {bound}, {len} keys");
+            }
+        }
+    }
+
     /// Rows over `features` features with a few entries each, and matching buffers.
     fn rows(features: usize, samples: usize) -> SparseRows<f32> {
         SparseRows::from_pairs(
@@ -1011,7 +1177,7 @@ mod tests {
     #[test]
     fn both_copies_of_the_loops_give_the_same_bits() {
         // Widths that are and are not multiples of the vector lengths.
-        for width in [1, 3, 8, 13, 64] {
+        for width in [1, 3, 8, 13, 40, 64] {
             let features = 300;
             let batch = rows(features, 9);
             let batch = batch.as_batch();
@@ -1025,7 +1191,7 @@ mod tests {
             let (mut a, mut b) = (vec![0.0; width * 9], vec![0.0; width * 9]);
             baseline::forward(&weight, &bias, &batch, &mut a, width);
             let (mut ga, mut gb) = (vec![0.0; grad.values().len()], vec![0.0; grad.values().len()]);
-            baseline::accumulate(&mut ga, &grad.slot, &batch, &delta, width);
+            baseline::accumulate(&mut ga, &grad.slot, &mut vec![true; grad.len()], &batch, &delta, width);
             let (mut wa, mut wb) = (weight.clone(), weight.clone());
             baseline::sgd(&mut wa, grad.columns(), grad.values(), 0.1, 0.01, width);
             #[cfg(target_arch = "x86_64")]
@@ -1034,7 +1200,7 @@ mod tests {
                 #[allow(unsafe_code)]
                 unsafe {
                     avx2::forward(&weight, &bias, &batch, &mut b, width);
-                    avx2::accumulate(&mut gb, &grad.slot, &batch, &delta, width);
+                    avx2::accumulate(&mut gb, &grad.slot, &mut vec![true; grad.len()], &batch, &delta, width);
                     avx2::sgd(&mut wb, grad.columns(), grad.values(), 0.1, 0.01, width);
                 }
                 assert_eq!(a, b, "forward, width {width}");
