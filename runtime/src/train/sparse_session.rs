@@ -480,15 +480,11 @@ fn sparse_penalty<T: Real, G: SparseGradients<Scalar = T>>(l1: T, l2: T, weight:
     total
 }
 
-/// Whether every value is finite: first through the vectorized sum of squares in `f64`, which
-/// is finite when every value is (but for `f64` values beyond 1e154, whose squares overflow),
-/// and is not for a NaN or an infinity; where it is not, value by value.
+/// Whether every value is finite, without stopping early (a fold the compiler inlines into
+/// the step; cheaper on W6's touched columns than the sum of squares in `f64` it replaced,
+/// and exact for every value).
 fn values_finite<T: Real>(values: &[T]) -> bool {
-    // A short column is checked directly: the kernel's call costs more than its values.
-    if values.len() < 16 {
-        return values.iter().all(|v| v.finite());
-    }
-    crate::network::sum_of_squares(values).is_finite() || values.iter().all(|v| v.finite())
+    values.iter().fold(true, |all, v| all & v.finite())
 }
 
 /// The norm of the whole gradient: the dense tensors and the sparse weight's stored columns.
