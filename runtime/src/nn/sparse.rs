@@ -431,11 +431,16 @@ impl<T: Real> SparseGradient<T> {
     /// Forgets the touched columns (keeping the buffers), in time proportional to their
     /// number.
     pub fn clear(&mut self) {
+        self.forget_columns();
+        self.values.clear();
+    }
+
+    /// Marks every touched column absent again and forgets them (not their values).
+    fn forget_columns(&mut self) {
         for &k in &self.columns {
             self.slot[k as usize] = ABSENT;
         }
         self.columns.clear();
-        self.values.clear();
     }
 
     /// Overwrites the gradient with that of `batch` for the deltas `delta` (`width x n`,
@@ -447,11 +452,8 @@ impl<T: Real> SparseGradient<T> {
     /// If `delta` is shorter than `width * batch.len()` or an index is not below
     /// [`features`](Self::features).
     pub fn compute(&mut self, batch: &SparseBatch<'_, T>, delta: &[T]) {
-        // Forget the columns, not the values (overwritten below).
-        for &k in &self.columns {
-            self.slot[k as usize] = ABSENT;
-        }
-        self.columns.clear();
+        // The values are overwritten below.
+        self.forget_columns();
         let width = self.width;
         let delta = &delta[..width * batch.len()];
         // The distinct touched features, marked in the map...
