@@ -198,6 +198,47 @@ fn a_batch_of_zero_samples_zeroes_the_weight_gradient() {
     assert_eq!(grad, SMatrix::<f32, 3, 2>::zeros());
 }
 
+/// The finiteness check on every path: true for finite values (zeros of both signs, the
+/// largest and smallest), false for one NaN or infinity anywhere, in the vectorized part or the
+/// remainder; and the sum of squares for lengths around its 32 lanes, the same bits on every
+/// path.
+#[test]
+fn every_path_finds_each_non_finite_value_and_sums_squares_alike() {
+    for len in [0, 1, 31, 32, 33, 64, 100, 129] {
+        let mut v = values_f32(len as u64 + 3, len, 2.0);
+        if len > 3 {
+            (v[0], v[1], v[2]) = (-0.0, f32::MAX, f32::MIN_POSITIVE);
+        }
+        let mut sums = Vec::new();
+        for path in KernelPath::ALL {
+            assert!(kernels::all_finite_on(path, &v), "len {len}, {}", path.name());
+            let wide: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+            assert!(kernels::all_finite_on(path, &wide), "f64, len {len}, {}", path.name());
+            for at in [0, len / 2, len.saturating_sub(1)].into_iter().filter(|&at| at < len) {
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    let mut spoiled = v.clone();
+                    spoiled[at] = bad;
+                    assert!(
+                        !kernels::all_finite_on(path, &spoiled),
+                        "{bad} at {at} of {len}, {}",
+                        path.name()
+                    );
+                }
+            }
+            let finite: Vec<f32> = v.iter().map(|&x| if x == f32::MAX { 1.5 } else { x }).collect();
+            let squares = kernels::sum_of_squares_on(path, &finite);
+            let reference: f64 = finite.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            assert!(
+                (squares - reference).abs() <= 1e-12 * reference,
+                "len {len}, {}",
+                path.name()
+            );
+            sums.push(squares.to_bits());
+        }
+        assert!(sums.windows(2).all(|pair| pair[0] == pair[1]), "len {len}: {sums:?}");
+    }
+}
+
 #[test]
 fn the_chosen_path_runs_on_this_cpu() {
     let path = kernels::kernel_path();

@@ -194,6 +194,7 @@ pub trait Kernels: Sized {
     );
     fn input_gradient(path: KernelPath, w: &[Self], d: &[Self], out: &mut [Self], o: usize, i: usize, n: usize);
     fn sum_of_squares(path: KernelPath, v: &[Self]) -> f64;
+    fn all_finite(path: KernelPath, v: &[Self]) -> bool;
     fn tanh_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn sigmoid_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn shifted_forward(path: KernelPath, x: &[Self], w: &[Self], out: &mut [Self], taps: Taps, wide: usize, o: usize);
@@ -262,6 +263,9 @@ macro_rules! kernels_for {
             }
             fn sum_of_squares(path: KernelPath, v: &[$t]) -> f64 {
                 dispatch!(path, sum_of_squares::<$t>(v))
+            }
+            fn all_finite(path: KernelPath, v: &[$t]) -> bool {
+                dispatch!(path, all_finite::<$t>(v))
             }
             fn tanh_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
                 dispatch!(path, tanh::<$t>(z, a));
@@ -557,7 +561,7 @@ pub fn sgd_update_and_forward_on<'a, T: Real, const O: usize, const I: usize>(
     out
 }
 
-/// `sum(v^2)` in `f64` with eight partial sums added in a fixed order (the same on every path).
+/// `sum(v^2)` in `f64` with 32 partial sums added in a fixed order (the same on every path).
 #[inline]
 pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
     sum_of_squares_on(kernel_path(), values)
@@ -567,6 +571,25 @@ pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
 #[inline]
 pub fn sum_of_squares_on<T: Real>(path: KernelPath, values: &[T]) -> f64 {
     <T as Kernels>::sum_of_squares(path, values)
+}
+
+/// Whether every value is finite (no NaN or infinity), on the kernel path.
+///
+/// ```
+/// use retroprop_runtime::nn::kernels::all_finite;
+/// assert!(all_finite(&[1.0f32, -2.5, 0.0]));
+/// assert!(!all_finite(&[1.0f32, f32::INFINITY]));
+/// assert!(!all_finite(&[f64::NAN]));
+/// ```
+#[inline]
+pub fn all_finite<T: Real>(values: &[T]) -> bool {
+    all_finite_on(kernel_path(), values)
+}
+
+/// [`all_finite`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn all_finite_on<T: Real>(path: KernelPath, values: &[T]) -> bool {
+    <T as Kernels>::all_finite(path, values)
 }
 
 /// `a = tanh(z)` element by element ([`Real::tanh_activation`]), on the kernel path.
@@ -583,7 +606,7 @@ pub fn sigmoid_into<T: Real>(z: &[T], a: &mut [T]) {
 
 /// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:
 /// `|delta|^2 (|a_prev|^2 + 1)`, since the weight gradient `delta a_prev^T` has rank one.
-/// Summed in `f64`: in order for short vectors, else by [`sum_of_squares`] (whose eight
+/// Summed in `f64`: in order for short vectors, else by [`sum_of_squares`] (whose 32
 /// partial sums do not wait on each other).
 pub fn outer_norm_squared<T: Real>(delta: &[T], a_prev: &[T]) -> f64 {
     let squares = |v: &[T]| {
@@ -675,6 +698,11 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn sum_of_squares<T: Real>(v: &[T]) -> f64 {
                 portable::sum_of_squares(v)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn all_finite<T: Real>(v: &[T]) -> bool {
+                portable::all_finite(v)
             }
 
             $(#[$attr])?
@@ -965,11 +993,16 @@ mod portable {
         }
     }
 
-    /// `sum(v^2)` in `f64`: element `m` goes to lane `m % 8`, then the lanes are added pairwise.
+    /// Partial sums of [`sum_of_squares`] and [`all_finite`]: four 512-bit registers of
+    /// `f64` (enough independent additions to cover their latency on two ports).
+    const SUM_LANES: usize = 32;
+
+    /// `sum(v^2)` in `f64`: element `m` goes to lane `m % 32`, then the lanes are added
+    /// pairwise (lane `l` and `l + 16`, then `l` and `l + 8`, and so on).
     #[inline(always)]
     pub fn sum_of_squares<T: Real>(values: &[T]) -> f64 {
-        let mut lanes = [0.0f64; 8];
-        let chunks = values.chunks_exact(8);
+        let mut lanes = [0.0f64; SUM_LANES];
+        let chunks = values.chunks_exact(SUM_LANES);
         let rest = chunks.remainder();
         for chunk in chunks {
             for (lane, &v) in lanes.iter_mut().zip(chunk) {
@@ -981,7 +1014,34 @@ mod portable {
             let v = v.to_f64();
             *lane += v * v;
         }
-        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        let mut half = SUM_LANES;
+        while half > 1 {
+            half /= 2;
+            for l in 0..half {
+                lanes[l] += lanes[l + half];
+            }
+        }
+        lanes[0]
+    }
+
+    /// Whether every value is finite: `v * 0` is zero for a finite `v` and NaN for an
+    /// infinity or a NaN, so the lanes' sums of it stay zero exactly when all values are
+    /// finite (arithmetic the compiler vectorizes, no branch per value).
+    #[inline(always)]
+    pub fn all_finite<T: Real>(values: &[T]) -> bool {
+        let zero = T::zero();
+        let mut lanes = [zero; SUM_LANES];
+        let chunks = values.chunks_exact(SUM_LANES);
+        let rest = chunks.remainder();
+        for chunk in chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane += v * zero;
+            }
+        }
+        for (lane, &v) in lanes.iter_mut().zip(rest) {
+            *lane += v * zero;
+        }
+        lanes.iter().fold(true, |all, &lane| all & (lane == zero))
     }
 
     /// `a * b + c`: one fused multiply-add (one rounding) where the path has the instruction,
