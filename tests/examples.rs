@@ -511,6 +511,8 @@ fn text_classify_parses_its_command_line() {
         "3-6",
         "--classify",
         "hello",
+        "--no-naive-bayes",
+        "--no-negation",
     ]));
     let Ok(Cli::Run(options)) = parsed else {
         panic!("{parsed:?}");
@@ -523,8 +525,9 @@ fn text_classify_parses_its_command_line() {
     assert_eq!(options.seeds, Some(5));
     assert_eq!(
         (c.lr, c.l2, c.batch_size, c.char_ngrams),
-        (Some(0.003), 0.0, 64, Some((3, 6)))
+        (Some(0.003), Some(0.0), 64, Some((3, 6)))
     );
+    assert!(!c.naive_bayes && !c.negation);
     assert_eq!(c.classify, ["hello"]);
     let error = |list: &[&str]| match text_classify::parse_args(args(list)) {
         Err(e) => e.to_string(),
@@ -539,4 +542,62 @@ fn text_classify_parses_its_command_line() {
         panic!("defaults");
     };
     assert_eq!(defaults.config, text_classify::Config::default());
+    let d = &defaults.config;
+    assert!(d.naive_bayes && d.negation);
+    assert_eq!(
+        (d.epochs, d.learning_rate(), d.l2_penalty(2), d.l2_penalty(3)),
+        (40, 1e-2, 5e-4, 2e-4)
+    );
+    assert!(d.uses_naive_bayes(2) && !d.uses_naive_bayes(3));
+}
+
+/// The default features of two classes (naive Bayes ratios of binary features, negation
+/// marks, separate norms) train and are saved with the classifier: the reloaded model
+/// predicts what the trained one did, with the same probabilities.
+#[test]
+fn text_classify_two_classes_use_naive_bayes_features_saved_with_the_model() {
+    use retroprop::data::classifier::TextClassifier;
+    use retroprop::data::text::HashingVectorizer;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("reviews.tsv");
+    let mut text = String::from("label\ttext\n");
+    let (good, bad) = (
+        ["great", "lovely", "tasty", "friendly"],
+        ["awful", "rude", "cold", "bland"],
+    );
+    for i in 0..120 {
+        let (label, word, other) = if i % 2 == 0 {
+            ("pos", good[i % 4], bad[(i / 2) % 4])
+        } else {
+            ("neg", bad[i % 4], good[(i / 2) % 4])
+        };
+        // Half of the texts name the other side's word negated: only the marks tell them apart.
+        if i % 4 < 2 {
+            text.push_str(&format!("{label}\tthe food was {word} here\n"));
+        } else {
+            text.push_str(&format!("{label}\tthe staff was not {other}, really\n"));
+        }
+    }
+    std::fs::write(&file, text).expect("write");
+    let out = dir.path().join("out");
+    let config = text_classify::Config {
+        file: Some(file),
+        out: Some(out.clone()),
+        classify: vec!["the service was not rude".into()],
+        verbose: false,
+        ..text_classify::Config::default()
+    };
+    let data = text_classify::load(&config).expect("load");
+    let report = text_classify::run(&config, &data).expect("run");
+    assert!(report.test_accuracy >= 0.95, "{report:?}");
+    assert_eq!(report.classified[0].1, "pos", "{report:?}");
+    let model = TextClassifier::<text_classify::Linear2, HashingVectorizer<{ text_classify::LINEAR_FEATURES }>>::load(
+        &out.join("text_classifier.safetensors"),
+    )
+    .expect("load classifier");
+    let features = model.vectorizer();
+    assert!(features.negation && features.binary && features.separate_norms);
+    let p = model.predict_proba("the service was not rude").expect("predict");
+    let positive = model.classes().iter().position(|c| c == "pos").expect("class");
+    assert!((p[positive] - report.classified[0].2).abs() < 1e-6, "{p:?} {report:?}");
 }

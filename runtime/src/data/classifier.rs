@@ -173,6 +173,16 @@ impl<N: SparseNetwork<Scalar = f32>, V: TextFeatures> TextClassifier<N, V> {
         &self.classes
     }
 
+    /// The vectorizer that turns texts into the network's features.
+    pub fn vectorizer(&self) -> &V {
+        &self.vectorizer
+    }
+
+    /// The network.
+    pub fn network(&self) -> &N {
+        &self.net
+    }
+
     /// The probability of each class for `text`, in the order of [`classes`](Self::classes).
     /// An empty text, or one of unknown words only, is valid: its probabilities come from
     /// the biases.

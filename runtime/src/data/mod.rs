@@ -43,6 +43,16 @@ pub enum DataError {
         /// Samples of targets.
         targets: usize,
     },
+    /// A setting outside its range.
+    #[error("`{name}` must be {expected}, not {value}")]
+    Parameter {
+        /// The setting's name.
+        name: &'static str,
+        /// The value given, as written by `Display`.
+        value: String,
+        /// What the value must be.
+        expected: &'static str,
+    },
     /// A class label not below the number of classes.
     #[error("label {label} of sample {index} is out of range for {classes} classes")]
     LabelOutOfRange {
