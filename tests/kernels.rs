@@ -1,6 +1,6 @@
-//! The kernels' compiled paths (portable, AVX2, AVX-512) against each other and against a
+//! The kernels' compiled paths (portable, AVX2, the two AVX-512 ones) against each other and against a
 //! naive reference, and the fused one-sample SGD step against the two-pass path it replaces.
-//! On this project's build machine (and CI) the CPU runs all three paths.
+//! On an AVX-512 CPU all four paths run.
 
 mod common;
 
@@ -257,8 +257,15 @@ fn the_kernel_setting_caps_the_path() {
         assert_eq!(KernelPath::capped_by(Some(path.name())), path.or_supported());
     }
     assert_eq!(KernelPath::from_name("AVX2"), None);
-    assert_eq!(KernelPath::capped_by(None), KernelPath::Avx512.or_supported());
-    assert_eq!(KernelPath::capped_by(Some("sse9")), KernelPath::Avx512.or_supported());
+    let preferred = KernelPath::preferred();
+    assert!(matches!(preferred, KernelPath::Avx512 | KernelPath::Avx512Wide));
+    assert_eq!(KernelPath::capped_by(None), preferred.or_supported());
+    assert_eq!(KernelPath::capped_by(Some("sse9")), preferred.or_supported());
+    assert_eq!(KernelPath::from_name("avx512-wide"), Some(KernelPath::Avx512Wide));
+    assert_eq!(
+        KernelPath::Avx512Wide.or_supported() == KernelPath::Avx512Wide,
+        KernelPath::Avx512.is_supported()
+    );
     assert_eq!(KernelPath::capped_by(Some("portable")), KernelPath::Portable);
 }
 
