@@ -414,7 +414,9 @@ impl<const N: usize> HashingVectorizer<N> {
             buckets.sort_unstable();
             buckets.dedup();
             for &bucket in &buckets {
-                counts[label][bucket] += 1;
+                if let Some(count) = counts[label].get_mut(bucket) {
+                    *count += 1;
+                }
             }
         }
         let alpha = f64::from(alpha);
@@ -808,5 +810,9 @@ mod tests {
             );
         }
         assert_eq!(v, before);
+        // No features at all: nothing to count, and no panic.
+        let mut empty = HashingVectorizer::<0>::new();
+        empty.fit_naive_bayes(["a b"], &[1], 0.5).unwrap();
+        assert_eq!(empty.ratio.as_deref(), Some(&[][..]));
     }
 }
