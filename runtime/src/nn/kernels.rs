@@ -1297,17 +1297,18 @@ mod portable {
         let d_cols: [&[T]; CJ] = std::array::from_fn(|b| &d[(j + b) * o..(j + b + 1) * o]);
         let mut lanes = [[[T::zero(); LANES]; CJ]; CI];
         let whole = o - o % LANES;
-        for m in (0..whole).step_by(LANES) {
-            let mut dv = [[T::zero(); LANES]; CJ];
-            for (v, col) in dv.iter_mut().zip(&d_cols) {
-                v.copy_from_slice(&col[m..m + LANES]);
-            }
-            for (lane_row, w_col) in lanes.iter_mut().zip(&w_cols) {
-                let mut wv = [T::zero(); LANES];
-                wv.copy_from_slice(&w_col[m..m + LANES]);
-                for (lane, dv) in lane_row.iter_mut().zip(&dv) {
+        // Every column as `whole / LANES` blocks of the same length: no bounds checks in the
+        // loop, and the partial sums stay in registers.
+        let blocks = whole / LANES;
+        let w_blocks: [&[[T; LANES]]; CI] = std::array::from_fn(|a| &w_cols[a].as_chunks::<LANES>().0[..blocks]);
+        let d_blocks: [&[[T; LANES]]; CJ] = std::array::from_fn(|b| &d_cols[b].as_chunks::<LANES>().0[..blocks]);
+        for m in 0..blocks {
+            let wv: [[T; LANES]; CI] = std::array::from_fn(|a| w_blocks[a][m]);
+            let dv: [[T; LANES]; CJ] = std::array::from_fn(|b| d_blocks[b][m]);
+            for a in 0..CI {
+                for b in 0..CJ {
                     for l in 0..LANES {
-                        lane[l] += wv[l] * dv[l];
+                        lanes[a][b][l] += wv[a][l] * dv[b][l];
                     }
                 }
             }

@@ -262,6 +262,10 @@ fn gradient_columns<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
         gradient_tile::<T, CO, CK, FMA>(sample, d, g, offsets, wide, o, k0, c0);
         c0 += CO;
     }
+    while c0 + 2 <= o {
+        gradient_tile::<T, 2, CK, FMA>(sample, d, g, offsets, wide, o, k0, c0);
+        c0 += 2;
+    }
     while c0 < o {
         gradient_tile::<T, 1, CK, FMA>(sample, d, g, offsets, wide, o, k0, c0);
         c0 += 1;
@@ -285,19 +289,18 @@ fn gradient_tile<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
     let d_rows: [&[T]; CO] = std::array::from_fn(|a| &d[(c0 + a) * wide..(c0 + a + 1) * wide]);
     let x_rows: [&[T]; CK] = std::array::from_fn(|b| &sample[offsets[b]..offsets[b] + wide]);
     let whole = wide - wide % LANES;
-    for q in (0..whole).step_by(LANES) {
-        let mut dv = [[T::zero(); LANES]; CO];
-        for (v, row) in dv.iter_mut().zip(&d_rows) {
-            v.copy_from_slice(&row[q..q + LANES]);
-        }
-        let mut xv = [[T::zero(); LANES]; CK];
-        for (v, row) in xv.iter_mut().zip(&x_rows) {
-            v.copy_from_slice(&row[q..q + LANES]);
-        }
-        for (lane_row, dv) in lanes.iter_mut().zip(&dv) {
-            for (lane, xv) in lane_row.iter_mut().zip(&xv) {
+    // Every row as `whole / LANES` blocks of the same length, so that the loop below indexes
+    // without bounds checks and the partial sums stay in registers.
+    let blocks = whole / LANES;
+    let d_blocks: [&[[T; LANES]]; CO] = std::array::from_fn(|a| &d_rows[a].as_chunks::<LANES>().0[..blocks]);
+    let x_blocks: [&[[T; LANES]]; CK] = std::array::from_fn(|b| &x_rows[b].as_chunks::<LANES>().0[..blocks]);
+    for m in 0..blocks {
+        let dv: [[T; LANES]; CO] = std::array::from_fn(|a| d_blocks[a][m]);
+        let xv: [[T; LANES]; CK] = std::array::from_fn(|b| x_blocks[b][m]);
+        for a in 0..CO {
+            for b in 0..CK {
                 for l in 0..LANES {
-                    lane[l] = multiply_add::<T, FMA>(dv[l], xv[l], lane[l]);
+                    lanes[a][b][l] = multiply_add::<T, FMA>(dv[a][l], xv[b][l], lanes[a][b][l]);
                 }
             }
         }
