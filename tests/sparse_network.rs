@@ -570,6 +570,40 @@ fn optimizers_without_a_sparse_rule_are_refused() {
 }
 
 #[test]
+fn the_gradient_norm_without_clipping_is_that_of_the_stored_gradient() {
+    let mut net = SparseNet::seeded(5);
+    let rows = rows();
+    let mut session = SparseSession::<SparseNet>::new(4, 0);
+    assert_eq!(session.last_grad_norm(), 0.0, "before the first step");
+    let mut sgd = Sgd::new(0.1);
+    session
+        .step(&mut net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut sgd)
+        .unwrap();
+    let dense: f64 = (0..SparseNet::DENSE_TENSORS.len())
+        .flat_map(|i| session.gradients.tensor(i).to_vec())
+        .map(|g| g * g)
+        .sum();
+    let sparse: f64 = session.gradients.sparse().values().iter().map(|g| g * g).sum();
+    let expected = (dense + sparse).sqrt();
+    assert!(expected > 0.0);
+    assert!(
+        (session.last_grad_norm() - expected).abs() <= 1e-12 * expected,
+        "{} vs {expected}",
+        session.last_grad_norm()
+    );
+    // With clipping the norm is the one before clipping, kept from the step.
+    let mut clipped = SparseSession::<SparseNet>::new(4, 0).with_regularization(Regularization {
+        clip_norm: Some(expected / 4.0),
+        ..Regularization::default()
+    });
+    let mut net = SparseNet::seeded(5);
+    clipped
+        .step(&mut net, &rows.as_batch(), &TARGET, &CrossEntropy, &mut Sgd::new(0.1))
+        .unwrap();
+    assert!((clipped.last_grad_norm() - expected).abs() <= 1e-12 * expected);
+}
+
+#[test]
 fn the_guard_restores_an_overflowing_update() {
     let mut net = SparseNet::seeded(4);
     let before = net.clone();

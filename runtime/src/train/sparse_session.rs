@@ -54,7 +54,9 @@ pub struct SparseSession<N: SparseNetwork> {
     guard_columns: Vec<N::Scalar>,
     rule: Option<RuleState<N::Scalar>>,
     last_penalty: f64,
-    last_grad_norm: f64,
+    /// The last step's gradient norm, if clipping needed it; `None`: the norm of
+    /// `gradients`, computed when asked.
+    last_grad_norm: Option<f64>,
 }
 
 /// The rule of the first layer's update and its state.
@@ -204,7 +206,7 @@ impl<N: SparseNetwork> SparseSession<N> {
             guard_columns: Vec::new(),
             rule: None,
             last_penalty: 0.0,
-            last_grad_norm: 0.0,
+            last_grad_norm: Some(0.0),
         }
     }
 
@@ -233,9 +235,13 @@ impl<N: SparseNetwork> SparseSession<N> {
         self.last_penalty
     }
 
-    /// The global gradient norm of the last step, before clipping.
+    /// The global gradient norm of the last step, before clipping (0 before the first step).
+    ///
+    /// Without clipping, a step only checks that the gradient is finite, and the norm is
+    /// computed here, from [`gradients`](Self::gradients) (a pass over the batch's columns
+    /// that a step does not pay for unless it is asked for).
     pub fn last_grad_norm(&self) -> f64 {
-        self.last_grad_norm
+        self.last_grad_norm.unwrap_or_else(|| joint_norm(&self.gradients))
     }
 
     /// Brings the columns that SGD with momentum or AdamW's decay left behind up to date (a
@@ -344,15 +350,23 @@ impl<N: SparseNetwork> SparseSession<N> {
             self.regularization
                 .add_penalty_gradient(&DenseTensors(&mut *net), &mut self.gradients);
         }
-        let norm = joint_norm(&self.gradients);
-        self.last_grad_norm = norm;
-        if !norm.is_finite() {
-            return Err(TrainError::NonFinite {
-                what: "gradient norm",
-                value: norm,
-            });
+        let clipping = self.regularization.clip_value.is_some() || self.regularization.clip_norm.is_some();
+        // Clipping needs the norm (and changes the gradient it is the norm of); otherwise a
+        // finiteness fold is enough (an `f64` sum of `f32` squares cannot overflow), and the
+        // norm waits until someone asks for it.
+        if clipping || !self.gradients.is_finite() || !values_finite(self.gradients.sparse().values()) {
+            let norm = joint_norm(&self.gradients);
+            self.last_grad_norm = Some(norm);
+            if !norm.is_finite() {
+                return Err(TrainError::NonFinite {
+                    what: "gradient norm",
+                    value: norm,
+                });
+            }
+            self.clip(norm);
+        } else {
+            self.last_grad_norm = None;
         }
-        self.clip(norm);
         if self.keep_last_good {
             self.keep_copy(net);
         }
