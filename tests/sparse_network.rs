@@ -604,6 +604,37 @@ fn the_gradient_norm_without_clipping_is_that_of_the_stored_gradient() {
 }
 
 #[test]
+fn the_f32_gradient_norm_is_computed_when_asked() {
+    let rows =
+        SparseRows::<f32>::from_pairs(1000, (0..8).map(|i| vec![(3 * i as u32, 1.0), (500 + i as u32, 0.5)])).unwrap();
+    let labels: Vec<usize> = (0..8).map(|i| i % 2).collect();
+    let target = retroprop::data::one_hot::<f32>(&labels, 2).unwrap();
+    let mut net = Linear::seeded(3);
+    let mut session = SparseSession::<Linear>::new(8, 0);
+    session
+        .step(&mut net, &rows.as_batch(), &target, &CrossEntropy, &mut Sgd::new(0.1))
+        .unwrap();
+    let dense: f64 = (0..Linear::DENSE_TENSORS.len())
+        .flat_map(|i| session.gradients.tensor(i).to_vec())
+        .map(|g| f64::from(g) * f64::from(g))
+        .sum();
+    let sparse: f64 = session
+        .gradients
+        .sparse()
+        .values()
+        .iter()
+        .map(|&g| f64::from(g) * f64::from(g))
+        .sum();
+    let expected = (dense + sparse).sqrt();
+    assert!(expected > 0.0);
+    assert!(
+        (session.last_grad_norm() - expected).abs() <= 1e-12 * expected,
+        "{} vs {expected}",
+        session.last_grad_norm()
+    );
+}
+
+#[test]
 fn the_guard_restores_an_overflowing_update() {
     let mut net = SparseNet::seeded(4);
     let before = net.clone();

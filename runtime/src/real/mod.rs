@@ -26,6 +26,10 @@ pub trait Real:
     const DTYPE: safetensors::Dtype;
     /// Negative infinity.
     const NEG_INFINITY: Self;
+    /// Whether an `f64` sum of squares of finite values of this type stays finite (`f32`:
+    /// each square is below 2^256, so any practical count of them is; `f64`: a square can
+    /// overflow), so that a finiteness check of the values stands in for one of their norm.
+    const SQUARES_FIT_F64: bool;
     /// Converts from `f64`, rounding to nearest.
     fn cast(value: f64) -> Self;
     /// Whether the value is neither NaN nor infinite.
@@ -48,6 +52,7 @@ impl Real for f32 {
     const NAME: &'static str = "f32";
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    const SQUARES_FIT_F64: bool = true;
     #[inline]
     fn finite(self) -> bool {
         f32::is_finite(self)
@@ -78,6 +83,7 @@ impl Real for f64 {
     const NAME: &'static str = "f64";
     const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    const SQUARES_FIT_F64: bool = false;
     #[inline]
     fn finite(self) -> bool {
         f64::is_finite(self)

@@ -237,9 +237,9 @@ impl<N: SparseNetwork> SparseSession<N> {
 
     /// The global gradient norm of the last step, before clipping (0 before the first step).
     ///
-    /// Without clipping, a step only checks that the gradient is finite, and the norm is
-    /// computed here, from [`gradients`](Self::gradients) (a pass over the batch's columns
-    /// that a step does not pay for unless it is asked for).
+    /// In `f32` without clipping, a step only checks that the gradient is finite, and the
+    /// norm is computed here, from [`gradients`](Self::gradients) (a pass over the batch's
+    /// columns that a step does not pay for unless it is asked for).
     pub fn last_grad_norm(&self) -> f64 {
         self.last_grad_norm.unwrap_or_else(|| joint_norm(&self.gradients))
     }
@@ -351,10 +351,11 @@ impl<N: SparseNetwork> SparseSession<N> {
                 .add_penalty_gradient(&DenseTensors(&mut *net), &mut self.gradients);
         }
         let clipping = self.regularization.clip_value.is_some() || self.regularization.clip_norm.is_some();
-        // Clipping needs the norm (and changes the gradient it is the norm of); otherwise a
-        // finiteness fold is enough (an `f64` sum of `f32` squares cannot overflow), and the
-        // norm waits until someone asks for it.
-        if clipping || !self.gradients.is_finite() || !values_finite(self.gradients.sparse().values()) {
+        // Clipping needs the norm (and changes the gradient it is the norm of), and so does
+        // `f64`, whose finite squares can overflow; otherwise a finiteness fold is enough, and
+        // the norm waits until someone asks for it.
+        let eager = clipping || !<N::Scalar as Real>::SQUARES_FIT_F64;
+        if eager || !self.gradients.is_finite() || !values_finite(self.gradients.sparse().values()) {
             let norm = joint_norm(&self.gradients);
             self.last_grad_norm = Some(norm);
             if !norm.is_finite() {
