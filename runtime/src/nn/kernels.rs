@@ -31,6 +31,7 @@
 //! Like slice indexing, each kernel panics if a buffer holds fewer than `n` samples; the
 //! generated code checks batch sizes (returning a `ShapeError`) before calling them.
 
+use crate::nn::pool::Pool2d;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 #[doc(hidden)]
@@ -281,6 +282,7 @@ pub trait Kernels: Sized {
         wide: usize,
         o: usize,
     );
+    fn max_pool_forward(path: KernelPath, geom: &Pool2d, x: &[Self], out: &mut [Self], argmax: &mut [u32], n: usize);
 }
 
 /// [`Kernels`] for one scalar type: each method dispatches to the path's compiled kernels.
@@ -370,6 +372,16 @@ macro_rules! kernels_for {
                 o: usize,
             ) {
                 dispatch!(path, shifted_weight_gradient::<$t>(x, d, g, taps, wide, o));
+            }
+            fn max_pool_forward(
+                path: KernelPath,
+                geom: &Pool2d,
+                x: &[$t],
+                out: &mut [$t],
+                argmax: &mut [u32],
+                n: usize,
+            ) {
+                dispatch!(path, max_pool_forward::<$t>(geom, x, out, argmax, n));
             }
         }
     };
@@ -725,6 +737,7 @@ macro_rules! compile_for {
         pub(crate) mod $module {
             use crate::nn::kernels::portable;
             use crate::nn::kernels::shifted::{self, Taps};
+            use crate::nn::pool::Pool2d;
             use crate::real::Real;
 
             $(#[$attr])?
@@ -793,6 +806,14 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn shifted_weight_gradient<T: Real>(x: &[T], d: &[T], g: &mut [T], taps: Taps, wide: usize, o: usize) {
                 shifted::weight_gradient::<T, $co, $ck, $fma>(x, d, g, taps, wide, o)
+            }
+
+            // Pooling selects values (no arithmetic), so every path gives the same bits; the
+            // wider paths vectorize its comparisons and selects (blends), which the baseline
+            // does not do for LeNet's short rows.
+            $(#[$attr])?
+            pub(crate) fn max_pool_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], n: usize) {
+                crate::nn::pool::max_forward(g, x, out, argmax, n)
             }
         }
     };

@@ -11,6 +11,7 @@
 //! Like slice indexing, each function panics if a buffer is shorter than the lengths
 //! documented on it (for `n` samples); a [`Pool2d`] is validated when it is built.
 
+use crate::nn::kernels::{kernel_path, KernelPath};
 use crate::real::{cast, cast_mut, Real};
 use safetensors::Dtype;
 
@@ -192,11 +193,24 @@ pub fn max_pool_forward<'a, T: Real>(
     argmax: &mut [u32],
     n: usize,
 ) -> &'a [T] {
+    max_pool_forward_on(kernel_path(), geom, x, out, argmax, n)
+}
+
+/// [`max_pool_forward`] on a given kernel path (every path gives the same results; the wider
+/// ones are faster).
+///
+/// # Panics
+/// If a buffer is shorter than stated.
+pub fn max_pool_forward_on<'a, T: Real>(
+    path: KernelPath,
+    geom: &Pool2d,
+    x: &[T],
+    out: &'a mut [T],
+    argmax: &mut [u32],
+    n: usize,
+) -> &'a [T] {
     let len = geom.output_len() * n;
-    match T::DTYPE {
-        Dtype::F32 => max_forward_f32(geom, cast(x), cast_mut(out), argmax, n),
-        _ => max_forward_f64(geom, cast(x), cast_mut(out), argmax, n),
-    }
+    T::max_pool_forward(path, geom, x, out, argmax, n);
     &out[..len]
 }
 
@@ -282,9 +296,10 @@ fn max_step<T: Real>(best: &mut T, best_at: &mut u32, value: T, at: u32) {
     *best_at = if take { at } else { *best_at };
 }
 
-/// [`max_pool_forward`] without the dispatch on `T`.
+/// [`max_pool_forward`], inlined into each kernel path's copy
+/// ([`crate::nn::kernels`]).
 #[inline(always)]
-fn max_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], n: usize) {
+pub(crate) fn max_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], n: usize) {
     let (kh, kw) = g.window;
     let (sh, sw) = g.stride;
     let (w, ow) = (g.in_w, g.out_w());
@@ -302,18 +317,9 @@ fn max_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], 
             // Plane indices are below `in_h * in_w <= u32::MAX + 1`, as `Pool2d::new` checked.
             let top = oy * sh * w;
             if (kh, kw, sh, sw) == (2, 2, 2, 2) {
-                let upper = plane[top..top + 2 * ow].chunks_exact(2);
-                let lower = plane[top + w..top + w + 2 * ow].chunks_exact(2);
-                let (mut at, below) = (top as u32, w as u32);
-                for (((a, b), o), i) in upper.zip(lower).zip(out_r.iter_mut()).zip(arg_r.iter_mut()) {
-                    let (mut best, mut best_at) = (T::NEG_INFINITY, at);
-                    max_step(&mut best, &mut best_at, a[0], at);
-                    max_step(&mut best, &mut best_at, a[1], at + 1);
-                    max_step(&mut best, &mut best_at, b[0], at + below);
-                    max_step(&mut best, &mut best_at, b[1], at + below + 1);
-                    (*o, *i) = (best, best_at);
-                    at = at.wrapping_add(2);
-                }
+                let upper = plane[top..top + 2 * ow].as_chunks::<2>().0;
+                let lower = plane[top + w..top + w + 2 * ow].as_chunks::<2>().0;
+                max_row_2x2(upper, lower, out_r, arg_r, top as u32, w as u32);
                 continue;
             }
             out_r.fill(T::NEG_INFINITY);
@@ -334,6 +340,71 @@ fn max_forward<T: Real>(g: &Pool2d, x: &[T], out: &mut [T], argmax: &mut [u32], 
                 }
             }
         }
+    }
+}
+
+/// One output row of 2x2 windows of stride 2: output `ox` is the maximum of `upper[ox]` and
+/// `lower[ox]` (the window's two rows, as pairs of columns), at plane indices `at + 2 * ox`,
+/// `+ 1`, `+ below` and `+ below + 1`, visited in that order ([`max_step`]).
+///
+/// The row goes in blocks of 8 outputs (4 for rows of 4 to 7), and the last block ends at the
+/// row's end, overlapping the one before it when the width is not a multiple of the block:
+/// the outputs it computes twice get the same values, and every output is computed by the
+/// vectorized block, with no scalar remainder (LeNet's rows are 14 and 5 outputs wide).
+#[inline(always)]
+fn max_row_2x2<T: Real>(upper: &[[T; 2]], lower: &[[T; 2]], out: &mut [T], argmax: &mut [u32], at: u32, below: u32) {
+    let ow = out.len();
+    if ow >= 8 {
+        max_blocks_2x2::<T, 8>(upper, lower, out, argmax, at, below);
+    } else if ow >= 4 {
+        max_blocks_2x2::<T, 4>(upper, lower, out, argmax, at, below);
+    } else {
+        max_block_2x2(upper, lower, out, argmax, at, below);
+    }
+}
+
+/// [`max_row_2x2`] in blocks of `B` outputs, for rows of at least `B`.
+#[inline(always)]
+fn max_blocks_2x2<T: Real, const B: usize>(
+    upper: &[[T; 2]],
+    lower: &[[T; 2]],
+    out: &mut [T],
+    argmax: &mut [u32],
+    at: u32,
+    below: u32,
+) {
+    let ow = out.len();
+    let mut ox = 0;
+    while ox < ow {
+        // The last block starts `B` before the end (`ow >= B`).
+        let start = ox.min(ow - B);
+        let (Some(u), Some(l)) = (upper[start..].first_chunk::<B>(), lower[start..].first_chunk::<B>()) else {
+            return;
+        };
+        let (Some(o), Some(i)) = (
+            out[start..].first_chunk_mut::<B>(),
+            argmax[start..].first_chunk_mut::<B>(),
+        ) else {
+            return;
+        };
+        max_block_2x2(u, l, o, i, at.wrapping_add(2 * start as u32), below);
+        ox = start + B;
+    }
+}
+
+/// The windows of [`max_row_2x2`] for as many outputs as `out` holds (a fixed `B` when called
+/// with arrays, which the compiler vectorizes).
+#[inline(always)]
+fn max_block_2x2<T: Real>(upper: &[[T; 2]], lower: &[[T; 2]], out: &mut [T], argmax: &mut [u32], at: u32, below: u32) {
+    let mut at = at;
+    for (((a, b), o), i) in upper.iter().zip(lower).zip(out.iter_mut()).zip(argmax.iter_mut()) {
+        let (mut best, mut best_at) = (T::NEG_INFINITY, at);
+        max_step(&mut best, &mut best_at, a[0], at);
+        max_step(&mut best, &mut best_at, a[1], at.wrapping_add(1));
+        max_step(&mut best, &mut best_at, b[0], at.wrapping_add(below));
+        max_step(&mut best, &mut best_at, b[1], at.wrapping_add(below).wrapping_add(1));
+        (*o, *i) = (best, best_at);
+        at = at.wrapping_add(2);
     }
 }
 
@@ -472,14 +543,10 @@ fn avg_backward<T: Real>(g: &Pool2d, grad_out: &[T], grad_in: &mut [T], n: usize
 // The kernels for `f32` and `f64`, instantiated here, in the runtime, rather than in each crate
 // that calls the generic functions above: they are compiled once, with the runtime's
 // optimization level (a user's debug build, or a test at opt-level 0, still gets fast
-// pooling), and a network's crate compiles no pooling code of its own.
+// pooling), and a network's crate compiles no pooling code of its own. The max pooling forward
+// pass is instantiated on each kernel path instead, by `compile_for!` in `crate::nn::kernels`.
 macro_rules! instances {
-    ($($t:ident: $max_forward:ident, $max_backward:ident, $avg_forward:ident, $avg_backward:ident;)*) => {$(
-        #[inline(never)]
-        fn $max_forward(g: &Pool2d, x: &[$t], out: &mut [$t], argmax: &mut [u32], n: usize) {
-            max_forward(g, x, out, argmax, n);
-        }
-
+    ($($t:ident: $max_backward:ident, $avg_forward:ident, $avg_backward:ident;)*) => {$(
         #[inline(never)]
         fn $max_backward(g: &Pool2d, argmax: &[u32], grad_out: &[$t], grad_in: &mut [$t], n: usize) {
             max_backward(g, argmax, grad_out, grad_in, n);
@@ -498,6 +565,69 @@ macro_rules! instances {
 }
 
 instances! {
-    f32: max_forward_f32, max_backward_f32, avg_forward_f32, avg_backward_f32;
-    f64: max_forward_f64, max_backward_f64, avg_forward_f64, avg_backward_f64;
+    f32: max_backward_f32, avg_forward_f32, avg_backward_f32;
+    f64: max_backward_f64, avg_forward_f64, avg_backward_f64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition: each window's values folded with [`max_step`] in row, column order.
+    fn max_by_definition(g: &Pool2d, x: &[f32], n: usize) -> (Vec<f32>, Vec<u32>) {
+        let (kh, kw) = g.window;
+        let (sh, sw) = g.stride;
+        let (mut out, mut argmax) = (Vec::new(), Vec::new());
+        for plane in x[..g.input_len() * n].chunks_exact(g.in_h * g.in_w) {
+            for oy in 0..g.out_h() {
+                for ox in 0..g.out_w() {
+                    let first = (oy * sh * g.in_w + ox * sw) as u32;
+                    let (mut best, mut best_at) = (f32::NEG_INFINITY, first);
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let at = (oy * sh + ky) * g.in_w + ox * sw + kx;
+                            max_step(&mut best, &mut best_at, plane[at], at as u32);
+                        }
+                    }
+                    out.push(best);
+                    argmax.push(best_at);
+                }
+            }
+        }
+        (out, argmax)
+    }
+
+    #[test]
+    fn two_by_two_windows_in_blocks_give_the_first_maximum_on_every_path() {
+        // Few distinct values, so that most windows have ties, and the special values: a NaN
+        // wins (the last one in the window), -inf and -0.0 compare as numbers.
+        let special = [f32::NAN, f32::NEG_INFINITY, -0.0, 0.0, 1.0, -1.0, 2.0];
+        for (in_h, in_w) in [
+            (2, 2),
+            (3, 5),
+            (4, 7),
+            (2, 8),
+            (5, 9),
+            (4, 16),
+            (7, 17),
+            (28, 28),
+            (10, 10),
+            (6, 39),
+        ] {
+            let g = Pool2d::new(2, in_h, in_w, (2, 2), (2, 2));
+            let n = 3;
+            let x: Vec<f32> = (0..g.input_len() * n)
+                .map(|i| special[(i * 7 + i / 5 + i / 13) % special.len()])
+                .collect();
+            let (want, want_at) = max_by_definition(&g, &x, n);
+            for path in KernelPath::ALL {
+                let mut out = vec![0.0f32; g.output_len() * n];
+                let mut argmax = vec![u32::MAX; g.output_len() * n];
+                max_pool_forward_on(path, &g, &x, &mut out, &mut argmax, n);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&want), "{in_h}x{in_w} on {path:?}");
+                assert_eq!(argmax, want_at, "{in_h}x{in_w} on {path:?}");
+            }
+        }
+    }
 }
