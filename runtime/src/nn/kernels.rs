@@ -282,6 +282,26 @@ pub trait Kernels: Sized {
         wide: usize,
         o: usize,
     );
+    fn shifted_weight_gradient_by_position(
+        path: KernelPath,
+        x: &[Self],
+        d_t: &[Self],
+        g: &mut [Self],
+        taps: Taps,
+        out_h: usize,
+        out_w: usize,
+        o: usize,
+    );
+    fn shifted_forward_by_position(
+        path: KernelPath,
+        x: &[Self],
+        w: &[Self],
+        out_t: &mut [Self],
+        taps: Taps,
+        out_h: usize,
+        out_w: usize,
+        o: usize,
+    );
     fn max_pool_forward(path: KernelPath, geom: &Pool2d, x: &[Self], out: &mut [Self], argmax: &mut [u32], n: usize);
 }
 
@@ -372,6 +392,36 @@ macro_rules! kernels_for {
                 o: usize,
             ) {
                 dispatch!(path, shifted_weight_gradient::<$t>(x, d, g, taps, wide, o));
+            }
+            fn shifted_weight_gradient_by_position(
+                path: KernelPath,
+                x: &[$t],
+                d_t: &[$t],
+                g: &mut [$t],
+                taps: Taps,
+                out_h: usize,
+                out_w: usize,
+                o: usize,
+            ) {
+                dispatch!(
+                    path,
+                    shifted_weight_gradient_by_position::<$t>(x, d_t, g, taps, out_h, out_w, o)
+                );
+            }
+            fn shifted_forward_by_position(
+                path: KernelPath,
+                x: &[$t],
+                w: &[$t],
+                out_t: &mut [$t],
+                taps: Taps,
+                out_h: usize,
+                out_w: usize,
+                o: usize,
+            ) {
+                dispatch!(
+                    path,
+                    shifted_forward_by_position::<$t>(x, w, out_t, taps, out_h, out_w, o)
+                );
             }
             fn max_pool_forward(
                 path: KernelPath,
@@ -719,7 +769,9 @@ mod shifted;
 /// rows for a single sample)`, `gradient = (rows, weight columns)`, and for the stride-1
 /// convolution kernels of [`shifted`] `shifted = (rows, samples, rows for a single sample)`
 /// of its forward pass, `scatter = (positions, weight columns,
-/// positions for a single column)` and `conv_gradient = (channels, weight columns)`: enough
+/// positions for a single column)`, `conv_gradient = (channels, weight columns)`, and with the
+/// channels along the vector lanes `position_gradient = (channels, weight columns)` and
+/// `position_forward = (channels, positions)`: enough
 /// accumulators to hide the latency, few enough to stay in registers) and whether the matrix
 /// products use fused multiply-adds.
 macro_rules! compile_for {
@@ -732,6 +784,8 @@ macro_rules! compile_for {
         shifted = ($f_rows:literal, $f_cols:literal, $f_tall:literal),
         scatter = ($s_rows:literal, $s_cols:literal, $s_tall:literal),
         conv_gradient = ($co:literal, $ck:literal),
+        position_gradient = ($pco:literal, $pck:literal),
+        position_forward = ($fco:literal, $fp:literal),
         fma = $fma:literal
     ) => {
         pub(crate) mod $module {
@@ -808,6 +862,22 @@ macro_rules! compile_for {
                 shifted::weight_gradient::<T, $co, $ck, $fma>(x, d, g, taps, wide, o)
             }
 
+            $(#[$attr])?
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn shifted_weight_gradient_by_position<T: Real>(
+                x: &[T], d_t: &[T], g: &mut [T], taps: Taps, out_h: usize, out_w: usize, o: usize,
+            ) {
+                shifted::weight_gradient_by_position::<T, $pco, $pck, $fma>(x, d_t, g, taps, out_h, out_w, o)
+            }
+
+            $(#[$attr])?
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn shifted_forward_by_position<T: Real>(
+                x: &[T], w: &[T], out_t: &mut [T], taps: Taps, out_h: usize, out_w: usize, o: usize,
+            ) {
+                shifted::forward_by_position::<T, $fco, $fp, $fma>(x, w, out_t, taps, out_h, out_w, o)
+            }
+
             // Pooling selects values (no arithmetic), so every path gives the same bits; the
             // wider paths vectorize its comparisons and selects (blends), which the baseline
             // does not do for LeNet's short rows.
@@ -828,6 +898,8 @@ compile_for!(
     shifted = (8, 4, 32),
     scatter = (32, 1, 32),
     conv_gradient = (2, 4),
+    position_gradient = (8, 4),
+    position_forward = (8, 4),
     fma = false
 );
 
@@ -842,6 +914,8 @@ mod x86 {
         shifted = (24, 4, 64),
         scatter = (64, 1, 64),
         conv_gradient = (2, 4),
+        position_gradient = (16, 6),
+        position_forward = (16, 6),
         fma = true
     );
     // Tuned on Zen 4 (512-bit operations on 256-bit units).
@@ -854,6 +928,8 @@ mod x86 {
         shifted = (64, 4, 128),
         scatter = (128, 1, 128),
         conv_gradient = (4, 4),
+        position_gradient = (16, 8),
+        position_forward = (16, 12),
         fma = true
     );
     // Zen 5 (two full-width 512-bit FMA units): six samples per forward tile, 24 of the 32
@@ -868,6 +944,8 @@ mod x86 {
         shifted = (64, 4, 128),
         scatter = (128, 1, 128),
         conv_gradient = (4, 4),
+        position_gradient = (16, 8),
+        position_forward = (16, 12),
         fma = true
     );
 }

@@ -320,3 +320,220 @@ fn gradient_tile<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
         }
     }
 }
+
+/// The weight gradient of one sample, added, with the channels along the vector lanes:
+/// `g[c + kk * o] += d_t[p * o + c] * sample[offset(kk) + oy * row + ox]` for the output
+/// positions `p = oy * out_w + ox` only (no work at the wide positions past each output row),
+/// with `d_t` the sample's delta by position (`o` values per position). Each sum continues
+/// from `g` and runs over the positions in order, one multiply-add per term: the order of the
+/// patch-matrix product of [`crate::nn::conv`] (so the same values as [`weight_gradient`] to
+/// rounding, and the same bits on every path with fused multiply-adds). For layers of 16
+/// channels or more, where a channel tile fills the vectors; [`weight_gradient`] reduces a
+/// dot product per weight instead, which suits fewer channels and long rows.
+///
+/// Tiles of `CO` channels by `CK` weight columns, then smaller ones.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn weight_gradient_by_position<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d_t: &[T],
+    g: &mut [T],
+    taps: Taps,
+    out_h: usize,
+    out_w: usize,
+    o: usize,
+) {
+    let d_t = &d_t[..out_h * out_w * o];
+    let g = &mut g[..o * taps.len()];
+    let mut c0 = 0;
+    macro_rules! channels {
+        ($co:expr) => {
+            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
+            while c0 + $co <= o {
+                position_columns::<T, $co, CK, FMA>(sample, d_t, g, taps, out_h, out_w, o, c0);
+                c0 += $co;
+            }
+        };
+    }
+    channels!(CO);
+    channels!(8);
+    channels!(4);
+    channels!(1);
+}
+
+/// The channels `c0..c0 + CO` of [`weight_gradient_by_position`], weight column tile by tile.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn position_columns<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d_t: &[T],
+    g: &mut [T],
+    taps: Taps,
+    out_h: usize,
+    out_w: usize,
+    o: usize,
+    c0: usize,
+) {
+    let k = taps.len();
+    let mut k0 = 0;
+    macro_rules! columns {
+        ($ck:expr) => {
+            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
+            while k0 + $ck <= k {
+                position_tile::<T, CO, $ck, FMA>(sample, d_t, g, taps, out_h, out_w, o, c0, k0);
+                k0 += $ck;
+            }
+        };
+    }
+    columns!(CK);
+    columns!(4);
+    columns!(1);
+}
+
+/// Channels `c0..c0 + CO` by weight columns `k0..k0 + CK` of [`weight_gradient_by_position`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn position_tile<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
+    sample: &[T],
+    d_t: &[T],
+    g: &mut [T],
+    taps: Taps,
+    out_h: usize,
+    out_w: usize,
+    o: usize,
+    c0: usize,
+    k0: usize,
+) {
+    let mut acc = [[T::zero(); CO]; CK];
+    for (b, a) in acc.iter_mut().enumerate() {
+        a.copy_from_slice(&g[(k0 + b) * o + c0..][..CO]);
+    }
+    let offsets: [usize; CK] = std::array::from_fn(|b| taps.offset(k0 + b));
+    for oy in 0..out_h {
+        // The row's deltas, position by position, and each weight column's slice of the row.
+        let d_row = &d_t[oy * out_w * o..(oy + 1) * out_w * o];
+        let x_rows: [&[T]; CK] = std::array::from_fn(|b| &sample[offsets[b] + oy * taps.row..][..out_w]);
+        for (ox, d_p) in d_row.chunks_exact(o).enumerate() {
+            let mut dv = [T::zero(); CO];
+            dv.copy_from_slice(&d_p[c0..c0 + CO]);
+            for (a, x_row) in acc.iter_mut().zip(&x_rows) {
+                let xk = x_row[ox];
+                for c in 0..CO {
+                    a[c] = multiply_add::<T, FMA>(dv[c], xk, a[c]);
+                }
+            }
+        }
+    }
+    for (b, a) in acc.iter().enumerate() {
+        g[(k0 + b) * o + c0..][..CO].copy_from_slice(a);
+    }
+}
+
+/// The forward product with the channels along the vector lanes, at the output positions
+/// only: `out_t[p * o + c] = sum_kk w[c + kk * o] * sample[offset(kk) + oy * row + ox]` for
+/// the positions `p = oy * out_w + ox` (the output by position, `o` values for each). Each sum
+/// starts from zero and runs over `kk` in order, one multiply-add per term: the operations of
+/// [`forward`] (and of the patch-matrix product), so the same bits, without the work at the
+/// wide positions past each output row. For layers of 16 channels or more.
+///
+/// Tiles of `CO` channels by `P` positions (consecutive positions, across output rows), then
+/// smaller ones.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn forward_by_position<T: Real, const CO: usize, const P: usize, const FMA: bool>(
+    sample: &[T],
+    w: &[T],
+    out_t: &mut [T],
+    taps: Taps,
+    out_h: usize,
+    out_w: usize,
+    o: usize,
+) {
+    let w = &w[..o * taps.len()];
+    let out_t = &mut out_t[..out_h * out_w * o];
+    let mut c0 = 0;
+    macro_rules! channels {
+        ($co:expr) => {
+            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
+            while c0 + $co <= o {
+                forward_positions::<T, $co, P, FMA>(sample, w, out_t, taps, out_h, out_w, o, c0);
+                c0 += $co;
+            }
+        };
+    }
+    channels!(CO);
+    channels!(8);
+    channels!(4);
+    channels!(1);
+}
+
+/// The channels `c0..c0 + CO` of [`forward_by_position`], position tile by tile.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_positions<T: Real, const CO: usize, const P: usize, const FMA: bool>(
+    sample: &[T],
+    w: &[T],
+    out_t: &mut [T],
+    taps: Taps,
+    out_h: usize,
+    out_w: usize,
+    o: usize,
+    c0: usize,
+) {
+    let positions = out_h * out_w;
+    let mut p0 = 0;
+    macro_rules! tiles {
+        ($p:expr) => {
+            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
+            while p0 + $p <= positions {
+                forward_position_tile::<T, CO, $p, FMA>(sample, w, out_t, taps, out_w, o, c0, p0);
+                p0 += $p;
+            }
+        };
+    }
+    tiles!(P);
+    tiles!(4);
+    tiles!(1);
+}
+
+/// Channels `c0..c0 + CO` at positions `p0..p0 + P` of [`forward_by_position`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_position_tile<T: Real, const CO: usize, const P: usize, const FMA: bool>(
+    sample: &[T],
+    w: &[T],
+    out_t: &mut [T],
+    taps: Taps,
+    out_w: usize,
+    o: usize,
+    c0: usize,
+    p0: usize,
+) {
+    // Where each position's receptive field starts in a channel of the padded sample.
+    let starts: [usize; P] = std::array::from_fn(|j| {
+        let p = p0 + j;
+        (p / out_w) * taps.row + p % out_w
+    });
+    let mut acc = [[T::zero(); CO]; P];
+    // The weight columns in order, one per tap: the CO weights of this tile in each.
+    let mut w_cols = w.chunks_exact(o);
+    for channel in 0..taps.channels {
+        for ky in 0..taps.kh {
+            let from = &sample[channel * taps.plane + ky * taps.row..];
+            for (kx, w_col) in (0..taps.kw).zip(&mut w_cols) {
+                let mut wv = [T::zero(); CO];
+                wv.copy_from_slice(&w_col[c0..c0 + CO]);
+                let x = &from[kx..];
+                for (a, &start) in acc.iter_mut().zip(&starts) {
+                    let xk = x[start];
+                    for c in 0..CO {
+                        a[c] = multiply_add::<T, FMA>(xk, wv[c], a[c]);
+                    }
+                }
+            }
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        out_t[(p0 + j) * o + c0..][..CO].copy_from_slice(a);
+    }
+}
