@@ -164,3 +164,69 @@ fn an_update_that_overflows_is_undone_by_the_guard() {
         .expect("no check");
     assert!(!unguarded.is_finite());
 }
+
+retroprop::network! {
+    struct Small32 { input: 3, hidden: dense(4) -> tanh, out: dense(2) }
+}
+
+retroprop::network! {
+    struct Line32 { input: 1, out: dense(1) }
+}
+
+/// The Euclidean norm of every gradient together, by hand.
+fn norm_by_hand(g: &Small32Gradients) -> f64 {
+    (0..<Small32 as Parameters>::TENSORS.len())
+        .flat_map(|i| g.tensor(i).to_vec())
+        .map(|v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[test]
+fn the_f32_gradient_norm_is_the_stored_gradients_and_still_refuses_overflow() {
+    let x: Vec<f32> = values(1, 3 * 5, 1.0).iter().map(|&v| v as f32).collect();
+    let y: Vec<f32> = values(2, 2 * 5, 1.0).iter().map(|&v| v as f32).collect();
+    let mut net = Small32::seeded(3);
+    let mut session = Session::<Small32>::new(5, 0);
+    assert_eq!(session.last_grad_norm(), 0.0, "before the first step");
+    session
+        .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("step");
+    let expected = norm_by_hand(&session.gradients);
+    assert!(expected > 0.0);
+    assert!((session.last_grad_norm() - expected).abs() <= 1e-12 * expected);
+    // With clipping, the norm before clipping, kept from the step.
+    let mut clipped = Session::<Small32>::new(5, 0).with_regularization(Regularization {
+        clip_norm: Some(expected as f32 / 4.0),
+        ..Regularization::default()
+    });
+    let mut net = Small32::seeded(3);
+    clipped
+        .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(0.1))
+        .expect("step");
+    assert!((clipped.last_grad_norm() - expected).abs() <= 1e-6 * expected);
+    assert!(norm_by_hand(&clipped.gradients) < expected / 3.0, "clipped");
+
+    // A finite loss whose weight gradient overflows f32: out = 0.5 x = 1.1e19, the squared
+    // errors of the two samples about 2.4e38 together, the weight's gradient x^2 = 4.8e38.
+    let mut line = Line32::zeroed();
+    line.tensor_mut(0)[0] = 0.5;
+    let before = line.clone();
+    let mut session = Session::<Line32>::new(2, 0);
+    let result = session.step(
+        &mut line,
+        &[2.2e19, 2.2e19],
+        &[0.0, 0.0],
+        &MeanSquaredError,
+        &mut Sgd::new(0.1),
+    );
+    match result {
+        Err(TrainError::NonFinite { what, value }) => {
+            assert_eq!(what, "gradient norm");
+            assert!(value.is_infinite());
+            assert!(session.last_grad_norm().is_infinite());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(line == before, "the refused step changed the network");
+}

@@ -28,7 +28,9 @@ pub struct Session<N: Network> {
     keep_last_good: bool,
     last_good: Option<N>,
     last_penalty: f64,
-    last_grad_norm: f64,
+    /// The last step's gradient norm, or `None` when it is computed on request (see
+    /// [`Session::last_grad_norm`]).
+    last_grad_norm: Option<f64>,
     /// Per-thread buffers when batches are split across threads (empty otherwise).
     parts: Vec<Part<N>>,
 }
@@ -54,7 +56,7 @@ impl<N: Network> Session<N> {
             keep_last_good: false,
             last_good: None,
             last_penalty: 0.0,
-            last_grad_norm: 0.0,
+            last_grad_norm: Some(0.0),
             parts: Vec::new(),
         }
     }
@@ -118,13 +120,17 @@ impl<N: Network> Session<N> {
         self.last_penalty
     }
 
-    /// The global gradient norm of the last step, before clipping.
+    /// The global gradient norm of the last step, before clipping (0 before the first step).
+    ///
+    /// In `f32` without clipping, a step only checks that the gradient is finite, and the
+    /// norm is computed here, from [`gradients`](Self::gradients) (a pass over every gradient
+    /// that a step does not pay for unless it is asked for).
     pub fn last_grad_norm(&self) -> f64 {
-        self.last_grad_norm
+        self.last_grad_norm.unwrap_or_else(|| self.gradients.global_norm())
     }
 
     /// One step on a batch (column-major slices): computes the gradients of the mean loss,
-    /// adds the penalties' gradients, checks that loss and gradient norm are finite, clips,
+    /// adds the penalties' gradients, checks that the loss and the gradient are finite, clips,
     /// and lets the optimizer update `net`. Returns the mean data loss before the update
     /// (the penalty is in [`last_penalty`](Self::last_penalty)).
     ///
@@ -152,7 +158,7 @@ impl<N: Network> Session<N> {
         if let Some(lr) = self.fused_sgd_rate(x.len(), optimizer) {
             return match net.sgd_step_into(x, target, loss, &mut self.context, &mut self.workspace, lr) {
                 Ok(step) => {
-                    self.last_grad_norm = step.grad_norm;
+                    self.last_grad_norm = Some(step.grad_norm);
                     Ok(step.loss)
                 }
                 Err(error) => {
@@ -173,16 +179,25 @@ impl<N: Network> Session<N> {
             self.last_penalty = self.regularization.penalty(net);
             self.regularization.add_penalty_gradient(net, &mut self.gradients);
         }
-        let norm = self.gradients.global_norm();
-        self.last_grad_norm = norm;
-        if !norm.is_finite() {
-            return Err(TrainError::NonFinite {
-                what: "gradient norm",
-                value: norm,
-            });
-        }
-        if regularize {
-            self.regularization.clip(&mut self.gradients, norm);
+        let clipping = self.regularization.clip_value.is_some() || self.regularization.clip_norm.is_some();
+        // Clipping needs the norm (and changes the gradient it is the norm of), and so does
+        // `f64`, whose finite squares can overflow; otherwise a finiteness check is enough, and
+        // the norm waits until someone asks for it.
+        let eager = clipping || !<N::Scalar as Real>::SQUARES_FIT_F64;
+        if eager || !self.gradients.is_finite() {
+            let norm = self.gradients.global_norm();
+            self.last_grad_norm = Some(norm);
+            if !norm.is_finite() {
+                return Err(TrainError::NonFinite {
+                    what: "gradient norm",
+                    value: norm,
+                });
+            }
+            if regularize {
+                self.regularization.clip(&mut self.gradients, norm);
+            }
+        } else {
+            self.last_grad_norm = None;
         }
         if self.keep_last_good {
             self.keep_copy(net);
@@ -274,7 +289,7 @@ impl<N: Network> Session<N> {
         }
         match result {
             Ok(run) => {
-                self.last_grad_norm = run.last.grad_norm;
+                self.last_grad_norm = Some(run.last.grad_norm);
                 Ok(run.loss_sum)
             }
             Err(error) => {
@@ -322,7 +337,7 @@ impl<N: Network> Session<N> {
             TrainError::NonFinite {
                 what: "gradient norm",
                 value,
-            } => self.last_grad_norm = *value,
+            } => self.last_grad_norm = Some(*value),
             TrainError::InRun { source, .. } => self.note_refused_norm(source),
             _ => {}
         }
