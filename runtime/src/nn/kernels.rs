@@ -958,8 +958,9 @@ mod portable {
     use crate::real::Real;
     use std::ops::Range;
 
-    /// Inputs per block of a batched forward pass (the weights of a 64-row tile: 32 KiB in f32).
-    const K_BLOCK: usize = 128;
+    /// Inputs per block of a batched forward pass (the weights of a 64-row tile: 16 KiB in f32,
+    /// which stay in a 32 KiB L1 cache while every sample of the batch uses them).
+    const K_BLOCK: usize = 64;
     /// Samples per block of a weight gradient (128 rows of deltas: 16 KiB in f32).
     const J_BLOCK: usize = 32;
 
@@ -981,14 +982,22 @@ mod portable {
         // in the L1 cache while every sample uses it; a lone sample reads the weights once
         // anyway.
         let block = if n >= 2 * NR { K_BLOCK } else { i.max(1) };
+        let groups = n / NR;
         let mut k0 = 0;
         loop {
             let ks = k0..(k0 + block).min(i);
-            let mut j = 0;
-            while j + NR <= n {
-                forward_columns::<T, R, R, NR, FMA>(w, b, &x[j * i..], &mut out[j * o..], o, i, ks.clone());
-                j += NR;
+            // Row tile by row tile, each over every group of NR samples, so that the tile's
+            // block of weights stays in the L1 cache for the whole batch.
+            macro_rules! tile {
+                ($m:tt, $r:ident) => {
+                    for g in 0..groups {
+                        let j = g * NR;
+                        forward_tile::<T, $m, NR, FMA>(w, b, &x[j * i..], &mut out[j * o..], o, i, ks.clone(), $r)
+                    }
+                };
             }
+            row_tiles!(o, [R, 32, 16, 8, 4, 2, 1], tile);
+            let mut j = groups * NR;
             while j < n {
                 forward_columns::<T, TALL, R, 1, FMA>(w, b, &x[j * i..], &mut out[j * o..], o, i, ks.clone());
                 j += 1;
