@@ -230,3 +230,34 @@ fn the_f32_gradient_norm_is_the_stored_gradients_and_still_refuses_overflow() {
     }
     assert!(line == before, "the refused step changed the network");
 }
+
+#[test]
+fn a_step_refused_for_its_loss_reports_its_own_gradient_norm_whatever_the_step_before() {
+    let x: Vec<f32> = values(1, 3 * 5, 1.0).iter().map(|&v| v as f32).collect();
+    let y: Vec<f32> = values(2, 2 * 5, 1.0).iter().map(|&v| v as f32).collect();
+    let mut bad_y = y.clone();
+    bad_y[3] = f32::NAN;
+    // Lazy (no clipping) and eager (clipping that never bites) steps before the refused one.
+    for clip_norm in [None, Some(1e30)] {
+        let mut net = Small32::seeded(3);
+        let mut session = Session::<Small32>::new(5, 0).with_regularization(Regularization {
+            clip_norm,
+            ..Regularization::default()
+        });
+        session
+            .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(0.1))
+            .expect("step");
+        let before = net.clone();
+        match session.step(&mut net, &x, &bad_y, &MeanSquaredError, &mut Sgd::new(0.1)) {
+            Err(TrainError::NonFinite { what: "loss", .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(net == before, "the refused step changed the network");
+        let refused = norm_by_hand(&session.gradients);
+        let reported = session.last_grad_norm();
+        assert!(
+            reported.to_bits() == refused.to_bits() || (reported.is_nan() && refused.is_nan()),
+            "{clip_norm:?}: {reported} vs {refused}"
+        );
+    }
+}

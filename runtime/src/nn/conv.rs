@@ -47,11 +47,12 @@
 //! input gradient adds each slice's share back in place. Layers of 16 output channels or more
 //! (LeNet's second) put the channels along the vector lanes instead, in the forward pass and
 //! the weight gradient: a product over the output positions only (no work past each output
-//! row, nothing to reduce), each sum in the patch-matrix product's order (the same bits), with
-//! the output or the delta by position in the scratch. This trades copying the patches
+//! row, nothing to reduce), each sum in the patch-matrix product's order (the same values; in
+//! the weight gradient a sum of products that are all -0 is +0 here), with the output or the
+//! delta by position in the scratch. This trades copying the patches
 //! (once per pass, `in * kh * kw` values per output position) for the multiply-adds of the
 //! positions past each output row (`kw - 1` per row: 12% more for LeNet's first layer, 36% for
-//! its second), and saves a quarter of the instructions of a LeNet training step. It is taken when
+//! its second, whose input gradient is the only pass left at the wide positions), and saves a quarter of the instructions of a LeNet training step. It is taken when
 //! the output at the wide positions fits where the patch matrix would be and at most doubles
 //! the work; other convolutions (strides above 1 among them) use the patch matrices.
 //!
@@ -1072,10 +1073,11 @@ fn parameter_gradients_shifted<T: Real>(
     }
 }
 
-/// The output channels from which the stride-1 weight gradient puts the channels along the
-/// vector lanes (a product over the output positions, in order: no work at the positions past
-/// each output row, nothing to reduce) instead of a dot product per weight along the rows.
-/// The same for every kernel path, so that the paths agree.
+/// The output channels from which the stride-1 forward pass and weight gradient put the
+/// channels along the vector lanes (a product over the output positions, in order: no work at
+/// the positions past each output row, nothing to reduce) instead of working along the wide
+/// positions (a dot product per weight, in the weight gradient). The same for every kernel
+/// path, so that the paths agree.
 const CHANNELS_IN_LANES: usize = 16;
 
 /// The sum of `values` in eight partial sums (value `m` goes to lane `m % 8`), added pairwise
@@ -1099,8 +1101,9 @@ struct Scratch<'a, T> {
     /// One sample's patches (either layout), or the input gradient's columns:
     /// [`Conv2d::patches_len`] values.
     patches: &'a mut [T],
-    /// One sample's delta by position (`out x positions`, column-major), or (its first
-    /// `out_h * out_w` values) zeros: [`Conv2d::output_len`] values.
+    /// One sample's delta by position (`out x positions`, column-major), or its output by
+    /// position (the stride-1 forward pass of 16 channels or more), or (its first `out_h *
+    /// out_w` values) zeros: [`Conv2d::output_len`] values.
     positions: &'a mut [T],
     /// `W^T` in the forward pass, the transposed weight gradient in the parameter gradients:
     /// [`Conv2d::weight_len`] values.
@@ -1518,7 +1521,8 @@ mod tests {
                 assert!(close(&dx, &dx_ref, 1e-13), "{g:?} input gradient, {name}");
                 assert!(close(&dw, &dw_ref, 1e-13), "{g:?} weight gradient, {name}");
                 // With the channels along the lanes, the weight gradient's sums run in the
-                // patch-matrix product's order.
+                // patch-matrix product's order (compared with `==`: a sum of -0 products
+                // is +0 here and -0 there).
                 let lanes = g.out_channels >= CHANNELS_IN_LANES;
                 assert!(!lanes || dw == dw_ref, "{g:?} weight gradient bits, {name}");
                 let [out, dx, dw, _] = passes::<f32>(&g, path, true, 3);

@@ -120,11 +120,13 @@ impl<N: Network> Session<N> {
         self.last_penalty
     }
 
-    /// The global gradient norm of the last step, before clipping (0 before the first step).
+    /// The global gradient norm of the last step, before clipping (0 before the first step),
+    /// also of a step refused for its loss or its gradient.
     ///
     /// In `f32` without clipping, a step only checks that the gradient is finite, and the
     /// norm is computed here, from [`gradients`](Self::gradients) (a pass over every gradient
-    /// that a step does not pay for unless it is asked for).
+    /// that a step does not pay for unless it is asked for; changing `gradients` before
+    /// asking changes the answer).
     pub fn last_grad_norm(&self) -> f64 {
         self.last_grad_norm.unwrap_or_else(|| self.gradients.global_norm())
     }
@@ -169,6 +171,9 @@ impl<N: Network> Session<N> {
         }
         let value = self.gradients_into(net, x, target, loss)?;
         if !value.finite() {
+            // The refused step's gradient is stored: its norm is the last one, computed when
+            // asked (whether the step before computed its own or not).
+            self.last_grad_norm = None;
             return Err(TrainError::NonFinite {
                 what: "loss",
                 value: value.to_f64(),

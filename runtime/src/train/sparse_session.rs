@@ -235,11 +235,13 @@ impl<N: SparseNetwork> SparseSession<N> {
         self.last_penalty
     }
 
-    /// The global gradient norm of the last step, before clipping (0 before the first step).
+    /// The global gradient norm of the last step, before clipping (0 before the first step),
+    /// also of a step refused for its loss or its gradient.
     ///
     /// In `f32` without clipping, a step only checks that the gradient is finite, and the
     /// norm is computed here, from [`gradients`](Self::gradients) (a pass over the batch's
-    /// columns that a step does not pay for unless it is asked for).
+    /// columns that a step does not pay for unless it is asked for; changing `gradients`
+    /// before asking changes the answer).
     pub fn last_grad_norm(&self) -> f64 {
         self.last_grad_norm.unwrap_or_else(|| joint_norm(&self.gradients))
     }
@@ -336,6 +338,9 @@ impl<N: SparseNetwork> SparseSession<N> {
             &mut self.gradients,
         )?;
         if !value.finite() {
+            // The refused step's gradient is stored: its norm is the last one, computed when
+            // asked (whether the step before computed its own or not).
+            self.last_grad_norm = None;
             return Err(TrainError::NonFinite {
                 what: "loss",
                 value: value.to_f64(),

@@ -326,8 +326,10 @@ fn gradient_tile<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
 /// positions `p = oy * out_w + ox` only (no work at the wide positions past each output row),
 /// with `d_t` the sample's delta by position (`o` values per position). Each sum continues
 /// from `g` and runs over the positions in order, one multiply-add per term: the order of the
-/// patch-matrix product of [`crate::nn::conv`] (so the same values as [`weight_gradient`] to
-/// rounding, and the same bits on every path with fused multiply-adds). For layers of 16
+/// patch-matrix product of [`crate::nn::conv`] (the same values, except that a sum whose
+/// products are all -0 is +0 here, where the patch-matrix product starts from its first
+/// product; [`weight_gradient`]'s to rounding; the same bits on every path with fused
+/// multiply-adds). For layers of 16
 /// channels or more, where a channel tile fills the vectors; [`weight_gradient`] reduces a
 /// dot product per weight instead, which suits fewer channels and long rows.
 ///
