@@ -347,20 +347,12 @@ pub fn weight_gradient_by_position<T: Real, const CO: usize, const CK: usize, co
 ) {
     let d_t = &d_t[..out_h * out_w * o];
     let g = &mut g[..o * taps.len()];
-    let mut c0 = 0;
-    macro_rules! channels {
-        ($co:expr) => {
-            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
-            while c0 + $co <= o {
-                position_columns::<T, $co, CK, FMA>(sample, d_t, g, taps, out_h, out_w, o, c0);
-                c0 += $co;
-            }
+    macro_rules! tile {
+        ($co:tt, $c0:ident) => {
+            position_columns::<T, $co, CK, FMA>(sample, d_t, g, taps, out_h, out_w, o, $c0)
         };
     }
-    channels!(CO);
-    channels!(8);
-    channels!(4);
-    channels!(1);
+    row_tiles!(o, [CO, 8, 4, 1], tile);
 }
 
 /// The channels `c0..c0 + CO` of [`weight_gradient_by_position`], weight column tile by tile.
@@ -376,20 +368,12 @@ fn position_columns<T: Real, const CO: usize, const CK: usize, const FMA: bool>(
     o: usize,
     c0: usize,
 ) {
-    let k = taps.len();
-    let mut k0 = 0;
-    macro_rules! columns {
-        ($ck:expr) => {
-            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
-            while k0 + $ck <= k {
-                position_tile::<T, CO, $ck, FMA>(sample, d_t, g, taps, out_h, out_w, o, c0, k0);
-                k0 += $ck;
-            }
+    macro_rules! tile {
+        ($ck:tt, $k0:ident) => {
+            position_tile::<T, CO, $ck, FMA>(sample, d_t, g, taps, out_h, out_w, o, c0, $k0)
         };
     }
-    columns!(CK);
-    columns!(4);
-    columns!(1);
+    row_tiles!(taps.len(), [CK, 4, 1], tile);
 }
 
 /// Channels `c0..c0 + CO` by weight columns `k0..k0 + CK` of [`weight_gradient_by_position`].
@@ -453,20 +437,12 @@ pub fn forward_by_position<T: Real, const CO: usize, const P: usize, const FMA: 
 ) {
     let w = &w[..o * taps.len()];
     let out_t = &mut out_t[..out_h * out_w * o];
-    let mut c0 = 0;
-    macro_rules! channels {
-        ($co:expr) => {
-            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
-            while c0 + $co <= o {
-                forward_positions::<T, $co, P, FMA>(sample, w, out_t, taps, out_h, out_w, o, c0);
-                c0 += $co;
-            }
+    macro_rules! tile {
+        ($co:tt, $c0:ident) => {
+            forward_positions::<T, $co, P, FMA>(sample, w, out_t, taps, out_h, out_w, o, $c0)
         };
     }
-    channels!(CO);
-    channels!(8);
-    channels!(4);
-    channels!(1);
+    row_tiles!(o, [CO, 8, 4, 1], tile);
 }
 
 /// The channels `c0..c0 + CO` of [`forward_by_position`], position tile by tile.
@@ -482,20 +458,12 @@ fn forward_positions<T: Real, const CO: usize, const P: usize, const FMA: bool>(
     o: usize,
     c0: usize,
 ) {
-    let positions = out_h * out_w;
-    let mut p0 = 0;
-    macro_rules! tiles {
-        ($p:expr) => {
-            #[allow(clippy::int_plus_one)] // `+ 1 <=` reads as "a tile of 1 fits".
-            while p0 + $p <= positions {
-                forward_position_tile::<T, CO, $p, FMA>(sample, w, out_t, taps, out_w, o, c0, p0);
-                p0 += $p;
-            }
+    macro_rules! tile {
+        ($p:tt, $p0:ident) => {
+            forward_position_tile::<T, CO, $p, FMA>(sample, w, out_t, taps, out_w, o, c0, $p0)
         };
     }
-    tiles!(P);
-    tiles!(4);
-    tiles!(1);
+    row_tiles!(out_h * out_w, [P, 4, 1], tile);
 }
 
 /// Channels `c0..c0 + CO` at positions `p0..p0 + P` of [`forward_by_position`].
