@@ -634,6 +634,17 @@ fn the_f32_gradient_norm_is_computed_when_asked() {
     );
 }
 
+/// Whether `error` is the guard's refusal of a non-finite update.
+fn refused_update(error: &TrainError) -> bool {
+    matches!(
+        error,
+        TrainError::NonFinite {
+            what: "updated weights",
+            ..
+        }
+    )
+}
+
 #[test]
 fn the_guard_restores_an_overflowing_update() {
     let mut net = SparseNet::seeded(4);
@@ -649,17 +660,85 @@ fn the_guard_restores_an_overflowing_update() {
             &mut Sgd::new(f64::INFINITY),
         )
         .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            TrainError::NonFinite {
-                what: "updated weights",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(refused_update(&error), "{error:?}");
     assert!(net == before);
+}
+
+/// One step of [`Linear`] with plain SGD and weight decay, from weights whose column 5 holds
+/// `big` in row 0, with the guard on or off.
+fn linear_step(big: f32, lr: f32, weight_decay: f32, guard: bool) -> (Linear, Result<f32, TrainError>) {
+    // Feature 5's tiny value keeps the logits finite however large its weights are.
+    let rows = SparseRows::<f32>::from_pairs(1000, [vec![(5, 1e-38), (9, 0.5)], vec![(9, -1.0), (400, 2.0)]]).unwrap();
+    let target = [1.0f32, 0.0, 0.0, 1.0];
+    let mut net = Linear::seeded(3);
+    net.tensor_mut(0)[5 * 2] = big;
+    let mut session = SparseSession::<Linear>::new(2, 0).with_last_good_guard(guard);
+    let mut sgd = Sgd::new(lr).with_weight_decay(weight_decay);
+    let result = session.step(&mut net, &rows.as_batch(), &target, &CrossEntropy, &mut sgd);
+    (net, result)
+}
+
+#[test]
+fn the_guard_of_plain_sgd_changes_nothing_or_undoes_the_whole_step() {
+    // Ordinary weights, and a weight of 1e38 whose update (`lr * weight_decay = 1.5`) gives
+    // -0.5e38: the guarded step is the unguarded one, bit for bit.
+    for (big, lr, decay) in [(0.5, 0.1, 0.01), (1e38, 1.0, 1.5)] {
+        let (guarded, result) = linear_step(big, lr, decay, true);
+        result.unwrap();
+        let (plain, result) = linear_step(big, lr, decay, false);
+        result.unwrap();
+        assert!(guarded == plain, "{big}");
+        assert!(guarded.tensor(0).iter().chain(guarded.tensor(1)).all(|w| w.is_finite()));
+    }
+    let (moved, _) = linear_step(1e38, 1.0, 1.5, true);
+    assert!(moved.tensor(0)[5 * 2] < -4.9e37 && moved.tensor(0)[5 * 2] > -5.1e37);
+    // 2e38 with `lr * weight_decay = 3`: `weight_decay * w` overflows and the update leaves
+    // an infinity in the sparse layer only (the unguarded step keeps it); the guard refuses
+    // the step with the network as before it, the dense bias (updated first) included.
+    let (unguarded, result) = linear_step(2e38, 1.0, 3.0, false);
+    result.unwrap();
+    assert!(unguarded.tensor(0)[5 * 2].is_infinite());
+    assert!(unguarded.tensor(1).iter().all(|b| b.is_finite()));
+    let (guarded, result) = linear_step(2e38, 1.0, 3.0, true);
+    let error = result.unwrap_err();
+    assert!(refused_update(&error), "{error:?}");
+    let mut before = Linear::seeded(3);
+    before.tensor_mut(0)[5 * 2] = 2e38;
+    assert!(guarded == before);
+    assert!(guarded.tensor(1) != unguarded.tensor(1));
+}
+
+#[test]
+fn the_guard_undoes_a_step_that_overflows_only_the_sparse_layer_with_each_rule_kind() {
+    // Feature 9's two weights of 3.2e38 tie the logits of sample 0 (p = 1/2, finite loss),
+    // and the step at lr 3e38 moves row 0 by +3.75e37, past f32::MAX; the bias and the other
+    // columns stay finite. Plain SGD checks in its update, SGD with momentum after it.
+    let rows = SparseRows::<f32>::from_pairs(1000, [vec![(9, 0.5)], vec![(400, 2.0)]]).unwrap();
+    let target = [1.0f32, 0.0, 0.0, 1.0];
+    let mut start = Linear::seeded(5);
+    start.tensor_mut(0)[9 * 2..9 * 2 + 2].copy_from_slice(&[3.2e38, 3.2e38]);
+    for momentum in [0.0, 0.9] {
+        let step = |guard: bool| {
+            let mut net = start.clone();
+            let mut session = SparseSession::<Linear>::new(2, 0).with_last_good_guard(guard);
+            let mut sgd = Sgd::new(3e38f32).with_momentum(momentum);
+            let result = session.step(&mut net, &rows.as_batch(), &target, &CrossEntropy, &mut sgd);
+            (net, result)
+        };
+        let (unguarded, result) = step(false);
+        result.unwrap();
+        assert!(unguarded.tensor(0)[9 * 2].is_infinite(), "momentum {momentum}");
+        let others = unguarded.tensor(0).iter().enumerate().filter(|&(i, _)| i != 9 * 2);
+        assert!(others
+            .chain(unguarded.tensor(1).iter().enumerate())
+            .all(|(_, w)| w.is_finite()));
+        let (guarded, result) = step(true);
+        assert!(
+            result.as_ref().is_err_and(refused_update),
+            "momentum {momentum}: {result:?}"
+        );
+        assert!(guarded == start, "momentum {momentum}");
+    }
 }
 
 #[test]

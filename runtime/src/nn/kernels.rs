@@ -1215,21 +1215,25 @@ mod portable {
     /// Whether every value is finite: `v * 0` is zero for a finite `v` and NaN for an
     /// infinity or a NaN, so the lanes' sums of it stay zero exactly when all values are
     /// finite (arithmetic the compiler vectorizes, no branch per value).
+    ///
+    /// The values past the last whole group of lanes are tested one by one (folding them
+    /// into the lanes by a run-time count would keep the lanes in memory, not in registers),
+    /// and a slice shorter than the lanes (a bias) needs nothing else.
     #[inline(always)]
     pub fn all_finite<T: Real>(values: &[T]) -> bool {
         let zero = T::zero();
-        let mut lanes = [zero; SUM_LANES];
         let chunks = values.chunks_exact(SUM_LANES);
-        let rest = chunks.remainder();
+        let rest = chunks.remainder().iter().fold(true, |all, &v| all & v.finite());
+        if values.len() < SUM_LANES {
+            return rest;
+        }
+        let mut lanes = [zero; SUM_LANES];
         for chunk in chunks {
             for (lane, &v) in lanes.iter_mut().zip(chunk) {
                 *lane += v * zero;
             }
         }
-        for (lane, &v) in lanes.iter_mut().zip(rest) {
-            *lane += v * zero;
-        }
-        lanes.iter().fold(true, |all, &lane| all & (lane == zero))
+        lanes.iter().fold(rest, |all, &lane| all & (lane == zero))
     }
 
     /// `a * b + c`: one fused multiply-add (one rounding) where the path has the instruction,

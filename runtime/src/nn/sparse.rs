@@ -115,6 +115,39 @@ macro_rules! sparse_kernels {
                     }
                 }
             }
+
+            /// The update of [`SparseSgd::step_keeping`](super::SparseSgd::step_keeping):
+            /// [`sgd`]'s, with each column copied to `kept` before it is overwritten and
+            /// checked, while still in the cache, after.
+            $(#[$attr])?
+            pub(super) fn sgd_keeping<T: Real>(
+                weight: &mut [T], columns: &[u32], grad: &[T], lr: T, weight_decay: T, width: usize, kept: &mut [T],
+            ) -> bool {
+                let zero = T::zero();
+                let (mut lanes, mut rest) = ([zero; super::KEEPING_LANES], true);
+                for (c, ((&k, g), kept)) in
+                    columns.iter().zip(grad.chunks_exact(width)).zip(kept.chunks_exact_mut(width)).enumerate()
+                {
+                    if let Some(ahead) = columns.get(c + super::PREFETCH_AHEAD..c + super::PREFETCH_AHEAD + 1) {
+                        super::prefetch_columns(weight, ahead, width);
+                    }
+                    let w = column_mut(weight, k as usize, width);
+                    for ((w, kept), &g) in w.iter_mut().zip(kept).zip(g) {
+                        *kept = *w;
+                        let g = g + weight_decay * *w;
+                        *w -= lr * g;
+                    }
+                    // The column, still in the cache, into the finiteness lanes.
+                    let chunks = w.chunks_exact(super::KEEPING_LANES);
+                    rest &= chunks.remainder().iter().fold(true, |all, &v| all & v.finite());
+                    for chunk in chunks {
+                        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                            *lane += v * zero;
+                        }
+                    }
+                }
+                lanes.iter().fold(rest, |all, &lane| all & (lane == zero))
+            }
         }
     };
 }
@@ -161,25 +194,29 @@ const FINITE_LANES: usize = 64;
 /// `v * 0` is zero for a finite `v` and NaN for an infinity or a NaN: the lanes' sums of it
 /// stay zero exactly when every value is finite (arithmetic the compiler vectorizes, no branch
 /// per value).
+///
+/// The values past a column's last whole group of lanes are tested one by one: folding them
+/// into the lanes by a run-time count would keep the lanes in memory, not in registers.
 #[inline(always)]
 fn columns_finite_body<T: Real>(weight: &[T], columns: &[u32], width: usize) -> bool {
     let zero = T::zero();
     let mut lanes = [zero; FINITE_LANES];
+    let mut rest = true;
     for &k in columns {
-        let values = column(weight, k as usize, width);
-        let chunks = values.chunks_exact(FINITE_LANES);
-        let rest = chunks.remainder();
+        let chunks = column(weight, k as usize, width).chunks_exact(FINITE_LANES);
+        rest &= chunks.remainder().iter().fold(true, |all, &v| all & v.finite());
         for chunk in chunks {
             for (lane, &v) in lanes.iter_mut().zip(chunk) {
                 *lane += v * zero;
             }
         }
-        for (lane, &v) in lanes.iter_mut().zip(rest) {
-            *lane += v * zero;
-        }
     }
-    lanes.iter().fold(true, |all, &lane| all & (lane == zero))
+    lanes.iter().fold(rest, |all, &lane| all & (lane == zero))
 }
+
+/// The finiteness lanes of [`SparseSgd::step_keeping`]'s loop: two 256-bit registers of
+/// `f32`, beside the values in flight.
+const KEEPING_LANES: usize = 16;
 
 /// How many columns ahead an optimizer's update prefetches.
 const PREFETCH_AHEAD: usize = 8;
@@ -661,6 +698,48 @@ impl<T: Real> SparseSgd<T> {
             self.weight_decay,
             width
         ));
+    }
+}
+
+impl<T: Real> SparseSgd<T> {
+    /// [`step`](Self::step), keeping what it overwrites: each touched column is copied to
+    /// `kept` (resized to the gradient's values, in its column order) before its update, and
+    /// the result says whether every value written is finite. The same weights as `step`, bit
+    /// for bit; the guard of a training step uses it to undo a non-finite update without a
+    /// separate pass to copy the columns or one to check them.
+    ///
+    /// ```
+    /// use retroprop_runtime::nn::sparse::{SparseGradient, SparseSgd};
+    /// use retroprop_runtime::data::sparse::SparseRows;
+    /// // width 1, 3 features; one sample with feature 2 at 1.0 and a delta of 2.0.
+    /// let rows = SparseRows::<f32>::from_pairs(3, [vec![(2, 1.0)]]).unwrap();
+    /// let mut grad = SparseGradient::new(1, 3);
+    /// grad.compute(&rows.as_batch(), &[2.0]);
+    /// let mut weight = [1.0f32, 1.0, 1.0];
+    /// let mut kept = Vec::new();
+    /// assert!(SparseSgd::new(1, 3, 0.25).step_keeping(&mut weight, &grad, &mut kept));
+    /// assert_eq!((weight, kept.as_slice()), ([1.0, 1.0, 0.5], &[1.0][..]));
+    /// // A step to infinity is reported; `kept` holds the column to put back.
+    /// assert!(!SparseSgd::new(1, 3, f32::MAX).step_keeping(&mut weight, &grad, &mut kept));
+    /// assert_eq!(kept, [0.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `weight` or `grad` is not of the layer's size.
+    pub fn step_keeping(&mut self, weight: &mut [T], grad: &SparseGradient<T>, kept: &mut Vec<T>) -> bool {
+        let (width, features) = (self.width, self.features);
+        check_weight(weight, width, features, "SparseSgd::step_keeping");
+        grad.check(width, features, "SparseSgd::step_keeping");
+        kept.resize(grad.values().len(), T::zero());
+        dispatch!(sgd_keeping(
+            weight,
+            grad.columns(),
+            grad.values(),
+            self.lr,
+            self.weight_decay,
+            width,
+            kept
+        ))
     }
 }
 
@@ -1264,6 +1343,24 @@ mod tests {
             for (w, bad) in &spoiled {
                 assert_eq!(baseline::columns_finite(w, &touched, width), !bad, "width {width}");
             }
+            // The keeping update: `sgd`'s weights, the touched columns as they were, and
+            // whether what it wrote is finite (a NaN in a touched column stays one).
+            let kept_before: Vec<f32> = touched
+                .iter()
+                .flat_map(|&k| column(&weight, k as usize, width).iter().copied())
+                .collect();
+            let keeping = |copy: &dyn Fn(&mut [f32], &mut [f32]) -> bool| {
+                let mut w = weight.clone();
+                let mut kept = vec![0.0; kept_before.len()];
+                assert!(copy(&mut w, &mut kept), "width {width}");
+                assert_eq!(w, wa, "sgd_keeping, width {width}");
+                assert_eq!(kept, kept_before, "kept, width {width}");
+                for (spoiled, bad) in &spoiled {
+                    let mut w = spoiled.clone();
+                    assert_eq!(copy(&mut w, &mut kept), !bad, "width {width}");
+                }
+            };
+            keeping(&|w, kept| baseline::sgd_keeping(w, grad.columns(), grad.values(), 0.1, 0.01, width, kept));
             /// The other copies against the baseline's results.
             macro_rules! check_copy {
                 ($copy:ident, $feature:tt) => {
@@ -1292,6 +1389,11 @@ mod tests {
                                 );
                             }
                         }
+                        // SAFETY: as above.
+                        #[allow(unsafe_code)]
+                        keeping(&|w, kept| unsafe {
+                            $copy::sgd_keeping(w, grad.columns(), grad.values(), 0.1, 0.01, width, kept)
+                        });
                         assert_eq!(a, b, "forward, width {width}, {}", $feature);
                         assert_eq!(ga, gb, "gradient, width {width}, {}", $feature);
                         assert_eq!(wa, wb, "sgd, width {width}, {}", $feature);

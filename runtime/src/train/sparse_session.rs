@@ -166,6 +166,25 @@ impl<T: Real> LayerOptimizer<T> {
         }
     }
 
+    /// [`step`](Self::step), keeping the touched columns it overwrites in `kept` (in the
+    /// gradient's column order); returns whether the updated columns are finite. Plain SGD
+    /// copies and checks each column as it updates it; the other rules copy the columns
+    /// before and check them after.
+    fn step_keeping(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>, kept: &mut Vec<T>) -> bool {
+        if let LayerOptimizer::Sgd(o) = self {
+            o.lr = lr;
+            return o.step_keeping(weight, grad, kept);
+        }
+        let width = grad.width();
+        kept.clear();
+        for &k in grad.columns() {
+            let k = k as usize;
+            kept.extend_from_slice(&weight[k * width..(k + 1) * width]);
+        }
+        self.step(lr, weight, grad);
+        crate::nn::sparse::columns_finite(weight, grad.columns(), width)
+    }
+
     fn step(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>) {
         match self {
             LayerOptimizer::Sgd(o) => {
@@ -218,7 +237,13 @@ impl<N: SparseNetwork> SparseSession<N> {
 
     /// Keeps a copy of what the next update changes (the dense tensors and the batch's
     /// columns of the sparse weight) and puts it back if the update leaves a non-finite
-    /// weight. `fit_sparse` turns it on.
+    /// weight: the step is then refused with the network unchanged. `fit_sparse` turns it on.
+    ///
+    /// The dense tensors are copied before the optimizer's step and checked after it, before
+    /// the sparse layer moves. With plain SGD on the sparse layer, its update copies each
+    /// touched column as it reads it and checks it as it writes it
+    /// ([`SparseSgd::step_keeping`]); with the other rules, the touched columns are copied
+    /// before the update and checked after it.
     pub fn with_last_good_guard(mut self, on: bool) -> Self {
         self.keep_last_good = on;
         self
@@ -373,23 +398,37 @@ impl<N: SparseNetwork> SparseSession<N> {
         } else {
             self.last_grad_norm = None;
         }
+        let refused = TrainError::NonFinite {
+            what: "updated weights",
+            value: f64::INFINITY,
+        };
         if self.keep_last_good {
-            self.keep_copy(net);
+            self.keep_dense(net);
         }
         optimizer.step(&mut DenseTensors(&mut *net), &self.gradients)?;
+        // The dense tensors are checked before the sparse layer moves, so that a refused
+        // update puts back only what it changed.
+        if self.keep_last_good && !(1..N::TENSORS.len()).all(|index| values_finite(net.tensor(index))) {
+            self.restore_dense(net);
+            return Err(refused);
+        }
         let lr = optimizer.learning_rate();
         if self.rule.as_ref().is_none_or(|(kept, _)| *kept != rule) {
             self.rule = Some((rule, LayerOptimizer::new(rule, N::WIDTH, N::FEATURES, lr)));
         }
         if let Some((_, layer)) = &mut self.rule {
-            layer.step(lr, net.tensor_mut(0), self.gradients.sparse());
-        }
-        if self.keep_last_good && !self.update_is_finite(net) {
-            self.restore(net);
-            return Err(TrainError::NonFinite {
-                what: "updated weights",
-                value: f64::INFINITY,
-            });
+            let (weight, grad) = (net.tensor_mut(0), self.gradients.sparse());
+            let finite = if self.keep_last_good {
+                layer.step_keeping(lr, weight, grad, &mut self.guard_columns)
+            } else {
+                layer.step(lr, weight, grad);
+                true
+            };
+            if !finite {
+                self.restore_dense(net);
+                self.restore_columns(net);
+                return Err(refused);
+            }
         }
         Ok(value)
     }
@@ -428,36 +467,24 @@ impl<N: SparseNetwork> SparseSession<N> {
         }
     }
 
-    /// Copies what the update may change: the dense tensors and the touched columns.
-    fn keep_copy(&mut self, net: &N) {
+    /// Copies the dense tensors, which the optimizer's step may change.
+    fn keep_dense(&mut self, net: &N) {
         self.guard_dense.resize_with(N::DENSE_TENSORS.len(), Vec::new);
         for (index, copy) in self.guard_dense.iter_mut().enumerate() {
             copy.clear();
             copy.extend_from_slice(net.tensor(index + 1));
         }
-        let width = N::WIDTH;
-        let weight = net.tensor(0);
-        self.guard_columns.clear();
-        for &k in self.gradients.sparse().columns() {
-            let k = k as usize;
-            self.guard_columns
-                .extend_from_slice(&weight[k * width..(k + 1) * width]);
-        }
     }
 
-    /// Whether everything the update changed is finite.
-    fn update_is_finite(&self, net: &N) -> bool {
-        let dense = (1..N::TENSORS.len()).all(|index| values_finite(net.tensor(index)));
-        let width = N::WIDTH;
-        let weight = net.tensor(0);
-        dense && crate::nn::sparse::columns_finite(weight, self.gradients.sparse().columns(), width)
-    }
-
-    /// Puts back the copy [`keep_copy`](Self::keep_copy) made.
-    fn restore(&self, net: &mut N) {
+    /// Puts back the copy [`keep_dense`](Self::keep_dense) made.
+    fn restore_dense(&self, net: &mut N) {
         for (index, copy) in self.guard_dense.iter().enumerate() {
             net.tensor_mut(index + 1).copy_from_slice(copy);
         }
+    }
+
+    /// Puts back the touched columns that [`LayerOptimizer::step_keeping`] kept.
+    fn restore_columns(&self, net: &mut N) {
         let width = N::WIDTH;
         let weight = net.tensor_mut(0);
         for (&k, column) in self
