@@ -60,7 +60,7 @@ fn scaled<T: Real>(column: &mut [T], v: T, x: &[T]) {
 macro_rules! sparse_kernels {
     ($module:ident, [$($attr:meta)?]) => {
         mod $module {
-            use super::{add_scaled, column_mut, scaled};
+            use super::{add_scaled, column, column_mut, scaled};
             use crate::sparse::SparseBatch;
             use crate::real::Real;
 
@@ -110,39 +110,33 @@ macro_rules! sparse_kernels {
                         super::prefetch_columns(weight, ahead, width);
                     }
                     for (w, &g) in column_mut(weight, k as usize, width).iter_mut().zip(g) {
-                        let g = g + weight_decay * *w;
-                        *w -= lr * g;
+                        *w = super::sgd_value(*w, g, lr, weight_decay);
                     }
                 }
             }
 
-            /// The update of [`SparseSgd::step_keeping`](super::SparseSgd::step_keeping):
-            /// [`sgd`]'s, with each column copied to `kept` before it is overwritten and
-            /// checked, while still in the cache, after.
+            /// The check of [`SparseSgd::update_is_finite`](super::SparseSgd::update_is_finite):
+            /// [`sgd`]'s update computed, not written, and folded into finiteness lanes.
             $(#[$attr])?
-            pub(super) fn sgd_keeping<T: Real>(
-                weight: &mut [T], columns: &[u32], grad: &[T], lr: T, weight_decay: T, width: usize, kept: &mut [T],
+            pub(super) fn sgd_finite<T: Real>(
+                weight: &[T], columns: &[u32], grad: &[T], lr: T, weight_decay: T, width: usize,
             ) -> bool {
+                const LANES: usize = super::CHECK_LANES;
                 let zero = T::zero();
-                let (mut lanes, mut rest) = ([zero; super::KEEPING_LANES], true);
-                for (c, ((&k, g), kept)) in
-                    columns.iter().zip(grad.chunks_exact(width)).zip(kept.chunks_exact_mut(width)).enumerate()
-                {
+                let (mut lanes, mut rest) = ([zero; LANES], true);
+                for (c, (&k, g)) in columns.iter().zip(grad.chunks_exact(width)).enumerate() {
                     if let Some(ahead) = columns.get(c + super::PREFETCH_AHEAD..c + super::PREFETCH_AHEAD + 1) {
                         super::prefetch_columns(weight, ahead, width);
                     }
-                    let w = column_mut(weight, k as usize, width);
-                    for ((w, kept), &g) in w.iter_mut().zip(kept).zip(g) {
-                        *kept = *w;
-                        let g = g + weight_decay * *w;
-                        *w -= lr * g;
-                    }
-                    // The column, still in the cache, into the finiteness lanes.
-                    let chunks = w.chunks_exact(super::KEEPING_LANES);
-                    rest &= chunks.remainder().iter().fold(true, |all, &v| all & v.finite());
-                    for chunk in chunks {
-                        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-                            *lane += v * zero;
+                    let (w, g) = (column(weight, k as usize, width).chunks_exact(LANES), g.chunks_exact(LANES));
+                    rest &= w
+                        .remainder()
+                        .iter()
+                        .zip(g.remainder())
+                        .fold(true, |all, (&w, &g)| all & super::sgd_value(w, g, lr, weight_decay).finite());
+                    for (w, g) in w.zip(g) {
+                        for ((lane, &w), &g) in lanes.iter_mut().zip(w).zip(g) {
+                            *lane += super::sgd_value(w, g, lr, weight_decay) * zero;
                         }
                     }
                 }
@@ -214,9 +208,19 @@ fn columns_finite_body<T: Real>(weight: &[T], columns: &[u32], width: usize) -> 
     lanes.iter().fold(rest, |all, &lane| all & (lane == zero))
 }
 
-/// The finiteness lanes of [`SparseSgd::step_keeping`]'s loop: two 256-bit registers of
-/// `f32`, beside the values in flight.
-const KEEPING_LANES: usize = 16;
+/// The finiteness lanes of [`SparseSgd::update_is_finite`]'s loop: two 256-bit registers of
+/// `f32`, beside the values in flight. The values past a column's last whole group of lanes
+/// are tested one by one: folding them into the lanes by a run-time count would keep the
+/// lanes in memory, not in registers.
+const CHECK_LANES: usize = 16;
+
+/// One weight of [`SparseSgd`]'s update: `w - lr * (g + weight_decay * w)`, rounded after
+/// each operation (no fused multiply-add), in the update and in its check alike.
+#[inline(always)]
+fn sgd_value<T: Real>(w: T, g: T, lr: T, weight_decay: T) -> T {
+    let g = g + weight_decay * w;
+    w - lr * g
+}
 
 /// How many columns ahead an optimizer's update prefetches.
 const PREFETCH_AHEAD: usize = 8;
@@ -699,14 +703,12 @@ impl<T: Real> SparseSgd<T> {
             width
         ));
     }
-}
 
-impl<T: Real> SparseSgd<T> {
-    /// [`step`](Self::step), keeping what it overwrites: each touched column is copied to
-    /// `kept` (resized to the gradient's values, in its column order) before its update, and
-    /// the result says whether every value written is finite. The same weights as `step`, bit
-    /// for bit; the guard of a training step uses it to undo a non-finite update without a
-    /// separate pass to copy the columns or one to check them.
+    /// Whether [`step`](Self::step) would leave every touched column finite: the update
+    /// computed for each value as `step` computes it, without writing it (one read pass over
+    /// the touched columns and their gradient, which also brings them into the cache for
+    /// `step`). The guard of a training step uses it so that a refused update has nothing to
+    /// put back and a taken one nothing to copy.
     ///
     /// ```
     /// use retroprop_runtime::nn::sparse::{SparseGradient, SparseSgd};
@@ -715,30 +717,25 @@ impl<T: Real> SparseSgd<T> {
     /// let rows = SparseRows::<f32>::from_pairs(3, [vec![(2, 1.0)]]).unwrap();
     /// let mut grad = SparseGradient::new(1, 3);
     /// grad.compute(&rows.as_batch(), &[2.0]);
-    /// let mut weight = [1.0f32, 1.0, 1.0];
-    /// let mut kept = Vec::new();
-    /// assert!(SparseSgd::new(1, 3, 0.25).step_keeping(&mut weight, &grad, &mut kept));
-    /// assert_eq!((weight, kept.as_slice()), ([1.0, 1.0, 0.5], &[1.0][..]));
-    /// // A step to infinity is reported; `kept` holds the column to put back.
-    /// assert!(!SparseSgd::new(1, 3, f32::MAX).step_keeping(&mut weight, &grad, &mut kept));
-    /// assert_eq!(kept, [0.5]);
+    /// let weight = [1.0f32, f32::NAN, 1.0]; // feature 1 is not touched
+    /// assert!(SparseSgd::new(1, 3, 0.25).update_is_finite(&weight, &grad));
+    /// // 1 - f32::MAX * 2 is -infinity.
+    /// assert!(!SparseSgd::new(1, 3, f32::MAX).update_is_finite(&weight, &grad));
     /// ```
     ///
     /// # Panics
     /// If `weight` or `grad` is not of the layer's size.
-    pub fn step_keeping(&mut self, weight: &mut [T], grad: &SparseGradient<T>, kept: &mut Vec<T>) -> bool {
+    pub fn update_is_finite(&self, weight: &[T], grad: &SparseGradient<T>) -> bool {
         let (width, features) = (self.width, self.features);
-        check_weight(weight, width, features, "SparseSgd::step_keeping");
-        grad.check(width, features, "SparseSgd::step_keeping");
-        kept.resize(grad.values().len(), T::zero());
-        dispatch!(sgd_keeping(
+        check_weight(weight, width, features, "SparseSgd::update_is_finite");
+        grad.check(width, features, "SparseSgd::update_is_finite");
+        dispatch!(sgd_finite(
             weight,
             grad.columns(),
             grad.values(),
             self.lr,
             self.weight_decay,
-            width,
-            kept
+            width
         ))
     }
 }
@@ -1343,24 +1340,17 @@ mod tests {
             for (w, bad) in &spoiled {
                 assert_eq!(baseline::columns_finite(w, &touched, width), !bad, "width {width}");
             }
-            // The keeping update: `sgd`'s weights, the touched columns as they were, and
-            // whether what it wrote is finite (a NaN in a touched column stays one).
-            let kept_before: Vec<f32> = touched
-                .iter()
-                .flat_map(|&k| column(&weight, k as usize, width).iter().copied())
-                .collect();
-            let keeping = |copy: &dyn Fn(&mut [f32], &mut [f32]) -> bool| {
-                let mut w = weight.clone();
-                let mut kept = vec![0.0; kept_before.len()];
-                assert!(copy(&mut w, &mut kept), "width {width}");
-                assert_eq!(w, wa, "sgd_keeping, width {width}");
-                assert_eq!(kept, kept_before, "kept, width {width}");
+            // The update's check: true here (and `sgd` wrote finite values), false for a NaN
+            // or an infinity in a touched column, and for a learning rate that overflows.
+            assert!(wa.iter().all(|w| w.is_finite()));
+            let check = |copy: &dyn Fn(&[f32], f32) -> bool| {
+                assert!(copy(&weight, 0.1), "width {width}");
+                assert!(!copy(&weight, f32::MAX), "width {width}");
                 for (spoiled, bad) in &spoiled {
-                    let mut w = spoiled.clone();
-                    assert_eq!(copy(&mut w, &mut kept), !bad, "width {width}");
+                    assert_eq!(copy(spoiled, 0.1), !bad, "width {width}");
                 }
             };
-            keeping(&|w, kept| baseline::sgd_keeping(w, grad.columns(), grad.values(), 0.1, 0.01, width, kept));
+            check(&|w, lr| baseline::sgd_finite(w, grad.columns(), grad.values(), lr, 0.01, width));
             /// The other copies against the baseline's results.
             macro_rules! check_copy {
                 ($copy:ident, $feature:tt) => {
@@ -1391,9 +1381,7 @@ mod tests {
                         }
                         // SAFETY: as above.
                         #[allow(unsafe_code)]
-                        keeping(&|w, kept| unsafe {
-                            $copy::sgd_keeping(w, grad.columns(), grad.values(), 0.1, 0.01, width, kept)
-                        });
+                        check(&|w, lr| unsafe { $copy::sgd_finite(w, grad.columns(), grad.values(), lr, 0.01, width) });
                         assert_eq!(a, b, "forward, width {width}, {}", $feature);
                         assert_eq!(ga, gb, "gradient, width {width}, {}", $feature);
                         assert_eq!(wa, wb, "sgd, width {width}, {}", $feature);

@@ -50,7 +50,7 @@ pub struct SparseSession<N: SparseNetwork> {
     /// The dense tensors before the last update (with the guard on).
     guard_dense: Vec<Vec<N::Scalar>>,
     /// The touched columns of the sparse weight before the last update, in the gradient's
-    /// column order (with the guard on).
+    /// column order (with the guard on, for the rules other than plain SGD).
     guard_columns: Vec<N::Scalar>,
     rule: Option<RuleState<N::Scalar>>,
     last_penalty: f64,
@@ -166,14 +166,18 @@ impl<T: Real> LayerOptimizer<T> {
         }
     }
 
-    /// [`step`](Self::step), keeping the touched columns it overwrites in `kept` (in the
-    /// gradient's column order); returns whether the updated columns are finite. Plain SGD
-    /// copies and checks each column as it updates it; the other rules copy the columns
-    /// before and check them after.
-    fn step_keeping(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>, kept: &mut Vec<T>) -> bool {
+    /// [`step`](Self::step) if it leaves the touched columns finite; returns whether it
+    /// stepped (else the columns are as before). Plain SGD checks its update before writing
+    /// it ([`SparseSgd::update_is_finite`]), so nothing is copied; the other rules copy the
+    /// touched columns to `kept`, step, check, and put them back if needed.
+    fn step_guarded(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>, kept: &mut Vec<T>) -> bool {
         if let LayerOptimizer::Sgd(o) = self {
             o.lr = lr;
-            return o.step_keeping(weight, grad, kept);
+            if !o.update_is_finite(weight, grad) {
+                return false;
+            }
+            o.step(weight, grad);
+            return true;
         }
         let width = grad.width();
         kept.clear();
@@ -182,7 +186,14 @@ impl<T: Real> LayerOptimizer<T> {
             kept.extend_from_slice(&weight[k * width..(k + 1) * width]);
         }
         self.step(lr, weight, grad);
-        crate::nn::sparse::columns_finite(weight, grad.columns(), width)
+        if crate::nn::sparse::columns_finite(weight, grad.columns(), width) {
+            return true;
+        }
+        for (&k, column) in grad.columns().iter().zip(kept.chunks_exact(width)) {
+            let k = k as usize;
+            weight[k * width..(k + 1) * width].copy_from_slice(column);
+        }
+        false
     }
 
     fn step(&mut self, lr: T, weight: &mut [T], grad: &SparseGradient<T>) {
@@ -240,9 +251,9 @@ impl<N: SparseNetwork> SparseSession<N> {
     /// weight: the step is then refused with the network unchanged. `fit_sparse` turns it on.
     ///
     /// The dense tensors are copied before the optimizer's step and checked after it, before
-    /// the sparse layer moves. With plain SGD on the sparse layer, its update copies each
-    /// touched column as it reads it and checks it as it writes it
-    /// ([`SparseSgd::step_keeping`]); with the other rules, the touched columns are copied
+    /// the sparse layer moves. With plain SGD on the sparse layer, its update is computed
+    /// and checked before it is written ([`SparseSgd::update_is_finite`]: a read pass over
+    /// the touched columns, no copy); with the other rules, the touched columns are copied
     /// before the update and checked after it.
     pub fn with_last_good_guard(mut self, on: bool) -> Self {
         self.keep_last_good = on;
@@ -418,15 +429,14 @@ impl<N: SparseNetwork> SparseSession<N> {
         }
         if let Some((_, layer)) = &mut self.rule {
             let (weight, grad) = (net.tensor_mut(0), self.gradients.sparse());
-            let finite = if self.keep_last_good {
-                layer.step_keeping(lr, weight, grad, &mut self.guard_columns)
+            let stepped = if self.keep_last_good {
+                layer.step_guarded(lr, weight, grad, &mut self.guard_columns)
             } else {
                 layer.step(lr, weight, grad);
                 true
             };
-            if !finite {
+            if !stepped {
                 self.restore_dense(net);
-                self.restore_columns(net);
                 return Err(refused);
             }
         }
@@ -480,22 +490,6 @@ impl<N: SparseNetwork> SparseSession<N> {
     fn restore_dense(&self, net: &mut N) {
         for (index, copy) in self.guard_dense.iter().enumerate() {
             net.tensor_mut(index + 1).copy_from_slice(copy);
-        }
-    }
-
-    /// Puts back the touched columns that [`LayerOptimizer::step_keeping`] kept.
-    fn restore_columns(&self, net: &mut N) {
-        let width = N::WIDTH;
-        let weight = net.tensor_mut(0);
-        for (&k, column) in self
-            .gradients
-            .sparse()
-            .columns()
-            .iter()
-            .zip(self.guard_columns.chunks_exact(width))
-        {
-            let k = k as usize;
-            weight[k * width..(k + 1) * width].copy_from_slice(column);
         }
     }
 }
