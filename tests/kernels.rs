@@ -198,6 +198,49 @@ fn a_batch_of_zero_samples_zeroes_the_weight_gradient() {
     assert_eq!(grad, SMatrix::<f32, 3, 2>::zeros());
 }
 
+/// The check of plain SGD's update on every path: true for finite results, false for one
+/// that overflows or a NaN, in the vectorized part or the remainder, in `f32` and `f64`.
+#[test]
+fn every_path_checks_the_sgd_update_alike() {
+    for len in [0, 1, 31, 32, 33, 64, 100, 129] {
+        let p = values_f32(len as u64 + 5, len, 2.0);
+        let g = values_f32(len as u64 + 9, len, 1.0);
+        for path in KernelPath::ALL {
+            assert!(
+                kernels::sgd_update_finite_on(path, &p, &g, 0.1),
+                "len {len}, {}",
+                path.name()
+            );
+            let (p64, g64): (Vec<f64>, Vec<f64>) = (
+                p.iter().map(|&v| f64::from(v)).collect(),
+                g.iter().map(|&v| f64::from(v)).collect(),
+            );
+            assert!(kernels::sgd_update_finite_on(path, &p64, &g64, 0.1), "f64, len {len}");
+            for at in [0, len / 2, len.saturating_sub(1)].into_iter().filter(|&at| at < len) {
+                // -f32::MAX - 0.1 * 1e38 overflows; a NaN weight stays one.
+                let (mut big_p, mut big_g) = (p.clone(), g.clone());
+                (big_p[at], big_g[at]) = (-f32::MAX, 1e38);
+                assert!(
+                    !kernels::sgd_update_finite_on(path, &big_p, &big_g, 0.1),
+                    "at {at} of {len}"
+                );
+                // The same values with the gradient's sign turned: finite.
+                big_g[at] = -1e38;
+                assert!(
+                    kernels::sgd_update_finite_on(path, &big_p, &big_g, 0.1),
+                    "at {at} of {len}"
+                );
+                let mut nan = p64.clone();
+                nan[at] = f64::NAN;
+                assert!(
+                    !kernels::sgd_update_finite_on(path, &nan, &g64, 0.1),
+                    "f64 NaN at {at} of {len}"
+                );
+            }
+        }
+    }
+}
+
 /// The finiteness check on every path: true for finite values (zeros of both signs, the
 /// largest and smallest), false for one NaN or infinity anywhere, in the vectorized part or the
 /// remainder; and the sum of squares for lengths around its 32 lanes, the same bits on every

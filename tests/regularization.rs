@@ -137,32 +137,45 @@ fn sgd_weight_decay_equals_an_l2_penalty_of_half_the_rate_on_weights() {
 #[test]
 fn an_update_that_overflows_is_undone_by_the_guard() {
     let (x, y) = batch();
-    // Large targets give gradients far above 1, so that `lr * g` overflows.
+    // Large targets give gradients far above 1, so that `lr * g` overflows. Plain SGD is
+    // checked before its update, SGD with momentum after it (from a copy).
     let y: Vec<f64> = y.iter().map(|v| v * 1e3).collect();
-    let mut net = Net::seeded(5);
-    let before = net.clone();
-    let mut session = Session::<Net>::new(5, 0).with_last_good_guard(true);
-    let err = session
-        .step(&mut net, &x, &y, &MeanSquaredError, &mut Sgd::new(f64::MAX))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrainError::NonFinite {
-                what: "updated weights",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(net == before);
-    // Without the guard the same step leaves infinities behind: the guard is what helps.
-    let mut unguarded = Net::seeded(5);
-    let mut session = Session::<Net>::new(5, 0);
-    session
-        .step(&mut unguarded, &x, &y, &MeanSquaredError, &mut Sgd::new(f64::MAX))
-        .expect("no check");
-    assert!(!unguarded.is_finite());
+    for momentum in [0.0, 0.5] {
+        let sgd = |lr: f64| Sgd::new(lr).with_momentum(momentum);
+        let mut net = Net::seeded(5);
+        let before = net.clone();
+        let mut session = Session::<Net>::new(5, 0).with_last_good_guard(true);
+        let err = session
+            .step(&mut net, &x, &y, &MeanSquaredError, &mut sgd(f64::MAX))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TrainError::NonFinite {
+                    what: "updated weights",
+                    ..
+                }
+            ),
+            "momentum {momentum}: {err}"
+        );
+        assert!(net == before, "momentum {momentum}");
+        // Without the guard the same step leaves infinities behind: the guard is what helps.
+        let mut unguarded = Net::seeded(5);
+        let mut session = Session::<Net>::new(5, 0);
+        session
+            .step(&mut unguarded, &x, &y, &MeanSquaredError, &mut sgd(f64::MAX))
+            .expect("no check");
+        assert!(!unguarded.is_finite(), "momentum {momentum}");
+        // An ordinary step: the guarded one is the unguarded one, bit for bit.
+        let (mut guarded, mut plain) = (Net::seeded(6), Net::seeded(6));
+        for (net, guard) in [(&mut guarded, true), (&mut plain, false)] {
+            let mut session = Session::<Net>::new(5, 0).with_last_good_guard(guard);
+            session
+                .step(net, &x, &y, &MeanSquaredError, &mut sgd(1e-4))
+                .expect("finite");
+        }
+        assert!(guarded == plain && guarded != Net::seeded(6), "momentum {momentum}");
+    }
 }
 
 retroprop::network! {

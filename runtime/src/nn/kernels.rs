@@ -261,6 +261,7 @@ pub trait Kernels: Sized {
     fn input_gradient(path: KernelPath, w: &[Self], d: &[Self], out: &mut [Self], o: usize, i: usize, n: usize);
     fn sum_of_squares(path: KernelPath, v: &[Self]) -> f64;
     fn all_finite(path: KernelPath, v: &[Self]) -> bool;
+    fn sgd_update_finite(path: KernelPath, p: &[Self], g: &[Self], lr: Self) -> bool;
     fn tanh_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn sigmoid_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn shifted_forward(path: KernelPath, x: &[Self], w: &[Self], out: &mut [Self], taps: Taps, wide: usize, o: usize);
@@ -353,6 +354,9 @@ macro_rules! kernels_for {
             }
             fn all_finite(path: KernelPath, v: &[$t]) -> bool {
                 dispatch!(path, all_finite::<$t>(v))
+            }
+            fn sgd_update_finite(path: KernelPath, p: &[$t], g: &[$t], lr: $t) -> bool {
+                dispatch!(path, sgd_update_finite::<$t>(p, g, lr))
             }
             fn tanh_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
                 dispatch!(path, tanh::<$t>(z, a));
@@ -719,6 +723,28 @@ pub fn all_finite_on<T: Real>(path: KernelPath, values: &[T]) -> bool {
     <T as Kernels>::all_finite(path, values)
 }
 
+/// Whether plain SGD's update `p - lr * g` (a multiply, then a subtraction, as
+/// [`Sgd`](crate::optim::Sgd) computes it) is finite for every pair of `p` and `g`, without
+/// writing it: the check a training step's guard makes before the update instead of copying
+/// the weights (pairs past the shorter slice are not looked at).
+///
+/// ```
+/// use retroprop_runtime::nn::kernels::sgd_update_finite;
+/// assert!(sgd_update_finite(&[1.0f32, -2.0], &[0.5, 0.25], 0.1));
+/// // -2 - 1e38 * 4 overflows.
+/// assert!(!sgd_update_finite(&[1.0f32, -2.0], &[0.5, 4.0], 1e38));
+/// ```
+pub fn sgd_update_finite<T: Real>(p: &[T], g: &[T], lr: T) -> bool {
+    sgd_update_finite_on(kernel_path(), p, g, lr)
+}
+
+/// [`sgd_update_finite`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn sgd_update_finite_on<T: Real>(path: KernelPath, p: &[T], g: &[T], lr: T) -> bool {
+    let n = p.len().min(g.len());
+    <T as Kernels>::sgd_update_finite(path, &p[..n], &g[..n], lr)
+}
+
 /// `a = tanh(z)` element by element ([`Real::tanh_activation`]), on the kernel path.
 #[inline]
 pub fn tanh_into<T: Real>(z: &[T], a: &mut [T]) {
@@ -835,6 +861,11 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn all_finite<T: Real>(v: &[T]) -> bool {
                 portable::all_finite(v)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn sgd_update_finite<T: Real>(p: &[T], g: &[T], lr: T) -> bool {
+                portable::sgd_update_finite(p, g, lr)
             }
 
             $(#[$attr])?
@@ -1231,6 +1262,29 @@ mod portable {
         for chunk in chunks {
             for (lane, &v) in lanes.iter_mut().zip(chunk) {
                 *lane += v * zero;
+            }
+        }
+        lanes.iter().fold(rest, |all, &lane| all & (lane == zero))
+    }
+
+    /// Whether `p - lr * g` is finite for every pair (`p` and `g` of one length): the lanes of
+    /// [`all_finite`], over the update's values.
+    #[inline(always)]
+    pub fn sgd_update_finite<T: Real>(p: &[T], g: &[T], lr: T) -> bool {
+        let zero = T::zero();
+        let (p_chunks, g_chunks) = (p.chunks_exact(SUM_LANES), g.chunks_exact(SUM_LANES));
+        let rest = p_chunks
+            .remainder()
+            .iter()
+            .zip(g_chunks.remainder())
+            .fold(true, |all, (&p, &g)| all & (p - lr * g).finite());
+        if p.len() < SUM_LANES {
+            return rest;
+        }
+        let mut lanes = [zero; SUM_LANES];
+        for (p, g) in p_chunks.zip(g_chunks) {
+            for ((lane, &p), &g) in lanes.iter_mut().zip(p).zip(g) {
+                *lane += (p - lr * g) * zero;
             }
         }
         lanes.iter().fold(rest, |all, &lane| all & (lane == zero))

@@ -43,8 +43,9 @@ pub trait Optimizer<T: Real> {
 
     /// `Some(lr)` if this optimizer's next update is plain gradient descent, `p -= lr * grad`,
     /// with no state and nothing else: then a training step on one sample may fuse the update
-    /// into the backward pass ([`Network::sgd_step_into`](crate::Network::sgd_step_into)).
-    /// `None`, the default, for every other rule.
+    /// into the backward pass ([`Network::sgd_step_into`](crate::Network::sgd_step_into)), and
+    /// the last-good guard checks `p - lr * grad` before the update instead of copying the
+    /// weights. `None`, the default, for every other rule.
     fn plain_sgd_rate(&self) -> Option<T> {
         None
     }

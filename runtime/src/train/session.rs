@@ -104,7 +104,10 @@ impl<N: Network> Session<N> {
 
     /// Keeps a copy of the weights before each update and puts it back if the update leaves
     /// a non-finite weight (an overflow), so that no NaN or infinity is ever left in the
-    /// network. Costs one copy of the parameters per step; `fit` turns it on.
+    /// network: the step is then refused with the network unchanged. Costs one copy of the
+    /// parameters per step; `fit` turns it on. With plain SGD
+    /// ([`Optimizer::plain_sgd_rate`]) there is no copy: the update is checked before it is
+    /// written ([`sgd_update_finite`](crate::nn::kernels::sgd_update_finite), one read pass).
     pub fn with_last_good_guard(mut self, on: bool) -> Self {
         self.keep_last_good = on;
         self
@@ -204,6 +207,23 @@ impl<N: Network> Session<N> {
         } else {
             self.last_grad_norm = None;
         }
+        let refused = TrainError::NonFinite {
+            what: "updated weights",
+            value: f64::INFINITY,
+        };
+        // Plain SGD's update (`p - lr * grad`) is checked before it is written: nothing to
+        // copy, nothing to put back. (The gradient is finite here, so `p - lr * (grad + 0 *
+        // p)`, what `Sgd` computes, is finite exactly when `p - lr * grad` is.)
+        if let Some(lr) = optimizer.plain_sgd_rate().filter(|_| self.keep_last_good) {
+            let finite = (0..N::TENSORS.len()).all(|index| {
+                crate::nn::kernels::sgd_update_finite(net.tensor(index), self.gradients.tensor(index), lr)
+            });
+            if !finite {
+                return Err(refused);
+            }
+            optimizer.step(net, &self.gradients)?;
+            return Ok(value);
+        }
         if self.keep_last_good {
             self.keep_copy(net);
         }
@@ -212,10 +232,7 @@ impl<N: Network> Session<N> {
             if let Some(copy) = &self.last_good {
                 copy_parameters(copy, net);
             }
-            return Err(TrainError::NonFinite {
-                what: "updated weights",
-                value: f64::INFINITY,
-            });
+            return Err(refused);
         }
         Ok(value)
     }
