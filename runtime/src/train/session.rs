@@ -108,6 +108,8 @@ impl<N: Network> Session<N> {
     /// parameters per step; `fit` turns it on. With plain SGD
     /// ([`Optimizer::plain_sgd_rate`]) there is no copy: the update is checked before it is
     /// written ([`sgd_update_finite`](crate::nn::kernels::sgd_update_finite), one read pass).
+    /// The guard keeps the weights only: an optimizer with state (momentum buffers, Adam's
+    /// moments) keeps what the refused step wrote into it.
     pub fn with_last_good_guard(mut self, on: bool) -> Self {
         self.keep_last_good = on;
         self

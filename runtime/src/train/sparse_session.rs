@@ -254,7 +254,9 @@ impl<N: SparseNetwork> SparseSession<N> {
     /// the sparse layer moves. With plain SGD on the sparse layer, its update is computed
     /// and checked before it is written ([`SparseSgd::update_is_finite`]: a read pass over
     /// the touched columns, no copy); with the other rules, the touched columns are copied
-    /// before the update and checked after it.
+    /// before the update and checked after it. The guard keeps the weights only: the
+    /// optimizers' state (the sparse rule's and the dense optimizer's) keeps what the refused
+    /// step wrote into it.
     pub fn with_last_good_guard(mut self, on: bool) -> Self {
         self.keep_last_good = on;
         self
