@@ -788,6 +788,8 @@ macro_rules! row_tiles {
     }};
 }
 
+#[cfg(target_arch = "x86_64")]
+mod packed;
 mod shifted;
 
 /// Defines, in module `$module`, a copy of every `portable` kernel with the given attributes
@@ -813,6 +815,7 @@ macro_rules! compile_for {
         position_gradient = ($pco:literal, $pck:literal),
         position_forward = ($fco:literal, $fp:literal),
         fma = $fma:literal
+        $(, packed = $packed:ident)?
     ) => {
         pub(crate) mod $module {
             use crate::nn::kernels::portable;
@@ -822,16 +825,34 @@ macro_rules! compile_for {
 
             $(#[$attr])?
             pub(crate) fn dense_forward<T: Real>(w: &[T], b: &[T], x: &[T], out: &mut [T], o: usize, i: usize, n: usize) {
+                $(
+                    if T::DTYPE == safetensors::Dtype::F32 && crate::nn::kernels::$packed::takes(o, i, n) {
+                        use crate::real::{cast, cast_mut};
+                        return crate::nn::kernels::$packed::dense_forward(cast(w), cast(b), cast(x), cast_mut(out), o, i, n);
+                    }
+                )?
                 portable::dense_forward::<T, $rows, $cols, $tall, $fma>(w, b, x, out, o, i, n)
             }
 
             $(#[$attr])?
             pub(crate) fn weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+                $(
+                    if T::DTYPE == safetensors::Dtype::F32 && crate::nn::kernels::$packed::takes(o, i, n) {
+                        use crate::real::{cast, cast_mut};
+                        return crate::nn::kernels::$packed::weight_gradient(cast_mut(g), cast(d), cast(a), o, i, n, false);
+                    }
+                )?
                 portable::weight_gradient::<T, $g_rows, $g_cols, $fma, false>(g, d, a, o, i, n)
             }
 
             $(#[$attr])?
             pub(crate) fn add_weight_gradient<T: Real>(g: &mut [T], d: &[T], a: &[T], o: usize, i: usize, n: usize) {
+                $(
+                    if T::DTYPE == safetensors::Dtype::F32 && crate::nn::kernels::$packed::takes(o, i, n) {
+                        use crate::real::{cast, cast_mut};
+                        return crate::nn::kernels::$packed::weight_gradient(cast_mut(g), cast(d), cast(a), o, i, n, true);
+                    }
+                )?
                 portable::weight_gradient::<T, $g_rows, $g_cols, $fma, true>(g, d, a, o, i, n)
             }
 
@@ -947,7 +968,8 @@ mod x86 {
         conv_gradient = (2, 4),
         position_gradient = (16, 6),
         position_forward = (16, 6),
-        fma = true
+        fma = true,
+        packed = packed
     );
     // Tuned on Zen 4 (512-bit operations on 256-bit units).
     compile_for!(
@@ -1610,6 +1632,74 @@ mod tests {
             // Nothing to add leaves the sums as they are.
             add_weight_gradient_dyn(path, &mut g, &[], &[], O, I, 0);
             assert_eq!(g, expected.as_slice());
+        }
+    }
+
+    /// Every path with fused multiply-adds computes each value of the batched products as one
+    /// chain of them, in order: the forward pass from the bias over the inputs, the weight
+    /// gradient from the first sample's product (or from the sums so far, when adding) over
+    /// the samples. The shapes take the packed AVX2 kernels through partial row tiles, partial
+    /// groups of samples and of columns, several input blocks (300 inputs) and several sample
+    /// blocks (300 samples), and smaller products through the unpacked tiles.
+    #[test]
+    fn every_fused_path_sums_each_product_in_order() {
+        let value = |k: usize| ((k * 7919 + 13) % 2003) as f32 / 1001.5 - 1.0;
+        let shapes = [
+            (128, 784, 32),
+            (16, 256, 12),
+            (37, 300, 13),
+            (133, 70, 40),
+            (10, 520, 300),
+            (64, 64, 17),
+            (17, 5, 9),
+        ];
+        for (o, i, n) in shapes {
+            let w: Vec<f32> = (0..o * i).map(value).collect();
+            let b: Vec<f32> = (0..o).map(|r| value(r + 11)).collect();
+            let x: Vec<f32> = (0..i * n).map(|k| value(k + 101)).collect();
+            let d: Vec<f32> = (0..o * n).map(|k| value(k + 307)).collect();
+            let forward: Vec<u32> = (0..n)
+                .flat_map(|j| (0..o).map(move |r| (j, r)))
+                .map(|(j, r)| {
+                    (0..i)
+                        .fold(b[r], |acc, k| w[k * o + r].mul_add(x[j * i + k], acc))
+                        .to_bits()
+                })
+                .collect();
+            let chain = |start: Option<&[f32]>, r: usize, k: usize| {
+                let (from, first) = match start {
+                    Some(g) => (g[k * o + r], 0),
+                    None => (d[r] * x[k], 1),
+                };
+                (first..n).fold(from, |acc, j| d[j * o + r].mul_add(x[j * i + k], acc))
+            };
+            let gradient: Vec<f32> = (0..i)
+                .flat_map(|k| (0..o).map(move |r| (r, k)))
+                .map(|(r, k)| chain(None, r, k))
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let added: Vec<u32> = (0..i)
+                .flat_map(|k| (0..o).map(move |r| (r, k)))
+                .map(|(r, k)| chain(Some(&gradient), r, k).to_bits())
+                .collect();
+            for path in KernelPath::ALL
+                .into_iter()
+                .filter(|p| p.or_supported() != KernelPath::Portable)
+            {
+                let what = format!("{} {o}x{i}, {n} samples", path.name());
+                let mut out = vec![f32::NAN; o * n + 5];
+                <f32 as Kernels>::dense_forward(path, &w, &b, &x, &mut out[..o * n], o, i, n);
+                assert_eq!(bits(&out[..o * n]), forward, "forward {what}");
+                assert!(
+                    out[o * n..].iter().all(|v| v.is_nan()),
+                    "forward wrote past its samples, {what}"
+                );
+                let mut g = vec![f32::NAN; o * i];
+                <f32 as Kernels>::weight_gradient(path, &mut g, &d, &x, o, i, n);
+                assert_eq!(bits(&g), bits(&gradient), "weight gradient {what}");
+                <f32 as Kernels>::add_weight_gradient(path, &mut g, &d, &x, o, i, n);
+                assert_eq!(bits(&g), added, "added weight gradient {what}");
+            }
         }
     }
 }
