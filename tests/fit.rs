@@ -13,6 +13,10 @@ retroprop::network! {
 
     #[network(scalar = f64)]
     struct Classifier { input: 3, hidden: dense(8) -> relu, drop: dropout(0.1), out: dense(3) -> softmax }
+
+    /// A first layer of 18432 weights: a batch split across two threads combines, checks and
+    /// updates it in two pieces (tensors of 16384 values or more are split).
+    struct Wide { input: 256, hidden: dense(72) -> relu, out: dense(3) -> softmax }
 }
 
 /// `y = x . w + b` exactly, for `n` samples.
@@ -606,28 +610,152 @@ fn fit_with_threads_learns_deterministically() {
 }
 
 /// Plain SGD that does not say so (`plain_sgd_rate` is `None`), so that `fit` takes a
-/// `Session::step` per sample: the reference for the runs `fit` makes with batches of one.
-struct OpaqueSgd(Sgd<f64>);
+/// `Session::step` per sample and a session calls `Sgd::step` for the update: the reference
+/// for the runs `fit` makes with batches of one and for the updates of split batches.
+struct OpaqueSgd<T: Real>(Sgd<T>);
 
-impl Optimizer<f64> for OpaqueSgd {
+impl<T: Real> Optimizer<T> for OpaqueSgd<T> {
     fn step<P, G>(&mut self, params: &mut P, grads: &G) -> Result<(), retroprop::OptimError>
     where
-        P: retroprop::Parameters<Scalar = f64> + ?Sized,
-        G: retroprop::Parameters<Scalar = f64> + ?Sized,
+        P: retroprop::Parameters<Scalar = T> + ?Sized,
+        G: retroprop::Parameters<Scalar = T> + ?Sized,
     {
         self.0.step(params, grads)
     }
-    fn learning_rate(&self) -> f64 {
+    fn learning_rate(&self) -> T {
         self.0.learning_rate()
     }
-    fn set_learning_rate(&mut self, lr: f64) {
+    fn set_learning_rate(&mut self, lr: T) {
         self.0.set_learning_rate(lr);
     }
-    fn state(&self) -> retroprop::optim::OptimizerState<f64> {
+    fn state(&self) -> retroprop::optim::OptimizerState<T> {
         self.0.state()
     }
-    fn set_state(&mut self, state: retroprop::optim::OptimizerState<f64>) -> Result<(), retroprop::OptimError> {
+    fn set_state(&mut self, state: retroprop::optim::OptimizerState<T>) -> Result<(), retroprop::OptimError> {
         self.0.set_state(state)
+    }
+}
+
+/// `n` samples for `Wide` (features in [-1, 1]) and one-hot targets.
+fn wide_batch(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let x: Vec<f32> = values(seed, 256 * n, 1.0).iter().map(|&v| v as f32).collect();
+    let mut t = vec![0.0f32; 3 * n];
+    for (j, sample) in x.chunks_exact(256).enumerate() {
+        t[3 * j + usize::from(sample[0] > 0.0) + usize::from(sample[1] > 0.0)] = 1.0;
+    }
+    (x, t)
+}
+
+#[test]
+fn split_batches_update_with_plain_sgd_as_sgd_step_does() {
+    let (x, t) = wide_batch(64, 21);
+    for guard in [false, true] {
+        let session = || {
+            retroprop::train::Session::<Wide>::new(64, 4)
+                .with_threads(2)
+                .with_last_good_guard(guard)
+        };
+        // Plain SGD updates over pieces in parallel; `OpaqueSgd` through `Sgd::step`.
+        let (mut split, mut reference) = (session(), session());
+        let (mut by_pieces, mut by_step) = (Wide::seeded(5), Wide::seeded(5));
+        for _ in 0..3 {
+            let loss = split
+                .step(&mut by_pieces, &x, &t, &CrossEntropy, &mut Sgd::new(0.1))
+                .expect("step");
+            let reference_loss = reference
+                .step(&mut by_step, &x, &t, &CrossEntropy, &mut OpaqueSgd(Sgd::new(0.1)))
+                .expect("reference step");
+            assert_eq!(loss.to_bits(), reference_loss.to_bits());
+        }
+        assert!(by_pieces != Wide::seeded(5), "the steps moved the weights");
+        for tensor in 0..Wide::TENSORS.len() {
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(by_pieces.tensor(tensor)),
+                bits(by_step.tensor(tensor)),
+                "tensor {tensor}"
+            );
+            assert_eq!(
+                bits(split.gradients.tensor(tensor)),
+                bits(reference.gradients.tensor(tensor)),
+                "gradient {tensor}"
+            );
+        }
+    }
+}
+
+/// A split `Wide` step whose first-layer gradient is large only in input column 200 (its
+/// weights, 14400..14472, lie in the second of the two pieces): that column's weights are
+/// zero, so the outputs and the loss do not depend on the feature, which is `feature` in every
+/// sample. The output layer's weights are scaled by `scale` (which scales the hidden deltas).
+/// Returns the step's result and the network after and before it.
+fn wide_step_with_feature(feature: f32, scale: f32, lr: f32, guard: bool) -> (Result<f32, TrainError>, Wide, Wide) {
+    let (mut x, t) = wide_batch(64, 22);
+    for sample in x.chunks_exact_mut(256) {
+        sample[200] = feature;
+    }
+    let mut net = Wide::seeded(6);
+    net.tensor_mut(0)[200 * 72..201 * 72].fill(0.0);
+    let out_weight = Wide::tensor_index("out.weight").expect("tensor");
+    net.tensor_mut(out_weight).iter_mut().for_each(|w| *w *= scale);
+    let before = net.clone();
+    let mut session = retroprop::train::Session::<Wide>::new(64, 4)
+        .with_threads(2)
+        .with_last_good_guard(guard);
+    let result = session.step(&mut net, &x, &t, &CrossEntropy, &mut Sgd::new(lr));
+    (result, net, before)
+}
+
+#[test]
+fn split_batches_refuse_an_overflow_in_a_later_piece() {
+    // Gradients of about 1e29 in column 200: finite, but 1e10 times them overflows.
+    let (unguarded, overflowed, _) = wide_step_with_feature(1e30, 1.0, 1e10, false);
+    unguarded.expect("without the guard the update is written");
+    let non_finite: Vec<usize> = (0..overflowed.tensor(0).len())
+        .filter(|&i| !overflowed.tensor(0)[i].is_finite())
+        .collect();
+    assert!(!non_finite.is_empty(), "the update overflows");
+    assert!(
+        non_finite.iter().all(|i| (200 * 72..201 * 72).contains(i)),
+        "{non_finite:?}"
+    );
+    for tensor in 1..Wide::TENSORS.len() {
+        assert!(
+            overflowed.tensor(tensor).iter().all(|v| v.is_finite()),
+            "tensor {tensor}"
+        );
+    }
+    // The guard checks the update while combining the parts' gradients: nothing is written.
+    let (guarded, net, before) = wide_step_with_feature(1e30, 1.0, 1e10, true);
+    let error = guarded.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::NonFinite {
+                what: "updated weights",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(net == before, "a refused update left the weights changed");
+
+    // Gradients that overflow to infinity there (hidden deltas of about 1e3 times the largest
+    // `f32`) are refused with or without the guard.
+    for guard in [false, true] {
+        let (result, net, before) = wide_step_with_feature(f32::MAX, 1e4, 1e-3, guard);
+        let error = result.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TrainError::NonFinite {
+                    what: "gradient norm",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(net == before, "a refused step left the weights changed");
     }
 }
 

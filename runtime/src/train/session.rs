@@ -33,15 +33,45 @@ pub struct Session<N: Network> {
     last_grad_norm: Option<f64>,
     /// Per-thread buffers when batches are split across threads (empty otherwise).
     parts: Vec<Part<N>>,
+    /// The parts' gradients, one per part.
+    part_gradients: Vec<PartGradients<N>>,
 }
 
-/// One thread's share of a split batch: its own buffers, gradients and context.
+/// One thread's share of a split batch: its own buffers and context.
 struct Part<N: Network> {
     workspace: N::Workspace,
-    gradients: N::Gradients,
     context: Context,
     result: Result<N::Scalar, TrainError>,
+}
+
+/// A part's gradients and its number of samples, kept apart from its buffers so that every
+/// thread can read all of them when they are combined (the workspaces need not be `Sync`).
+struct PartGradients<N: Network> {
+    gradients: N::Gradients,
     samples: usize,
+}
+
+/// What combining the parts' gradients checked on the way.
+#[derive(Debug, Clone, Copy)]
+struct Checks {
+    /// Every combined gradient is finite.
+    gradient: bool,
+    /// Every `p - lr * grad` is finite (true when not asked).
+    update: bool,
+}
+
+impl Checks {
+    const PASSED: Checks = Checks {
+        gradient: true,
+        update: true,
+    };
+
+    fn and(self, other: Checks) -> Checks {
+        Checks {
+            gradient: self.gradient & other.gradient,
+            update: self.update & other.update,
+        }
+    }
 }
 
 impl<N: Network> Session<N> {
@@ -58,6 +88,7 @@ impl<N: Network> Session<N> {
             last_penalty: 0.0,
             last_grad_norm: Some(0.0),
             parts: Vec::new(),
+            part_gradients: Vec::new(),
         }
     }
 
@@ -71,23 +102,28 @@ impl<N: Network> Session<N> {
     /// come from per-part generators seeded from the session's context at each step, so they
     /// differ from a single-thread run but still follow the session's seed (and checkpoints).
     /// Each part has its own workspace and gradients: memory grows with `threads`.
+    /// Combining the parts' gradients, checking that they are finite, and plain SGD's update
+    /// ([`Optimizer::plain_sgd_rate`]) also run in parallel, each thread over one piece of every
+    /// tensor of at least 16384 values; they work value by value, so the bits are those of the
+    /// same work on one thread.
     /// [`Trainer::threads`](crate::train::fit::Trainer::threads) sets this for `fit`.
     #[cfg(feature = "parallel")]
     pub fn with_threads(mut self, threads: usize) -> Self {
         let per_part = self.capacity().div_ceil(threads.max(1));
-        self.parts = if threads > 1 {
-            (0..threads)
-                .map(|_| Part {
-                    workspace: N::workspace(per_part),
-                    gradients: N::zeroed_gradients(),
-                    context: Context::training(0),
-                    result: Ok(N::Scalar::cast(0.0)),
-                    samples: 0,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let threads = if threads > 1 { threads } else { 0 };
+        self.parts = (0..threads)
+            .map(|_| Part {
+                workspace: N::workspace(per_part),
+                context: Context::training(0),
+                result: Ok(N::Scalar::cast(0.0)),
+            })
+            .collect();
+        self.part_gradients = (0..threads)
+            .map(|_| PartGradients {
+                gradients: N::zeroed_gradients(),
+                samples: 0,
+            })
+            .collect();
         self
     }
 
@@ -174,7 +210,16 @@ impl<N: Network> Session<N> {
                 }
             };
         }
-        let value = self.gradients_into(net, x, target, loss)?;
+        let regularize = !self.regularization.is_none();
+        // With the gradient final once combined (no penalties), plain SGD's update is checked
+        // while the parts' gradients are combined.
+        let check_rate = optimizer
+            .plain_sgd_rate()
+            .filter(|_| self.keep_last_good && !regularize);
+        let (value, combined) = self.gradients_into(net, x, target, loss, check_rate)?;
+        let split = combined.is_some();
+        // What the combining checked, while it still holds (penalties change the gradient).
+        let checked = combined.filter(|_| !regularize);
         if !value.finite() {
             // The refused step's gradient is stored: its norm is the last one, computed when
             // asked (whether the step before computed its own or not).
@@ -184,7 +229,6 @@ impl<N: Network> Session<N> {
                 value: value.to_f64(),
             });
         }
-        let regularize = !self.regularization.is_none();
         if regularize {
             self.last_penalty = self.regularization.penalty(net);
             self.regularization.add_penalty_gradient(net, &mut self.gradients);
@@ -194,7 +238,7 @@ impl<N: Network> Session<N> {
         // `f64`, whose finite squares can overflow; otherwise a finiteness check is enough, and
         // the norm waits until someone asks for it.
         let eager = clipping || !<N::Scalar as Real>::SQUARES_FIT_F64;
-        if eager || !self.gradients.is_finite() {
+        if eager || !checked.map_or_else(|| self.gradients.is_finite(), |checks| checks.gradient) {
             let norm = self.gradients.global_norm();
             self.last_grad_norm = Some(norm);
             if !norm.is_finite() {
@@ -217,19 +261,22 @@ impl<N: Network> Session<N> {
         // copy, nothing to put back. (The gradient is finite here, so `p - lr * (grad + 0 *
         // p)`, what `Sgd` computes, is finite exactly when `p - lr * grad` is.)
         if let Some(lr) = optimizer.plain_sgd_rate().filter(|_| self.keep_last_good) {
-            let finite = (0..N::TENSORS.len()).all(|index| {
-                crate::nn::kernels::sgd_update_finite(net.tensor(index), self.gradients.tensor(index), lr)
-            });
+            let finite = match checked.filter(|_| check_rate.is_some()) {
+                Some(checks) => checks.update,
+                None => (0..N::TENSORS.len()).all(|index| {
+                    crate::nn::kernels::sgd_update_finite(net.tensor(index), self.gradients.tensor(index), lr)
+                }),
+            };
             if !finite {
                 return Err(refused);
             }
-            optimizer.step(net, &self.gradients)?;
+            self.update(net, optimizer, split)?;
             return Ok(value);
         }
         if self.keep_last_good {
             self.keep_copy(net);
         }
-        optimizer.step(net, &self.gradients)?;
+        self.update(net, optimizer, split)?;
         if self.keep_last_good && !net.is_finite() {
             if let Some(copy) = &self.last_good {
                 copy_parameters(copy, net);
@@ -376,42 +423,45 @@ impl<N: Network> Session<N> {
     }
 
     /// The gradient of the mean loss on the batch, into `self.gradients`: on this thread, or
-    /// split across the parts.
+    /// split across the parts. For a split batch, also what combining the parts' gradients
+    /// checked: that the gradient is finite, and with `check_rate`, that `p - lr * grad` is.
     fn gradients_into<L>(
         &mut self,
         net: &N,
         x: &[N::Scalar],
         target: &[N::Scalar],
         loss: &L,
-    ) -> Result<N::Scalar, TrainError>
+        check_rate: Option<N::Scalar>,
+    ) -> Result<(N::Scalar, Option<Checks>), TrainError>
     where
         L: Loss<N::Scalar> + ?Sized,
     {
         let parts = self.parts.len();
         let n = batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
         if parts < 2 || n < 2 * parts {
-            return net.gradients_into(
+            let value = net.gradients_into(
                 x,
                 target,
                 loss,
                 &mut self.context,
                 &mut self.workspace,
                 &mut self.gradients,
-            );
+            )?;
+            return Ok((value, None));
         }
         let per_part = n.div_ceil(parts);
-        for (index, part) in self.parts.iter_mut().enumerate() {
-            part.samples = per_part.min(n.saturating_sub(index * per_part));
+        for (index, (part, share)) in self.parts.iter_mut().zip(&mut self.part_gradients).enumerate() {
+            share.samples = per_part.min(n.saturating_sub(index * per_part));
             part.context = Context::training(rand::RngCore::next_u64(self.context.rng()));
             part.context.set_training(self.context.is_training());
         }
-        run_parts(&mut self.parts, |part, index| {
+        run_parts(&mut self.parts, &mut self.part_gradients, |part, share, index| {
             let start = index * per_part;
             let (xs, ts) = (
-                &x[start * N::INPUT..(start + part.samples) * N::INPUT],
-                &target[start * N::OUTPUT..(start + part.samples) * N::OUTPUT],
+                &x[start * N::INPUT..(start + share.samples) * N::INPUT],
+                &target[start * N::OUTPUT..(start + share.samples) * N::OUTPUT],
             );
-            part.result = if part.samples == 0 {
+            part.result = if share.samples == 0 {
                 Ok(N::Scalar::cast(0.0))
             } else {
                 net.gradients_into(
@@ -420,31 +470,52 @@ impl<N: Network> Session<N> {
                     loss,
                     &mut part.context,
                     &mut part.workspace,
-                    &mut part.gradients,
+                    &mut share.gradients,
                 )
             };
         });
         // The batch mean: each part's mean weighted by its share, added in part order.
         let mut value = N::Scalar::cast(0.0);
-        for (index, part) in self.parts.iter_mut().enumerate() {
+        for (part, share) in self.parts.iter_mut().zip(&self.part_gradients) {
             let part_loss = std::mem::replace(&mut part.result, Ok(N::Scalar::cast(0.0)))?;
-            let share = N::Scalar::cast(part.samples as f64 / n as f64);
-            value += share * part_loss;
-            for tensor in 0..N::TENSORS.len() {
-                let from = part.gradients.tensor(tensor);
-                let to = self.gradients.tensor_mut(tensor);
-                if index == 0 {
-                    for (t, &f) in to.iter_mut().zip(from) {
-                        *t = share * f;
-                    }
-                } else if part.samples > 0 {
-                    for (t, &f) in to.iter_mut().zip(from) {
-                        *t += share * f;
-                    }
-                }
-            }
+            value += N::Scalar::cast(share.samples as f64 / n as f64) * part_loss;
         }
-        Ok(value)
+        let shares = &self.part_gradients;
+        let mut checks = Checks::PASSED;
+        for tensor in 0..N::TENSORS.len() {
+            let weights = net.tensor(tensor);
+            let piece_checks = over_pieces(self.gradients.tensor_mut(tensor), parts, |start, to| {
+                combine_piece::<N>(to, start, tensor, shares, n, check_rate.map(|lr| (weights, lr)))
+            });
+            checks = checks.and(piece_checks);
+        }
+        Ok((value, Some(checks)))
+    }
+
+    /// The optimizer's update from `self.gradients`. Plain SGD's runs over pieces of the
+    /// tensors in parallel when the batch was split (the same values as `Sgd::step`).
+    fn update<O>(&mut self, net: &mut N, optimizer: &mut O, split: bool) -> Result<(), TrainError>
+    where
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        match optimizer.plain_sgd_rate().filter(|_| split) {
+            Some(lr) => {
+                let zero = N::Scalar::cast(0.0);
+                for tensor in 0..N::TENSORS.len() {
+                    let grad = self.gradients.tensor(tensor);
+                    over_pieces(net.tensor_mut(tensor), self.parts.len(), |start, weights| {
+                        for (p, &g) in weights.iter_mut().zip(&grad[start..]) {
+                            // As `Sgd::step` computes it without weight decay.
+                            let g = g + zero * *p;
+                            *p -= lr * g;
+                        }
+                        Checks::PASSED
+                    });
+                }
+                Ok(())
+            }
+            None => Ok(optimizer.step(net, &self.gradients)?),
+        }
     }
 
     /// The learning rate when this step can take the fused path: one sample, plain SGD, no
@@ -472,22 +543,90 @@ impl<N: Network> Session<N> {
     }
 }
 
-/// Runs `work(part, index)` for every part, in parallel on rayon's pool.
+/// Runs `work(part, gradients, index)` for every part, in parallel on rayon's pool.
 #[cfg(feature = "parallel")]
-fn run_parts<P: Send>(parts: &mut [P], work: impl Fn(&mut P, usize) + Sync) {
+fn run_parts<P: Send, G: Send>(parts: &mut [P], gradients: &mut [G], work: impl Fn(&mut P, &mut G, usize) + Sync) {
     use rayon::prelude::*;
     parts
         .par_iter_mut()
+        .zip(gradients.par_iter_mut())
         .enumerate()
-        .for_each(|(index, part)| work(part, index));
+        .for_each(|(index, (part, gradients))| work(part, gradients, index));
 }
 
 /// Without the `parallel` feature there is never more than one part; this runs them in turn.
 #[cfg(not(feature = "parallel"))]
-fn run_parts<P>(parts: &mut [P], work: impl Fn(&mut P, usize)) {
-    for (index, part) in parts.iter_mut().enumerate() {
-        work(part, index);
+fn run_parts<P, G>(parts: &mut [P], gradients: &mut [G], work: impl Fn(&mut P, &mut G, usize)) {
+    for (index, (part, gradients)) in parts.iter_mut().zip(gradients).enumerate() {
+        work(part, gradients, index);
     }
+}
+
+/// Tensors shorter than this are combined and updated on the calling thread.
+#[cfg(feature = "parallel")]
+const SPLIT_LEN: usize = 1 << 14;
+
+/// Runs `work(start, piece)` over `threads` consecutive pieces of `values` (the first value of
+/// each at `start`), in parallel on rayon's pool, and joins what they checked; a tensor shorter
+/// than 16384 values is one piece.
+#[cfg(feature = "parallel")]
+fn over_pieces<T: Send>(values: &mut [T], threads: usize, work: impl Fn(usize, &mut [T]) -> Checks + Sync) -> Checks {
+    use rayon::prelude::*;
+    if values.len() < SPLIT_LEN || threads < 2 {
+        return work(0, values);
+    }
+    // Whole cache lines (of `f32`) per piece.
+    let piece = values.len().div_ceil(threads).next_multiple_of(16);
+    values
+        .par_chunks_mut(piece)
+        .enumerate()
+        .map(|(index, piece_values)| work(index * piece, piece_values))
+        .reduce(|| Checks::PASSED, Checks::and)
+}
+
+/// Without the `parallel` feature, one piece.
+#[cfg(not(feature = "parallel"))]
+fn over_pieces<T>(values: &mut [T], _threads: usize, work: impl Fn(usize, &mut [T]) -> Checks) -> Checks {
+    work(0, values)
+}
+
+/// Values combined at a time: the block is checked while it is in the L1 cache.
+const COMBINE_BLOCK: usize = 1024;
+
+/// Sets `to`, the values of tensor `tensor` from `start` on, to the parts' mean (each part's
+/// gradient weighted by its share of the `n` samples, added in part order), and checks that the
+/// result is finite and, with `check`, that `p - lr * grad` is for the weights `p`.
+fn combine_piece<N: Network>(
+    to: &mut [N::Scalar],
+    start: usize,
+    tensor: usize,
+    parts: &[PartGradients<N>],
+    n: usize,
+    check: Option<(&[N::Scalar], N::Scalar)>,
+) -> Checks {
+    let mut checks = Checks::PASSED;
+    for (block_index, block) in to.chunks_mut(COMBINE_BLOCK).enumerate() {
+        let at = start + block_index * COMBINE_BLOCK;
+        let range = at..at + block.len();
+        for (index, part) in parts.iter().enumerate() {
+            let from = &part.gradients.tensor(tensor)[range.clone()];
+            let share = N::Scalar::cast(part.samples as f64 / n as f64);
+            if index == 0 {
+                for (t, &f) in block.iter_mut().zip(from) {
+                    *t = share * f;
+                }
+            } else if part.samples > 0 {
+                for (t, &f) in block.iter_mut().zip(from) {
+                    *t += share * f;
+                }
+            }
+        }
+        checks.gradient &= crate::nn::kernels::all_finite(block);
+        if let Some((weights, lr)) = check {
+            checks.update &= crate::nn::kernels::sgd_update_finite(&weights[range], block, lr);
+        }
+    }
+    checks
 }
 
 /// The checks [`Session::step`] makes before an update, for the fused path: the loss and
