@@ -684,6 +684,42 @@ fn split_batches_update_with_plain_sgd_as_sgd_step_does() {
     }
 }
 
+#[test]
+fn split_batches_whose_parts_copy_their_own_samples_train_as_a_copied_batch_does() {
+    // Without augmentation, `fit` lets each part of a split batch copy its own samples; an
+    // augmentation that changes nothing makes it copy the whole batch first, as before.
+    let (x, t) = wide_batch(193, 23);
+    let data = Dataset::new(x, 256, t, 3).expect("data");
+    let run = |copied_first: bool, adam: bool| {
+        let trainer = Trainer::<f32>::new()
+            .progress(Progress::Quiet)
+            .epochs(2)
+            .batch_size(64)
+            .seed(7)
+            .threads(2);
+        let mut trainer = if copied_first {
+            trainer.augment(|_: &mut [f32], _: &mut dyn rand::RngCore| {})
+        } else {
+            trainer
+        };
+        let mut net = Wide::seeded(8);
+        // Batches of 64, 64, 64 and 1 (too small to split) in each epoch.
+        let history = if adam {
+            trainer.fit(&mut net, &data, &CrossEntropy, &mut Adam::new(0.01))
+        } else {
+            trainer.fit(&mut net, &data, &CrossEntropy, &mut Sgd::new(0.1))
+        };
+        (net, history.expect("fit").epochs.last().expect("epochs").train_loss)
+    };
+    for adam in [false, true] {
+        let (by_parts, loss) = run(false, adam);
+        let (copied, copied_loss) = run(true, adam);
+        assert!(by_parts != Wide::seeded(8), "training moved the weights");
+        assert!(by_parts == copied, "adam: {adam}");
+        assert_eq!(loss.to_bits(), copied_loss.to_bits(), "adam: {adam}");
+    }
+}
+
 /// A split `Wide` step whose first-layer gradient is large only in input column 200 (its
 /// weights, 14400..14472, lie in the second of the two pieces): that column's weights are
 /// zero, so the outputs and the loss do not depend on the feature, which is `feature` in every

@@ -127,7 +127,9 @@ impl<'a, T: Real> Trainer<'a, T> {
 
     /// Splits each batch across `threads` threads of rayon's pool (default 1: no split); see
     /// [`Session::with_threads`] for what changes. Worth it for batches of a few hundred
-    /// samples on networks with tens of thousands of weights or more.
+    /// samples on networks with tens of thousands of weights or more. Without
+    /// [`augment`](Self::augment), each thread copies its own share of a batch's samples from
+    /// the data set, just before it computes on them.
     ///
     /// ```
     /// use retroprop_runtime::train::Trainer;
@@ -561,12 +563,23 @@ impl<'a, T: Real> Trainer<'a, T> {
     {
         let (mut loss_sum, mut penalty_sum, mut seen) = (0.0, 0.0, 0usize);
         for (index, indices) in state.order.chunks(self.batch_size).enumerate() {
-            self.gather(train, indices, &mut state.features, &mut state.targets);
-            self.augment_batch(&mut state.features, train.inputs(), &mut state.augment_rng);
-            let value = state
-                .session
-                .step(net, &state.features, &state.targets, loss, optimizer)
-                .map_err(|error| diverged(error, epoch.number, index + 1))?;
+            let step = if self.augment.is_none() {
+                // Split across threads, each part copies its own samples.
+                let gather = |first: usize, features: &mut [T], targets: &mut [T]| {
+                    copy_samples(train, &indices[first..], features, targets);
+                };
+                let buffers = (&mut state.features, &mut state.targets);
+                state
+                    .session
+                    .step_gathered(net, indices.len(), &gather, buffers, loss, optimizer)
+            } else {
+                self.gather(train, indices, &mut state.features, &mut state.targets);
+                self.augment_batch(&mut state.features, train.inputs(), &mut state.augment_rng);
+                state
+                    .session
+                    .step(net, &state.features, &state.targets, loss, optimizer)
+            };
+            let value = step.map_err(|error| diverged(error, epoch.number, index + 1))?;
             let n = indices.len();
             loss_sum += value.to_f64() * n as f64;
             penalty_sum += state.session.last_penalty() * n as f64;
@@ -921,5 +934,17 @@ fn diverged(error: TrainError, epoch: usize, batch: usize) -> TrainError {
             value,
         },
         other => other,
+    }
+}
+
+/// Copies the samples at `indices` of `train` into `features` and `targets`, as many as they
+/// hold (the indices are the shuffled order's: all in range).
+fn copy_samples<T: Real>(train: &Dataset<T>, indices: &[usize], features: &mut [T], targets: &mut [T]) {
+    let samples = features
+        .chunks_exact_mut(train.inputs())
+        .zip(targets.chunks_exact_mut(train.outputs()));
+    for ((features, targets), &i) in samples.zip(indices) {
+        features.copy_from_slice(train.feature(i));
+        targets.copy_from_slice(train.target(i));
     }
 }

@@ -42,6 +42,27 @@ struct Part<N: Network> {
     workspace: N::Workspace,
     context: Context,
     result: Result<N::Scalar, TrainError>,
+    /// The part's samples when it copies them itself ([`Session::step_gathered`]).
+    features: Vec<N::Scalar>,
+    targets: Vec<N::Scalar>,
+}
+
+/// Copies the samples of a batch from `first` on into `features` and `targets` (as many as
+/// they hold).
+pub(crate) type Gather<'a, T> = dyn Fn(usize, &mut [T], &mut [T]) + Sync + 'a;
+
+/// Where a step's samples are.
+enum Samples<'a, 'g, T> {
+    /// In these slices.
+    Given { x: &'a [T], target: &'a [T] },
+    /// `n` samples to copy with `gather`: each part copies its own when the batch is split,
+    /// otherwise they are copied into `features` and `targets` first.
+    Gathered {
+        n: usize,
+        gather: &'a Gather<'g, T>,
+        features: &'a mut Vec<T>,
+        targets: &'a mut Vec<T>,
+    },
 }
 
 /// A part's gradients and its number of samples, kept apart from its buffers so that every
@@ -116,6 +137,8 @@ impl<N: Network> Session<N> {
                 workspace: N::workspace(per_part),
                 context: Context::training(0),
                 result: Ok(N::Scalar::cast(0.0)),
+                features: Vec::new(),
+                targets: Vec::new(),
             })
             .collect();
         self.part_gradients = (0..threads)
@@ -210,13 +233,65 @@ impl<N: Network> Session<N> {
                 }
             };
         }
+        self.step_from(net, Samples::Given { x, target }, loss, optimizer)
+    }
+
+    /// [`step`](Self::step) on `n` samples that `gather(first, features, targets)` copies (from
+    /// sample `first` of the batch on, as many as the slices hold). When the batch is split
+    /// across threads, each part copies its own samples on its thread just before it computes
+    /// on them, so they arrive in that core's cache; otherwise they are copied into `features`
+    /// and `targets` first. The same results as copying the batch and calling `step`.
+    pub(crate) fn step_gathered<L, O>(
+        &mut self,
+        net: &mut N,
+        n: usize,
+        gather: &Gather<'_, N::Scalar>,
+        (features, targets): (&mut Vec<N::Scalar>, &mut Vec<N::Scalar>),
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<N::Scalar, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
+        if !self.splits(n) {
+            gather_all(gather, 0, n, features, targets, N::INPUT, N::OUTPUT);
+            return self.step(net, features, targets, loss, optimizer);
+        }
+        let samples = Samples::Gathered {
+            n,
+            gather,
+            features,
+            targets,
+        };
+        self.step_from(net, samples, loss, optimizer)
+    }
+
+    /// Whether a batch of `n` samples is split across the parts.
+    fn splits(&self, n: usize) -> bool {
+        let parts = self.parts.len();
+        parts >= 2 && n >= 2 * parts
+    }
+
+    /// `step` after the fused path: the gradient, its checks, and the update.
+    fn step_from<L, O>(
+        &mut self,
+        net: &mut N,
+        samples: Samples<'_, '_, N::Scalar>,
+        loss: &L,
+        optimizer: &mut O,
+    ) -> Result<N::Scalar, TrainError>
+    where
+        L: Loss<N::Scalar> + ?Sized,
+        O: Optimizer<N::Scalar> + ?Sized,
+    {
         let regularize = !self.regularization.is_none();
         // With the gradient final once combined (no penalties), plain SGD's update is checked
         // while the parts' gradients are combined.
         let check_rate = optimizer
             .plain_sgd_rate()
             .filter(|_| self.keep_last_good && !regularize);
-        let (value, combined) = self.gradients_into(net, x, target, loss, check_rate)?;
+        let (value, combined) = self.gradients_into(net, samples, loss, check_rate)?;
         let split = combined.is_some();
         // What the combining checked, while it still holds (penalties change the gradient).
         let checked = combined.filter(|_| !regularize);
@@ -428,8 +503,7 @@ impl<N: Network> Session<N> {
     fn gradients_into<L>(
         &mut self,
         net: &N,
-        x: &[N::Scalar],
-        target: &[N::Scalar],
+        samples: Samples<'_, '_, N::Scalar>,
         loss: &L,
         check_rate: Option<N::Scalar>,
     ) -> Result<(N::Scalar, Option<Checks>), TrainError>
@@ -437,8 +511,28 @@ impl<N: Network> Session<N> {
         L: Loss<N::Scalar> + ?Sized,
     {
         let parts = self.parts.len();
-        let n = batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
-        if parts < 2 || n < 2 * parts {
+        let (n, given, gather) = match samples {
+            Samples::Given { x, target } => {
+                let n = batch_len(x.len(), target.len(), N::INPUT, N::OUTPUT, self.capacity())?;
+                (n, (x, target), None)
+            }
+            Samples::Gathered {
+                n,
+                gather,
+                features,
+                targets,
+            } => {
+                batch_len(n * N::INPUT, n * N::OUTPUT, N::INPUT, N::OUTPUT, self.capacity())?;
+                if self.splits(n) {
+                    (n, (&[][..], &[][..]), Some(gather))
+                } else {
+                    gather_all(gather, 0, n, features, targets, N::INPUT, N::OUTPUT);
+                    (n, (&features[..], &targets[..]), None)
+                }
+            }
+        };
+        let (x, target) = given;
+        if !self.splits(n) {
             let value = net.gradients_into(
                 x,
                 target,
@@ -457,21 +551,27 @@ impl<N: Network> Session<N> {
         }
         run_parts(&mut self.parts, &mut self.part_gradients, |part, share, index| {
             let start = index * per_part;
-            let (xs, ts) = (
-                &x[start * N::INPUT..(start + share.samples) * N::INPUT],
-                &target[start * N::OUTPUT..(start + share.samples) * N::OUTPUT],
-            );
-            part.result = if share.samples == 0 {
+            let Part {
+                workspace,
+                context,
+                result,
+                features,
+                targets,
+            } = part;
+            let (xs, ts) = match gather {
+                Some(gather) => {
+                    gather_all(gather, start, share.samples, features, targets, N::INPUT, N::OUTPUT);
+                    (&features[..], &targets[..])
+                }
+                None => (
+                    &x[start * N::INPUT..(start + share.samples) * N::INPUT],
+                    &target[start * N::OUTPUT..(start + share.samples) * N::OUTPUT],
+                ),
+            };
+            *result = if share.samples == 0 {
                 Ok(N::Scalar::cast(0.0))
             } else {
-                net.gradients_into(
-                    xs,
-                    ts,
-                    loss,
-                    &mut part.context,
-                    &mut part.workspace,
-                    &mut share.gradients,
-                )
+                net.gradients_into(xs, ts, loss, context, workspace, &mut share.gradients)
             };
         });
         // The batch mean: each part's mean weighted by its share, added in part order.
@@ -560,6 +660,22 @@ fn run_parts<P, G>(parts: &mut [P], gradients: &mut [G], work: impl Fn(&mut P, &
     for (index, (part, gradients)) in parts.iter_mut().zip(gradients).enumerate() {
         work(part, gradients, index);
     }
+}
+
+/// Sizes `features` and `targets` for `n` samples and lets `gather` copy them, from sample
+/// `first` of the batch on.
+fn gather_all<T: Real>(
+    gather: &Gather<'_, T>,
+    first: usize,
+    n: usize,
+    features: &mut Vec<T>,
+    targets: &mut Vec<T>,
+    inputs: usize,
+    outputs: usize,
+) {
+    features.resize(n * inputs, T::cast(0.0));
+    targets.resize(n * outputs, T::cast(0.0));
+    gather(first, features, targets);
 }
 
 /// Tensors shorter than this are combined and updated on the calling thread.
