@@ -331,6 +331,24 @@ retroprop::network! {
 }
 
 retroprop::network! {
+    /// W1's shape in `f32`: small enough for the static one-sample path (`nn::small`).
+    struct TinyTanh {
+        input: 2,
+        hidden: dense(8) -> tanh,
+        out: dense(1) -> sigmoid,
+    }
+
+    /// Three small layers: relu, an activation without a loop of its own in `nn::small`
+    /// (gelu), and softmax.
+    struct SmallDeep {
+        input: 8,
+        a: dense(16) -> relu,
+        b: dense(16) -> gelu,
+        out: dense(6) -> softmax,
+    }
+}
+
+retroprop::network! {
     /// The first layer is dropout: nothing to defer, the run is a loop of fused steps.
     struct InputDropout {
         input: 9,
@@ -571,6 +589,39 @@ where
 fn the_fused_sgd_step_equals_gradients_then_sgd() {
     fused_matches_two_pass::<Mixed, _>(&CrossEntropy, 0.05, 60);
     fused_matches_two_pass::<Regressor, _>(&MeanSquaredError, 0.1, 60);
+}
+
+/// Whether `N`'s runs of one-sample steps take the static path.
+fn takes_the_static_path<N: retroprop::network::SmallSteps>() {}
+
+#[test]
+fn small_networks_train_on_the_static_path_with_the_bits_of_the_two_pass_path() {
+    takes_the_static_path::<TinyTanh>();
+    takes_the_static_path::<SmallDeep>();
+    takes_the_static_path::<Regressor>();
+    takes_the_static_path::<Linear>();
+    fused_matches_two_pass::<TinyTanh, _>(&MeanSquaredError, 0.1, 60);
+    fused_matches_two_pass::<SmallDeep, _>(&CrossEntropy, 0.05, 60);
+    fused_matches_two_pass::<Linear, _>(&MeanSquaredError, 0.05, 20);
+    // A run of them: the same weights as a step per sample.
+    let (x, targets) = samples::<SmallDeep>(40, 3);
+    let (mut by_run, mut by_steps) = (SmallDeep::seeded(2), SmallDeep::seeded(2));
+    let mut sgd = Sgd::new(0.05);
+    let mut session = Session::<SmallDeep>::new(1, 2);
+    session
+        .step_each(&mut by_run, &x, &targets, &CrossEntropy, &mut sgd)
+        .expect("run");
+    for j in 0..40 {
+        let (xs, ys) = (
+            &x[j * SmallDeep::INPUT..(j + 1) * SmallDeep::INPUT],
+            &targets[j * SmallDeep::OUTPUT..(j + 1) * SmallDeep::OUTPUT],
+        );
+        session
+            .step(&mut by_steps, xs, ys, &CrossEntropy, &mut sgd)
+            .expect("step");
+    }
+    assert_eq!(by_run, by_steps);
+    assert_ne!(by_run, SmallDeep::seeded(2));
 }
 
 #[test]

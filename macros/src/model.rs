@@ -196,6 +196,12 @@ impl Network {
         self.layers.iter().all(|l| l.kind.fused_sgd())
     }
 
+    /// Whether the runs of one-sample steps take the static path (`nn::small`): every layer
+    /// can (small dense layers).
+    pub fn small_steps(&self) -> bool {
+        self.layers.iter().enumerate().all(|(i, l)| l.kind.small_step(l, i > 0))
+    }
+
     /// Whether any layer draws randomness in training (so the passes use the context).
     pub fn uses_context(&self) -> bool {
         self.layers.iter().any(|l| l.kind.uses_context())

@@ -81,8 +81,8 @@ pub mod __private {
         save_sparse as save_sparse_weights, WeightsError,
     };
     pub use crate::network::{
-        CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, SparseGradients, SparseNetwork,
-        Summary, TensorKind, TensorSpec, Workspace,
+        small_sgd_steps, CacheAligned, FusedStep, FusedSteps, LayerSummary, Network, Parameters, SmallSteps,
+        SparseGradients, SparseNetwork, Summary, TensorKind, TensorSpec, Workspace,
     };
     pub use crate::nn::activation::Activation;
     pub use crate::nn::context::Context;
@@ -97,6 +97,7 @@ pub mod __private {
     };
     pub use crate::nn::loss::{loss_and_delta, Loss, Output};
     pub use crate::nn::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2d};
+    pub use crate::nn::small;
     pub use crate::nn::sparse::SparseGradient;
     pub use crate::optim::Optimizer;
     pub use crate::shape::{batch_len, input_len, run_len};

@@ -3,6 +3,7 @@
 use crate::error::{ShapeError, TrainError};
 use crate::nn::context::Context;
 use crate::nn::loss::{Loss, Output};
+use crate::nn::small::{MulAdd, Separate};
 use crate::nn::sparse::SparseGradient;
 use crate::real::Real;
 use crate::sparse::SparseBatch;
@@ -402,6 +403,65 @@ impl<N: SparseNetwork> Parameters for DenseTensors<'_, N> {
     fn tensor_mut(&mut self, index: usize) -> &mut [Self::Scalar] {
         self.0.tensor_mut(index + 1)
     }
+}
+
+/// A network whose run of one-sample SGD steps is generated as straight-line code over its
+/// layers' compile-time shapes ([`nn::small`](crate::nn::small)): `network!` implements it for
+/// networks of dense layers of at most [`SMALL_WEIGHTS`](crate::nn::small::SMALL_WEIGHTS)
+/// weights each (and at most [`SMALL_WIDTH`](crate::nn::small::SMALL_WIDTH) outputs above the
+/// first), and their [`Network::sgd_steps_into`] calls [`small_sgd_steps`]. The same weights,
+/// bit for bit, as the run-time kernels' path.
+pub trait SmallSteps: Network {
+    /// [`Network::sgd_steps_into`], adding the forward pass's products as `M` does.
+    fn small_sgd_steps<M: MulAdd, L: Loss<Self::Scalar> + ?Sized>(
+        &mut self,
+        x: &[Self::Scalar],
+        target: &[Self::Scalar],
+        loss: &L,
+        ws: &mut Self::Workspace,
+        lr: Self::Scalar,
+    ) -> Result<FusedSteps<Self::Scalar>, TrainError>;
+}
+
+/// Runs [`SmallSteps::small_sgd_steps`] compiled for the kernel path: with fused multiply-adds
+/// on the x86-64 paths that have them, as the run-time kernels add, and with separate ones on
+/// the portable path. One dispatch per run (per call).
+///
+/// # Errors
+/// Those of [`Network::sgd_steps_into`].
+#[inline]
+pub fn small_sgd_steps<N: SmallSteps, L: Loss<N::Scalar> + ?Sized>(
+    net: &mut N,
+    x: &[N::Scalar],
+    target: &[N::Scalar],
+    loss: &L,
+    ws: &mut N::Workspace,
+    lr: N::Scalar,
+) -> Result<FusedSteps<N::Scalar>, TrainError> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::nn::kernels::kernel_path().or_supported() != crate::nn::kernels::KernelPath::Portable {
+        // SAFETY: `or_supported` returns a path other than `Portable` (`Avx2`, `Avx512` or
+        // `Avx512Wide`) only when `is_x86_feature_detected!` found FMA on this CPU (with AVX2
+        // or AVX-512F), the one target feature `fused_steps` enables (with AVX, which FMA
+        // implies).
+        #[allow(unsafe_code)]
+        return unsafe { fused_steps(net, x, target, loss, ws, lr) };
+    }
+    net.small_sgd_steps::<Separate, L>(x, target, loss, ws, lr)
+}
+
+/// [`SmallSteps::small_sgd_steps`] with fused multiply-adds, compiled for FMA (and AVX).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn fused_steps<N: SmallSteps, L: Loss<N::Scalar> + ?Sized>(
+    net: &mut N,
+    x: &[N::Scalar],
+    target: &[N::Scalar],
+    loss: &L,
+    ws: &mut N::Workspace,
+    lr: N::Scalar,
+) -> Result<FusedSteps<N::Scalar>, TrainError> {
+    net.small_sgd_steps::<crate::nn::small::Fused, L>(x, target, loss, ws, lr)
 }
 
 /// What [`Network::sgd_steps_into`] reports about a run of one-sample steps.

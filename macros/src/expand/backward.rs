@@ -69,6 +69,12 @@ impl Backward {
         }
     }
 
+    /// The statements of the backward pass, top to bottom (written out in place of a call of
+    /// `backward_pass`).
+    pub fn code(&self) -> &[TokenStream] {
+        &self.code
+    }
+
     /// The call of `backward_pass`, if there is one.
     pub fn call(&self) -> TokenStream {
         if self.is_empty() {

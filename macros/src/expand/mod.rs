@@ -39,6 +39,7 @@ pub fn expand(net: &Network, repaired: bool) -> TokenStream {
         p: quote!(#krate::__private),
         t: &net.scalar,
         net,
+        small: false,
     };
     let name = &net.ident;
     let types = Types {
@@ -55,6 +56,7 @@ pub fn expand(net: &Network, repaired: bool) -> TokenStream {
     let conveniences = impls::inherent(&cx, &types);
     let traits = impls::traits(&cx, &types);
     let network = impls::network(&cx, &types, &backward);
+    let small = fused::small_impl(&cx, &types);
     let parameters = structs::parameters(&cx, &types);
 
     quote! {
@@ -70,5 +72,6 @@ pub fn expand(net: &Network, repaired: bool) -> TokenStream {
         #traits
         #parameters
         #network
+        #small
     }
 }

@@ -184,6 +184,16 @@ impl LayerKind for Dense {
             ..
         } = Names::of(layer);
         let pre_step = match mode {
+            _ if cx.small => {
+                let doc = format!(
+                    " Layer `{text}` ({}): pre-activation `z = W x + b`, over the layer's static shape.",
+                    layer.shapes()
+                );
+                quote_spanned! {layer.name.span()=>
+                    #[doc = #doc]
+                    let #pre = #p::small::dense_forward::<M, _, _, _>(&self.#w, &self.#b, #input, &mut ws.#pre);
+                }
+            }
             Mode::Run {
                 first_delta: Some(first_delta),
             } => {
@@ -240,7 +250,11 @@ impl LayerKind for Dense {
                     " Layer `{text}`: gradient with respect to layer `{}`'s activation, `da = W^T dz`.",
                     below.text()
                 ),
-                expr: quote!(#p::input_gradient(&self.#w, #delta_expr, &mut ws.#below_delta, n)),
+                expr: if cx.small {
+                    quote!(#p::small::input_gradient(&self.#w, #delta_expr, &mut ws.#below_delta))
+                } else {
+                    quote!(#p::input_gradient(&self.#w, #delta_expr, &mut ws.#below_delta, n))
+                },
                 var: below_names.grad.clone(),
                 buffer: below_names.delta.clone(),
             }
@@ -281,6 +295,13 @@ impl LayerKind for Dense {
     fn sgd_update(&self, cx: &Cx, layer: &Layer, delta: &TokenStream, input: &TokenStream, first: bool) -> TokenStream {
         let (p, text) = (&cx.p, layer.text());
         let Names { weight: w, bias: b, .. } = Names::of(layer);
+        if cx.small {
+            let doc = format!(" Layer `{text}`: `W -= lr dz a^T` and `b -= lr dz` in one pass.");
+            return quote_spanned! {layer.name.span()=>
+                #[doc = #doc]
+                #p::small::sgd_dense_update(&mut self.#w, &mut self.#b, lr, #delta, #input);
+            };
+        }
         if first {
             let doc = format!(
                 " Layer `{text}`: `W -= lr dz x^T` and `b -= lr dz` in one pass, after the run's last sample \
@@ -304,6 +325,11 @@ impl LayerKind for Dense {
     fn fused_sgd(&self) -> bool {
         // The fused step writes a dense rank-one update: not for a sparse input.
         !self.sparse_input
+    }
+
+    fn small_step(&self, layer: &Layer, below: bool) -> bool {
+        // As `nn::small::{SMALL_WEIGHTS, SMALL_WIDTH}`.
+        !self.sparse_input && self.width * Dense::fan_in(layer) <= 256 && (!below || self.width <= 32)
     }
 
     fn norm_term(&self, cx: &Cx, _layer: &Layer, delta: &TokenStream, input: &TokenStream) -> Option<TokenStream> {

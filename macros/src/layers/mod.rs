@@ -137,6 +137,13 @@ pub trait LayerKind {
         TokenStream::new()
     }
 
+    /// Whether the layer's part of a one-sample step can be written over its compile-time
+    /// shape (`nn::small`, emitted when [`Cx::small`] is set); `below`: the gradient must flow
+    /// on to a layer under it.
+    fn small_step(&self, _layer: &Layer, _below: bool) -> bool {
+        false
+    }
+
     /// The layer's term of the squared gradient norm of one sample (exact slices of its
     /// delta and input).
     fn norm_term(&self, _cx: &Cx, _layer: &Layer, _delta: &TokenStream, _input: &TokenStream) -> Option<TokenStream> {
@@ -274,6 +281,9 @@ pub struct Cx<'a> {
     /// The scalar type.
     pub t: &'a Ident,
     pub net: &'a Network,
+    /// Whether the code is for the static one-sample path ([`Network::small_steps`]): the
+    /// layers then call `nn::small`'s functions over their compile-time shapes.
+    pub small: bool,
 }
 
 impl Cx<'_> {
@@ -507,8 +517,12 @@ pub fn activation_batch(cx: &Cx, layer: &Layer) -> TokenStream {
         quote!(#[doc = #doc] let #act: &[#t] = #pre;)
     } else {
         let doc = format!(" Layer `{text}`: activation `a = {}(z)`.", layer.activation.name());
-        let (activation, width) = (cx.activation(layer.activation), cx.width(layer));
-        quote!(#[doc = #doc] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
+        let (p, activation, width) = (&cx.p, cx.activation(layer.activation), cx.width(layer));
+        if cx.small {
+            quote!(#[doc = #doc] let #act = #p::small::activate::<_, { #width }>(#activation, #pre, &mut ws.#act);)
+        } else {
+            quote!(#[doc = #doc] let #act = #activation.forward(#pre, &mut ws.#act, #width);)
+        }
     }
 }
 

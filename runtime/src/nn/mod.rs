@@ -11,6 +11,7 @@ pub mod init;
 pub mod kernels;
 pub mod loss;
 pub mod pool;
+pub mod small;
 pub mod sparse;
 
 pub use context::Context;
