@@ -121,6 +121,17 @@ pub fn sgd_dense_update<T: Real, const O: usize, const I: usize>(
 pub fn activate<'a, T: Real, const W: usize>(activation: Activation<T>, pre: &[T], act: &'a mut [T]) -> &'a [T] {
     let (z, a): (&[T; W], &mut [T; W]) = (first(pre), first_mut(act));
     match activation {
+        // A lone value or a few: in place, without the kernel's call and vector setup.
+        Activation::Tanh if W < 4 => {
+            for (a, &z) in a.iter_mut().zip(z) {
+                *a = z.tanh_activation();
+            }
+        }
+        Activation::Sigmoid if W < 4 => {
+            for (a, &z) in a.iter_mut().zip(z) {
+                *a = z.sigmoid_activation();
+            }
+        }
         Activation::Relu => {
             for (a, &z) in a.iter_mut().zip(z) {
                 *a = Activation::Relu.value(z);
@@ -239,9 +250,10 @@ mod tests {
         check_input_gradient::<f64, 31, 17>();
     }
 
-    #[test]
-    fn activate_gives_the_values_of_activation_forward() {
-        let z = values::<f32>(7, 12, 4.0);
+    /// [`activate`] for `W` values against [`Activation::forward`], bit for bit.
+    fn check_activate<const W: usize>() {
+        let z = values::<f32>(7 + W as u64, W, 4.0);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         for activation in [
             Activation::Identity,
             Activation::Relu,
@@ -251,12 +263,20 @@ mod tests {
             Activation::Gelu,
             Activation::Softmax,
         ] {
-            let mut expected = vec![0.0f32; 12];
-            activation.forward(&z, &mut expected, 12);
-            let mut out = vec![0.0f32; 12];
-            let got = activate::<f32, 12>(activation, &z, &mut out);
-            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(got), bits(&expected), "{activation:?}");
+            let mut expected = vec![0.0f32; W];
+            activation.forward(&z, &mut expected, W);
+            let mut out = vec![0.0f32; W];
+            let got = activate::<f32, W>(activation, &z, &mut out);
+            assert_eq!(bits(got), bits(&expected), "{activation:?}, {W} values");
         }
+    }
+
+    #[test]
+    fn activate_gives_the_values_of_activation_forward() {
+        // In place below 4 values, through the kernels from 4 on.
+        check_activate::<1>();
+        check_activate::<3>();
+        check_activate::<4>();
+        check_activate::<12>();
     }
 }

@@ -757,14 +757,15 @@ pub fn check_fused_step<T: Real>(loss: T, norm_squared: f64) -> Result<f64, Trai
             value: loss.to_f64(),
         });
     }
-    let norm = norm_squared.sqrt();
-    if !norm.is_finite() {
+    // The square (a sum of squares: never negative) is finite exactly when its root is; testing
+    // it keeps the square root off the path the branch waits on.
+    if !norm_squared.is_finite() {
         return Err(TrainError::NonFinite {
             what: "gradient norm",
-            value: norm,
+            value: norm_squared.sqrt(),
         });
     }
-    Ok(norm)
+    Ok(norm_squared.sqrt())
 }
 
 /// Copies every tensor of `from` into `to` (same network type).
