@@ -329,7 +329,8 @@ impl LayerKind for Dense {
 
     fn small_step(&self, layer: &Layer, below: bool) -> bool {
         // As `nn::small::{SMALL_WEIGHTS, SMALL_WIDTH}`.
-        !self.sparse_input && self.width * Dense::fan_in(layer) <= 256 && (!below || self.width <= 32)
+        let weights = self.width.checked_mul(Dense::fan_in(layer));
+        !self.sparse_input && weights.is_some_and(|w| w <= 256) && (!below || self.width <= 32)
     }
 
     fn norm_term(&self, cx: &Cx, _layer: &Layer, delta: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
