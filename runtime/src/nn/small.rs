@@ -59,6 +59,10 @@ impl MulAdd for Separate {
 }
 
 /// `out = W x + b` for one sample; returns `out`'s first `O` values.
+///
+/// # Panics
+/// Like slice indexing, if a slice is shorter than the layer's shape says (the generated code
+/// passes buffers sized for it).
 #[inline(always)]
 pub fn dense_forward<'a, M: MulAdd, T: Real, const O: usize, const I: usize>(
     weight: &SMatrix<T, O, I>,
@@ -79,6 +83,10 @@ pub fn dense_forward<'a, M: MulAdd, T: Real, const O: usize, const I: usize>(
 
 /// `out = W^T d` for one sample (the loss gradient with respect to the layer's input), each
 /// value summed over the `O <= SMALL_WIDTH` rows in order; returns `out`'s first `I` values.
+///
+/// # Panics
+/// Like slice indexing, if a slice is shorter than the layer's shape says (the generated code
+/// passes buffers sized for it).
 #[inline(always)]
 pub fn input_gradient<'a, T: Real, const O: usize, const I: usize>(
     weight: &SMatrix<T, O, I>,
@@ -95,6 +103,10 @@ pub fn input_gradient<'a, T: Real, const O: usize, const I: usize>(
 
 /// `W -= lr * (d a^T)` and `b -= lr * d` for one sample: each weight gets `g = d * a`, then
 /// `w - lr * g`.
+///
+/// # Panics
+/// Like slice indexing, if a slice is shorter than the layer's shape says (the generated code
+/// passes buffers sized for it).
 #[inline(always)]
 pub fn sgd_dense_update<T: Real, const O: usize, const I: usize>(
     weight: &mut SMatrix<T, O, I>,
@@ -117,6 +129,10 @@ pub fn sgd_dense_update<T: Real, const O: usize, const I: usize>(
 
 /// `a = activation(z)` for one sample of `W` values; returns `a`'s first `W` values. The
 /// values of [`Activation::forward`].
+///
+/// # Panics
+/// Like slice indexing, if a slice is shorter than the layer's shape says (the generated code
+/// passes buffers sized for it).
 #[inline(always)]
 pub fn activate<'a, T: Real, const W: usize>(activation: Activation<T>, pre: &[T], act: &'a mut [T]) -> &'a [T] {
     let (z, a): (&[T; W], &mut [T; W]) = (first(pre), first_mut(act));
