@@ -121,6 +121,57 @@ fn fused_cross_entropy_is_finite_for_huge_logits_in_f32() {
     assert_eq!(grad[4], 0.5);
 }
 
+/// A batch's softmax and cross-entropy are computed several samples at a time: the same
+/// bits as one sample at a time, for any number of samples (a few, whole groups and a
+/// remainder), a trailing partial sample, and samples with infinite logits among the others.
+#[test]
+fn softmax_and_cross_entropy_of_a_batch_are_those_of_each_sample() {
+    use retroprop::nn::loss::WeightedCrossEntropy;
+    let rows = 10;
+    for samples in [1, 3, 4, 16, 37] {
+        let mut pre: Vec<f32> = (0..rows * samples)
+            .map(|k| ((k * 7919 + 5) % 101) as f32 / 9.0 - 5.0)
+            .collect();
+        if samples > 5 {
+            // At sample 5's class: a lone `+inf` logit at the answer, a loss of 0.
+            pre[5 * rows + 5] = f32::INFINITY;
+        }
+        let target: Vec<f32> = (0..rows * samples)
+            .map(|k| if k % rows == (k / rows) % rows { 1.0 } else { 0.0 })
+            .collect();
+        // One value of a partial sample at the end of the activation's input.
+        let mut partial = pre.clone();
+        partial.push(0.5);
+        let mut act = vec![0.0f32; partial.len()];
+        Activation::Softmax.forward(&partial, &mut act, rows);
+        let weighted = WeightedCrossEntropy::new((1..=rows).map(|c| c as f32).collect());
+        let (mut plain, mut heavy) = (0.0f32, 0.0f32);
+        for (j, (z, a)) in pre.chunks(rows).zip(act.chunks(rows)).enumerate() {
+            let mut one = vec![0.0f32; rows];
+            activation::softmax_into(z, &mut one);
+            let same = one.iter().zip(a).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{samples} samples, sample {j}: {a:?} vs {one:?}");
+            let y = &target[j * rows..(j + 1) * rows];
+            plain += CrossEntropy.loss(&output(z, &one, Activation::Softmax, rows), y);
+            heavy += weighted.loss(&output(z, &one, Activation::Softmax, rows), y) * weighted.weights[j % rows];
+        }
+        assert_eq!(act[rows * samples], 1.0, "the partial sample on its own");
+        let out = output(&pre, &act[..pre.len()], Activation::Softmax, rows);
+        let mean = plain / samples as f32;
+        assert_eq!(
+            CrossEntropy.loss(&out, &target).to_bits(),
+            mean.to_bits(),
+            "{samples} samples"
+        );
+        let total: f32 = (0..samples).map(|j| weighted.weights[j % rows]).sum();
+        let weighted_mean = weighted.loss(&out, &target);
+        assert!(
+            (weighted_mean - heavy / total).abs() <= 1e-6 * weighted_mean.abs(),
+            "{samples} samples"
+        );
+    }
+}
+
 #[test]
 fn fused_binary_cross_entropy_is_finite_for_huge_logits_in_f32() {
     let pre = [1e4f32, -1e4, 1e4, -1e4];

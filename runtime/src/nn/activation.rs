@@ -132,7 +132,18 @@ impl<T: Real> Activation<T> {
         let act = &mut act[..len];
         match self {
             Activation::Softmax => {
-                for (z, a) in pre.chunks(rows.max(1)).zip(act.chunks_mut(rows.max(1))) {
+                // Whole samples several at a time (the same bits as one by one), unless there
+                // are only a few; a trailing partial sample, if any, on its own.
+                let rows = rows.max(1);
+                let whole = if len / rows < crate::nn::kernels::FEWEST_COLUMNS {
+                    0
+                } else {
+                    len - len % rows
+                };
+                if whole > 0 {
+                    crate::nn::kernels::softmax_columns(&pre[..whole], &mut act[..whole], rows);
+                }
+                for (z, a) in pre[whole..len].chunks(rows).zip(act[whole..].chunks_mut(rows)) {
                     softmax_into(z, a);
                 }
             }

@@ -264,6 +264,8 @@ pub trait Kernels: Sized {
     fn sgd_update_finite(path: KernelPath, p: &[Self], g: &[Self], lr: Self) -> bool;
     fn tanh_into(path: KernelPath, z: &[Self], a: &mut [Self]);
     fn sigmoid_into(path: KernelPath, z: &[Self], a: &mut [Self]);
+    fn softmax_columns(path: KernelPath, pre: &[Self], act: &mut [Self], rows: usize);
+    fn log_sum_exp_columns(path: KernelPath, pre: &[Self], rows: usize, out: &mut [Self]);
     fn shifted_forward(path: KernelPath, x: &[Self], w: &[Self], out: &mut [Self], taps: Taps, wide: usize, o: usize);
     fn shifted_input_gradient(
         path: KernelPath,
@@ -363,6 +365,12 @@ macro_rules! kernels_for {
             }
             fn sigmoid_into(path: KernelPath, z: &[$t], a: &mut [$t]) {
                 dispatch!(path, sigmoid::<$t>(z, a));
+            }
+            fn softmax_columns(path: KernelPath, pre: &[$t], act: &mut [$t], rows: usize) {
+                dispatch!(path, softmax_columns::<$t>(pre, act, rows));
+            }
+            fn log_sum_exp_columns(path: KernelPath, pre: &[$t], rows: usize, out: &mut [$t]) {
+                dispatch!(path, log_sum_exp_columns::<$t>(pre, rows, out));
             }
             fn shifted_forward(
                 path: KernelPath,
@@ -757,6 +765,67 @@ pub fn sigmoid_into<T: Real>(z: &[T], a: &mut [T]) {
     <T as Kernels>::sigmoid_into(kernel_path(), z, a);
 }
 
+/// The number of samples [`log_sum_exp_columns`] computes at once (in the vector lanes):
+/// callers with a buffer of this many values on the stack pass the batch a group at a time.
+pub const COLUMN_GROUP: usize = columns::LANES;
+
+/// The fewest columns [`softmax_columns`] and [`log_sum_exp_columns`] compute at once; for
+/// fewer, callers may as well call the one-sample functions (as the kernels then do).
+pub const FEWEST_COLUMNS: usize = columns::FEWEST;
+
+/// `act = softmax(pre)` for each column (sample) of `rows` values, on the kernel path: the
+/// same bits as [`softmax_into`](crate::nn::activation::softmax_into) on each column,
+/// computed for several samples at once. Whole columns only: `pre.len()` values, or as many
+/// as `act` holds, rounded down to a multiple of `rows`.
+///
+/// ```
+/// use retroprop_runtime::nn::activation::softmax_into;
+/// use retroprop_runtime::nn::kernels::softmax_columns;
+/// let pre = [1.0_f32, 2.0, 3.0, -1.0, 0.0, 1.0e3];
+/// let mut act = [0.0_f32; 6];
+/// softmax_columns(&pre, &mut act, 3);
+/// let mut one = [0.0_f32; 3];
+/// softmax_into(&pre[3..], &mut one);
+/// assert_eq!(act[3..], one);
+/// ```
+#[inline]
+pub fn softmax_columns<T: Real>(pre: &[T], act: &mut [T], rows: usize) {
+    softmax_columns_on(kernel_path(), pre, act, rows);
+}
+
+/// [`softmax_columns`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn softmax_columns_on<T: Real>(path: KernelPath, pre: &[T], act: &mut [T], rows: usize) {
+    let len = pre.len().min(act.len());
+    let len = len - len.checked_rem(rows).unwrap_or(len);
+    <T as Kernels>::softmax_columns(path, &pre[..len], &mut act[..len], rows);
+}
+
+/// `out[j] = ln(sum(exp(z)))` of column `j` of `pre` (`rows` values per column), for the
+/// `out.len()` columns `pre` holds whole, on the kernel path: the same bits as
+/// [`log_sum_exp`](crate::nn::activation::log_sum_exp) on each column.
+///
+/// ```
+/// use retroprop_runtime::nn::activation::log_sum_exp;
+/// use retroprop_runtime::nn::kernels::log_sum_exp_columns;
+/// let pre = [0.5_f64, -2.0, f64::INFINITY, 1.0];
+/// let mut out = [0.0; 2];
+/// log_sum_exp_columns(&pre, 2, &mut out);
+/// assert_eq!(out, [log_sum_exp(&pre[..2]), f64::INFINITY]);
+/// ```
+#[inline]
+pub fn log_sum_exp_columns<T: Real>(pre: &[T], rows: usize, out: &mut [T]) {
+    log_sum_exp_columns_on(kernel_path(), pre, rows, out);
+}
+
+/// [`log_sum_exp_columns`] on a given path (the widest supported one not wider than `path`).
+#[inline]
+pub fn log_sum_exp_columns_on<T: Real>(path: KernelPath, pre: &[T], rows: usize, out: &mut [T]) {
+    let columns = out.len().min(pre.len().checked_div(rows).unwrap_or(out.len()));
+    let out = &mut out[..columns];
+    <T as Kernels>::log_sum_exp_columns(path, &pre[..(columns * rows).min(pre.len())], rows, out);
+}
+
 /// The squared Frobenius norm of one sample's gradient of a dense layer, weights and bias:
 /// `|delta|^2 (|a_prev|^2 + 1)`, since the weight gradient `delta a_prev^T` has rank one.
 /// Summed in `f64`: in order for short vectors, else by [`sum_of_squares`] (whose 32
@@ -788,6 +857,7 @@ macro_rules! row_tiles {
     }};
 }
 
+mod columns;
 #[cfg(target_arch = "x86_64")]
 mod packed;
 mod shifted;
@@ -897,6 +967,16 @@ macro_rules! compile_for {
             $(#[$attr])?
             pub(crate) fn sigmoid<T: Real>(z: &[T], a: &mut [T]) {
                 portable::map(z, a, T::sigmoid_activation)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn softmax_columns<T: Real>(pre: &[T], act: &mut [T], rows: usize) {
+                crate::nn::kernels::columns::softmax(pre, act, rows)
+            }
+
+            $(#[$attr])?
+            pub(crate) fn log_sum_exp_columns<T: Real>(pre: &[T], rows: usize, out: &mut [T]) {
+                crate::nn::kernels::columns::log_sum_exp_columns(pre, rows, out)
             }
 
             $(#[$attr])?

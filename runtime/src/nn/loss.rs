@@ -12,6 +12,7 @@
 #[cfg(doc)]
 use crate::nn::activation::neg_log_softmax_into;
 use crate::nn::activation::{log_sum_exp, sigmoid, Activation};
+use crate::nn::kernels::{log_sum_exp_columns, COLUMN_GROUP, FEWEST_COLUMNS};
 use crate::real::{c, Real};
 
 /// The output layer of a network for a batch: what a [`Loss`] sees.
@@ -129,10 +130,10 @@ impl<T: Real> Loss<T> for MeanAbsoluteError {
     }
 }
 
-/// `sum_c w_c y_c (-ln softmax(z)_c)` for one sample, from the logits with log-sum-exp;
-/// infinite logits give the exact limits (see [`neg_log_softmax_into`]). Allocates nothing.
-fn cross_entropy_from_logits<T: Real>(z: &[T], y: &[T], weight: &impl Fn(usize) -> T) -> T {
-    let lse = log_sum_exp(z);
+/// `sum_c w_c y_c (-ln softmax(z)_c)` for one sample, from the logits `z` and their
+/// log-sum-exp `lse` ([`log_sum_exp`]); infinite logits give the exact limits (see
+/// [`neg_log_softmax_into`]). Allocates nothing.
+fn cross_entropy_from_log_sum_exp<T: Real>(z: &[T], y: &[T], lse: T, weight: &impl Fn(usize) -> T) -> T {
     let infinite = lse == T::NEG_INFINITY || lse == -T::NEG_INFINITY;
     let winners = if infinite {
         z.iter().filter(|&&v| v == lse).count().max(1)
@@ -320,8 +321,22 @@ fn cross_entropy_sum<T: Real>(output: &Output<'_, T>, target: &[T], weight: impl
     let rows = output.rows.max(1);
     let mut sum = T::zero();
     if output.activation == Activation::Softmax {
-        for (z, y) in output.pre.chunks(rows).zip(target.chunks(rows)) {
-            sum += cross_entropy_from_logits(z, y, &weight);
+        // The log-sum-exps a group of samples at a time (the same bits as one by one), then
+        // each sample's loss in order.
+        let mut lse = [T::zero(); COLUMN_GROUP];
+        let group = rows * COLUMN_GROUP;
+        let grouped = output.pre.len() / rows >= FEWEST_COLUMNS;
+        for (pre, target) in output.pre.chunks(group).zip(target.chunks(group)) {
+            let whole = if grouped { pre.len() / rows } else { 0 };
+            if whole > 0 {
+                log_sum_exp_columns(pre, rows, &mut lse[..whole]);
+            }
+            let samples = pre.chunks(rows).zip(target.chunks(rows));
+            for (s, (z, y)) in samples.enumerate() {
+                // One by one for a few samples, and for a trailing partial one.
+                let lse = if s < whole { lse[s] } else { log_sum_exp(z) };
+                sum += cross_entropy_from_log_sum_exp(z, y, lse, &weight);
+            }
         }
     } else {
         let floor = c::<T>(-100.0);
