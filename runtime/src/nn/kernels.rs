@@ -877,6 +877,7 @@ macro_rules! compile_for {
         $module:ident,
         [$($attr:meta)?],
         forward = ($rows:literal, $cols:literal, $tall:literal),
+        short = $short:literal,
         gradient = ($g_rows:literal, $g_cols:literal),
         update = $u_rows:literal,
         shifted = ($f_rows:literal, $f_cols:literal, $f_tall:literal),
@@ -901,6 +902,9 @@ macro_rules! compile_for {
                         return crate::nn::kernels::$packed::dense_forward(cast(w), cast(b), cast(x), cast_mut(out), o, i, n);
                     }
                 )?
+                if portable::takes_short(o, i, n, $short) && T::DTYPE == safetensors::Dtype::F32 {
+                    return portable::dense_forward_short::<T, $short, $fma>(w, b, x, out, o, i, n);
+                }
                 portable::dense_forward::<T, $rows, $cols, $tall, $fma>(w, b, x, out, o, i, n)
             }
 
@@ -912,6 +916,9 @@ macro_rules! compile_for {
                         return crate::nn::kernels::$packed::weight_gradient(cast_mut(g), cast(d), cast(a), o, i, n, false);
                     }
                 )?
+                if portable::takes_short_gradient(o, i, n) && T::DTYPE == safetensors::Dtype::F32 {
+                    return portable::weight_gradient_short::<T, 4, $fma>(g, d, a, o, i, n);
+                }
                 portable::weight_gradient::<T, $g_rows, $g_cols, $fma, false>(g, d, a, o, i, n)
             }
 
@@ -1025,6 +1032,7 @@ compile_for!(
     baseline,
     [],
     forward = (8, 4, 32),
+    short = 2,
     gradient = (8, 4),
     update = 16,
     shifted = (8, 4, 32),
@@ -1041,6 +1049,7 @@ mod x86 {
         avx2,
         [target_feature(enable = "avx2,fma")],
         forward = (16, 6, 64),
+        short = 6,
         gradient = (16, 6),
         update = 32,
         shifted = (24, 4, 64),
@@ -1056,6 +1065,7 @@ mod x86 {
         avx512,
         [target_feature(enable = "avx512f,fma")],
         forward = (64, 4, 128),
+        short = 8,
         gradient = (64, 4),
         update = 128,
         shifted = (64, 4, 128),
@@ -1072,6 +1082,7 @@ mod x86 {
         avx512_wide,
         [target_feature(enable = "avx512f,fma")],
         forward = (64, 6, 128),
+        short = 8,
         gradient = (64, 4),
         update = 128,
         shifted = (64, 4, 128),
@@ -1139,6 +1150,203 @@ mod portable {
             if k0 >= i {
                 break;
             }
+        }
+    }
+
+    /// The most inputs a short layer may have for [`dense_forward_short`] (its weights,
+    /// padded to 16 rows, are copied onto the stack: 16 KiB in `f32`).
+    const SHORT_INPUTS: usize = 256;
+    /// The smaller buffer of the short kernels, for layers of at most this many inputs (or
+    /// batches of at most this many samples).
+    const SHORT_SMALL: usize = 64;
+    /// The least `inputs * samples` worth the short kernels' copy (Zen 4: a 10-row layer of
+    /// 32 inputs at batch 32 is no faster, one of 84 or 128 inputs is, by 10-40%).
+    const SHORT_WORK: usize = 2048;
+
+    /// Whether [`dense_forward_short`] takes a layer of `o` rows and `i` inputs for a batch
+    /// of `n`: 5 to 15 rows (fewer than a vector of `f32` holds, and not a tile of their own:
+    /// an output layer of a classifier), at most [`SHORT_INPUTS`] inputs, two tiles of
+    /// `C` samples or more, and at least [`SHORT_WORK`] inputs times samples.
+    #[inline(always)]
+    pub fn takes_short(o: usize, i: usize, n: usize, c: usize) -> bool {
+        (5..16).contains(&o) && o != 8 && (1..=SHORT_INPUTS).contains(&i) && n >= 2 * c && i * n >= SHORT_WORK
+    }
+
+    /// [`dense_forward`] for a short layer ([`takes_short`]): its weights padded with zero rows
+    /// to `P` = 8 or 16 (each column one vector), `C` samples at a time. The row tiles of
+    /// [`dense_forward`] would split 10 rows into tiles of 8 and 2, the second as slow as
+    /// the first. Every output is the same chain of multiply-adds over the inputs in order,
+    /// from the bias, so the bits are those of [`dense_forward`].
+    #[inline(always)]
+    pub fn dense_forward_short<T: Real, const C: usize, const FMA: bool>(
+        w: &[T],
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
+        // A buffer no larger than the layer needs: it is zeroed on every call.
+        match (o > 8, i <= SHORT_SMALL) {
+            (true, true) => forward_padded::<T, 16, SHORT_SMALL, C, FMA>(w, b, x, out, o, i, n),
+            (true, false) => forward_padded::<T, 16, SHORT_INPUTS, C, FMA>(w, b, x, out, o, i, n),
+            (false, true) => forward_padded::<T, 8, SHORT_SMALL, C, FMA>(w, b, x, out, o, i, n),
+            (false, false) => forward_padded::<T, 8, SHORT_INPUTS, C, FMA>(w, b, x, out, o, i, n),
+        }
+    }
+
+    /// Up to `N` columns padded to `P` rows, each on its own cache line (or two, in `f64`).
+    #[repr(align(64))]
+    struct Padded<T, const P: usize, const N: usize>([[T; P]; N]);
+
+    impl<T: Real, const P: usize, const N: usize> Padded<T, P, N> {
+        /// The `count` columns of `rows` values at the start of `values`, the rows past
+        /// `rows` zero.
+        #[inline(always)]
+        fn new(values: &[T], rows: usize, count: usize) -> Self {
+            let mut padded = Padded([[T::zero(); P]; N]);
+            for (to, column) in padded.0.iter_mut().zip(values[..rows * count].chunks_exact(rows)) {
+                for (t, &v) in to.iter_mut().zip(column) {
+                    *t = v;
+                }
+            }
+            padded
+        }
+    }
+
+    #[inline(always)]
+    fn forward_padded<T: Real, const P: usize, const N: usize, const C: usize, const FMA: bool>(
+        w: &[T],
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
+        let padded = Padded::<T, P, N>::new(w, o, i);
+        let padded = &padded.0[..i];
+        let mut bias = [T::zero(); P];
+        bias[..o].copy_from_slice(&b[..o]);
+        let groups = n / C;
+        for g in 0..groups {
+            let j = g * C;
+            let xs: [&[T]; C] = core::array::from_fn(|c| &x[(j + c) * i..][..i]);
+            let mut acc = [bias; C];
+            for (t, w_col) in (0..i).zip(padded) {
+                let w_col = *w_col;
+                for c in 0..C {
+                    let xk = xs[c][t];
+                    for m in 0..P {
+                        acc[c][m] = multiply_add::<T, FMA>(w_col[m], xk, acc[c][m]);
+                    }
+                }
+            }
+            for (c, a) in acc.iter().enumerate() {
+                out[(j + c) * o..][..o].copy_from_slice(&a[..o]);
+            }
+        }
+        for j in groups * C..n {
+            let x = &x[j * i..][..i];
+            let mut acc = bias;
+            for (w_col, &xk) in padded.iter().zip(x) {
+                for m in 0..P {
+                    acc[m] = multiply_add::<T, FMA>(w_col[m], xk, acc[m]);
+                }
+            }
+            out[j * o..][..o].copy_from_slice(&acc[..o]);
+        }
+    }
+
+    /// The most samples [`weight_gradient_short`] takes (their deltas, padded, are copied onto
+    /// the stack: 16 KiB in `f32`).
+    const SHORT_SAMPLES: usize = 256;
+
+    /// Whether [`weight_gradient_short`] takes a layer of `o` rows and `i` inputs for a batch
+    /// of `n`: the rows of [`takes_short`], 1 to [`SHORT_SAMPLES`] samples, and at least
+    /// [`SHORT_WORK`] inputs times samples.
+    #[inline(always)]
+    pub fn takes_short_gradient(o: usize, i: usize, n: usize) -> bool {
+        (5..16).contains(&o) && o != 8 && i > 0 && (1..=SHORT_SAMPLES).contains(&n) && i * n >= SHORT_WORK
+    }
+
+    /// [`weight_gradient`] for a short layer ([`takes_short_gradient`]): each sample's deltas
+    /// padded with zeros to `P` = 8 or 16 rows (one vector), `C` weight columns at a time. The
+    /// same chains of multiply-adds over the samples in order as [`weight_gradient`], from
+    /// the first sample's product, so the same bits.
+    #[inline(always)]
+    pub fn weight_gradient_short<T: Real, const C: usize, const FMA: bool>(
+        g: &mut [T],
+        d: &[T],
+        a: &[T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
+        match (o > 8, n <= SHORT_SMALL) {
+            (true, true) => gradient_padded::<T, 16, SHORT_SMALL, C, FMA>(g, d, a, o, i, n),
+            (true, false) => gradient_padded::<T, 16, SHORT_SAMPLES, C, FMA>(g, d, a, o, i, n),
+            (false, true) => gradient_padded::<T, 8, SHORT_SMALL, C, FMA>(g, d, a, o, i, n),
+            (false, false) => gradient_padded::<T, 8, SHORT_SAMPLES, C, FMA>(g, d, a, o, i, n),
+        }
+    }
+
+    #[inline(always)]
+    fn gradient_padded<T: Real, const P: usize, const N: usize, const C: usize, const FMA: bool>(
+        g: &mut [T],
+        d: &[T],
+        a: &[T],
+        o: usize,
+        i: usize,
+        n: usize,
+    ) {
+        let padded = Padded::<T, P, N>::new(d, o, n);
+        let deltas = &padded.0[..n];
+        let a = &a[..n * i];
+        let mut k = 0;
+        while k + C <= i {
+            gradient_padded_tile::<T, P, C, FMA>(g, deltas, a, o, i, k);
+            k += C;
+        }
+        while k < i {
+            gradient_padded_tile::<T, P, 1, FMA>(g, deltas, a, o, i, k);
+            k += 1;
+        }
+    }
+
+    /// Weight columns `k..k + C` of [`gradient_padded`]: the first sample's product (no add,
+    /// as `gradient_tile`: `0 + (-0)` would be `+0`), then a multiply-add per sample.
+    #[inline(always)]
+    fn gradient_padded_tile<T: Real, const P: usize, const C: usize, const FMA: bool>(
+        g: &mut [T],
+        deltas: &[[T; P]],
+        a: &[T],
+        o: usize,
+        i: usize,
+        k: usize,
+    ) {
+        let (d0, rest) = deltas.split_first().expect("one sample or more");
+        let a_cols = a.chunks_exact(i);
+        let mut acc = [[T::zero(); P]; C];
+        let a0 = &a[k..k + C];
+        for c in 0..C {
+            for m in 0..P {
+                acc[c][m] = d0[m] * a0[c];
+            }
+        }
+        for (d_col, a_col) in rest.iter().zip(a_cols.skip(1)) {
+            let d_tile = *d_col;
+            let a_col = &a_col[k..k + C];
+            for c in 0..C {
+                let ak = a_col[c];
+                for m in 0..P {
+                    acc[c][m] = multiply_add::<T, FMA>(d_tile[m], ak, acc[c][m]);
+                }
+            }
+        }
+        for (c, acc) in acc.iter().enumerate() {
+            g[(k + c) * o..][..o].copy_from_slice(&acc[..o]);
         }
     }
 
@@ -1676,6 +1884,58 @@ mod tests {
             assert!(chosen <= path && chosen.is_supported());
         }
         assert_eq!(KernelPath::Portable.or_supported(), KernelPath::Portable);
+    }
+
+    /// Short layers (5 to 15 rows but 8) take their own padded kernels for the forward pass
+    /// and the weight gradient: on every path, the bits of the row-tiled kernels (compiled
+    /// with the same multiply-adds), for batch sizes around the tile widths and the limits.
+    #[test]
+    fn short_layers_give_the_bits_of_the_row_tiles() {
+        // Zeros among the values, so that some products are -0 (the first sample's product
+        // must keep its sign, as the row tiles keep it).
+        let value = |k: usize| match k % 11 {
+            3 => 0.0,
+            _ => ((k * 37 + 11) % 97) as f32 / 48.5 - 1.0,
+        };
+        for o in [5, 7, 8, 9, 10, 15, 16] {
+            for i in [1, 37, 128, 256, 257] {
+                for n in [1, 3, 16, 17, 41, 256, 257] {
+                    let w: Vec<f32> = (0..o * i).map(|k| value(k + 7)).collect();
+                    let b: Vec<f32> = (0..o).map(|k| value(k + 500)).collect();
+                    let x: Vec<f32> = (0..i * n).map(|k| value(k + 1000)).collect();
+                    let d: Vec<f32> = (0..o * n).map(|k| -value(k + 3000)).collect();
+                    for path in KernelPath::ALL {
+                        let fma = path.or_supported() != KernelPath::Portable;
+                        let mut expected = vec![0.0f32; o * n];
+                        let mut expected_g = vec![0.0f32; o * i];
+                        if fma {
+                            portable::dense_forward::<f32, 64, 4, 128, true>(&w, &b, &x, &mut expected, o, i, n);
+                            portable::weight_gradient::<f32, 64, 4, true, false>(&mut expected_g, &d, &x, o, i, n);
+                        } else {
+                            portable::dense_forward::<f32, 8, 4, 32, false>(&w, &b, &x, &mut expected, o, i, n);
+                            portable::weight_gradient::<f32, 8, 4, false, false>(&mut expected_g, &d, &x, o, i, n);
+                        }
+                        // One value more in each output, which stays as it was.
+                        let mut out = vec![f32::NAN; o * n + 1];
+                        <f32 as Kernels>::dense_forward(path, &w, &b, &x, &mut out[..o * n], o, i, n);
+                        let same = out[..o * n]
+                            .iter()
+                            .zip(&expected)
+                            .all(|(a, e)| a.to_bits() == e.to_bits());
+                        assert!(same, "forward, {path:?}, {o}x{i}, {n} samples");
+                        assert!(out[o * n].is_nan());
+                        let mut g = vec![f32::NAN; o * i + 1];
+                        <f32 as Kernels>::weight_gradient(path, &mut g[..o * i], &d, &x, o, i, n);
+                        let same = g[..o * i]
+                            .iter()
+                            .zip(&expected_g)
+                            .all(|(a, e)| a.to_bits() == e.to_bits());
+                        assert!(same, "weight gradient, {path:?}, {o}x{i}, {n} samples");
+                        assert!(g[o * i].is_nan());
+                    }
+                }
+            }
+        }
     }
 
     #[test]
