@@ -400,14 +400,16 @@ fn train<N: SparseNetwork<Scalar = f32>, const F: usize>(
 }
 
 /// Writes the sample indices of a split as JSON (`{"train": [...], "validation": [...],
-/// "test": [...]}`).
+/// "test": [...]}`), atomically (an interrupted run leaves the previous file whole).
 fn write_split(path: &Path, split: &Split) -> Result<(), Box<dyn Error>> {
+    use std::io::Write as _;
     let json = serde_json::json!({
         "train": split.train,
         "validation": split.validation,
         "test": split.test,
     });
-    std::fs::write(path, json.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    retroprop::io::write_atomic(path, |file| file.write_all(json.to_string().as_bytes()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(())
 }
 
