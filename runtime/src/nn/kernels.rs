@@ -1326,7 +1326,9 @@ mod portable {
         i: usize,
         k: usize,
     ) {
-        let (d0, rest) = deltas.split_first().expect("one sample or more");
+        let Some((d0, rest)) = deltas.split_first() else {
+            return;
+        };
         let a_cols = a.chunks_exact(i);
         let mut acc = [[T::zero(); P]; C];
         let a0 = &a[k..k + C];
@@ -1336,14 +1338,7 @@ mod portable {
             }
         }
         for (d_col, a_col) in rest.iter().zip(a_cols.skip(1)) {
-            let d_tile = *d_col;
-            let a_col = &a_col[k..k + C];
-            for c in 0..C {
-                let ak = a_col[c];
-                for m in 0..P {
-                    acc[c][m] = multiply_add::<T, FMA>(d_tile[m], ak, acc[c][m]);
-                }
-            }
+            rank_one_add::<T, P, C, FMA>(&mut acc, d_col, &a_col[k..k + C]);
         }
         for (c, acc) in acc.iter().enumerate() {
             g[(k + c) * o..][..o].copy_from_slice(&acc[..o]);
@@ -1509,16 +1504,27 @@ mod portable {
         for (d_col, a_col) in d_cols.zip(a_cols) {
             let mut d_tile = [T::zero(); M];
             d_tile.copy_from_slice(&d_col[r..r + M]);
-            let a_col = &a_col[k..k + C];
-            for c in 0..C {
-                let ak = a_col[c];
-                for m in 0..M {
-                    acc[c][m] = multiply_add::<T, FMA>(d_tile[m], ak, acc[c][m]);
-                }
-            }
+            rank_one_add::<T, M, C, FMA>(&mut acc, &d_tile, &a_col[k..k + C]);
         }
         for (c, t) in acc.iter().enumerate() {
             g[(k + c) * o + r..(k + c) * o + r + M].copy_from_slice(t);
+        }
+    }
+
+    /// One sample's term of a weight gradient tile: `acc[c][m] += d[m] * a[c]` (the deltas
+    /// in registers, each activation broadcast), for `gradient_tile` and `gradient_padded_tile`.
+    #[inline(always)]
+    fn rank_one_add<T: Real, const M: usize, const C: usize, const FMA: bool>(
+        acc: &mut [[T; M]; C],
+        d: &[T; M],
+        a: &[T],
+    ) {
+        let a = &a[..C];
+        for c in 0..C {
+            let ak = a[c];
+            for m in 0..M {
+                acc[c][m] = multiply_add::<T, FMA>(d[m], ak, acc[c][m]);
+            }
         }
     }
 
