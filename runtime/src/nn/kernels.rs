@@ -2033,13 +2033,21 @@ mod tests {
                 .filter(|p| p.or_supported() != KernelPath::Portable)
             {
                 let what = format!("{} {o}x{i}, {n} samples", path.name());
-                let mut out = vec![f32::NAN; o * n + 5];
-                <f32 as Kernels>::dense_forward(path, &w, &b, &x, &mut out[..o * n], o, i, n);
-                assert_eq!(bits(&out[..o * n]), forward, "forward {what}");
-                assert!(
-                    out[o * n..].iter().all(|v| v.is_nan()),
-                    "forward wrote past its samples, {what}"
-                );
+                // The weights on a cache line, as a network's are (`CacheAligned`), and off
+                // one: the bits may not depend on where the matrix is.
+                for offset in [0, 1, 4] {
+                    let mut placed = vec![0.0f32; o * i + 2 * 16];
+                    let start = placed.as_ptr().align_offset(64) + offset;
+                    placed[start..start + o * i].copy_from_slice(&w);
+                    let w = &placed[start..start + o * i];
+                    let mut out = vec![f32::NAN; o * n + 5];
+                    <f32 as Kernels>::dense_forward(path, w, &b, &x, &mut out[..o * n], o, i, n);
+                    assert_eq!(bits(&out[..o * n]), forward, "forward {what}, weights at {offset}");
+                    assert!(
+                        out[o * n..].iter().all(|v| v.is_nan()),
+                        "forward wrote past its samples, {what}"
+                    );
+                }
                 let mut g = vec![f32::NAN; o * i];
                 <f32 as Kernels>::weight_gradient(path, &mut g, &d, &x, o, i, n);
                 assert_eq!(bits(&g), bits(&gradient), "weight gradient {what}");
