@@ -1990,10 +1990,15 @@ mod tests {
     #[test]
     fn every_fused_path_sums_each_product_in_order() {
         let value = |k: usize| ((k * 7919 + 13) % 2003) as f32 / 1001.5 - 1.0;
+        // Batches below and above the packed AVX2 kernel's 48 samples (from which layers of
+        // more than 256 inputs read their weights from panels, in blocks of up to 1024).
         let shapes = [
             (128, 784, 32),
+            (128, 784, 50),
             (16, 256, 12),
             (37, 300, 13),
+            (37, 300, 60),
+            (16, 1100, 48),
             (133, 70, 40),
             (10, 520, 300),
             (64, 64, 17),
